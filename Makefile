@@ -1,0 +1,22 @@
+# crawlctl — see README.md. `make run` tries it out; `make test` runs every test.
+GO      ?= go
+BIN     := bin/crawlctl
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/crawlctl/crawlctl/pkg/buildinfo.Version=$(VERSION)
+
+.PHONY: build test lint run clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/crawlctl
+
+# Every test, with the race detector, against a real MySQL/MariaDB (started
+# by scripts/with-test-db.sh when none answers) and SQLite.
+test:
+	scripts/with-test-db.sh $(GO) test -race -count=1 -timeout 15m ./...
+
+lint:
+	@out=$$(gofmt -l cmd pkg migrations); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin var

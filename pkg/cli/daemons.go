@@ -1,0 +1,338 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/crawlctl/crawlctl/pkg/dispatch"
+	"github.com/crawlctl/crawlctl/pkg/executor"
+	"github.com/crawlctl/crawlctl/pkg/flow"
+	"github.com/crawlctl/crawlctl/pkg/store"
+	"github.com/crawlctl/crawlctl/pkg/webserver"
+)
+
+// newLogger builds a daemon logger: JSON, or console output on a terminal.
+func newLogger(g *globals, w io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(g.logLevel))
+	if err != nil || g.logLevel == "" {
+		return zerolog.Nop(), usageErr("bad --log-level %q: use debug, info, warn or error", g.logLevel)
+	}
+	out := w
+	switch g.logFormat {
+	case "console":
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	case "json":
+	case "auto", "":
+		if isTerminal(w) {
+			out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+		}
+	default:
+		return zerolog.Nop(), usageErr("bad --log-format %q: use json, console or auto", g.logFormat)
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// openStore opens the database and checks its schema for a daemon.
+func openStore(ctx context.Context, dsn string, needSchema bool) (*store.Store, error) {
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "no database configured") || strings.HasPrefix(err.Error(), "bad --db") {
+			return nil, withCode(ExitUsage, err)
+		}
+		return nil, withCode(ExitServer, err)
+	}
+	if needSchema {
+		if err := st.CheckSchema(ctx); err != nil {
+			st.Close()
+			if errors.Is(err, store.ErrSchemaOutdated) {
+				return nil, withCode(ExitServer, fmt.Errorf("%s is not migrated to this version: run `crawlctl migrate up --db ...` first", st))
+			}
+			return nil, withCode(ExitServer, err)
+		}
+	}
+	return st, nil
+}
+
+func newMigrateCmd(g *globals) *cobra.Command {
+	var dsn string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Create or upgrade the database schema (talks to the database directly)",
+		Long: `Create or upgrade crawlctl's schema. The migrations are embedded in the
+binary; run "crawlctl migrate up" after every upgrade, before the daemons.
+
+  crawlctl migrate up --db mysql://crawlctl:secret@db:3306/crawlctl
+  crawlctl migrate status --db sqlite:///var/lib/crawlctl/crawlctl.db`,
+	}
+	cmd.PersistentFlags().StringVar(&dsn, "db", "", "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db (env CRAWLCTL_DB)")
+	cmd.AddCommand(&cobra.Command{
+		Use:   "up",
+		Short: "Apply every pending migration",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(cmd.Context(), dsn, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			applied, err := st.Migrate(cmd.Context())
+			if err != nil {
+				return withCode(ExitServer, err)
+			}
+			state, err := st.MigrationStatus(cmd.Context())
+			if err != nil {
+				return withCode(ExitServer, err)
+			}
+			if g.output == "json" {
+				return printJSON(g.stdout, map[string]any{"applied": applied, "version": state.Current})
+			}
+			if !g.quiet {
+				for _, m := range applied {
+					fmt.Fprintf(g.stdout, "applied %05d %s\n", m.Version, m.Source)
+				}
+				fmt.Fprintf(g.stdout, "%s is at schema version %d (latest)\n", st, state.Current)
+			}
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "status",
+		Short: "Show the schema version and pending migrations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(cmd.Context(), dsn, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			state, err := st.MigrationStatus(cmd.Context())
+			if err != nil {
+				return withCode(ExitServer, err)
+			}
+			if g.output == "json" {
+				return printJSON(g.stdout, state)
+			}
+			fmt.Fprintf(g.stdout, "database: %s\ncurrent:  %d\nlatest:   %d\n", st, state.Current, state.Latest)
+			for _, m := range state.Pending {
+				fmt.Fprintf(g.stdout, "pending:  %05d %s\n", m.Version, m.Source)
+			}
+			if len(state.Pending) > 0 {
+				fmt.Fprintln(g.stdout, "run `crawlctl migrate up` to apply them")
+			}
+			return nil
+		},
+	})
+	return cmd
+}
+
+func newWebCmd(g *globals) *cobra.Command {
+	web := &cobra.Command{Use: "web", Short: "The web server daemon: REST API, dispatcher, reaper"}
+	var (
+		dsn          string
+		listen       string
+		offlineAfter time.Duration
+		claimTimeout time.Duration
+		poll         time.Duration
+		maxArchive   int64
+		maxUnpacked  int64
+	)
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the web server",
+		Long: `Run the web server: the REST API under /api/v1 (used by the CLI), /healthz,
+/readyz, the dispatcher that assigns queued flows to a random active online
+executor, and the reaper that recovers the work of lost executors. Several
+web servers may run against one database.
+
+  crawlctl web serve --db mysql://crawlctl:secret@db:3306/crawlctl --listen 0.0.0.0:8081`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := newLogger(g, g.stderr)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			st, err := openStore(ctx, dsn, true)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ln, err := listenTCP(listen, "--listen")
+			if err != nil {
+				return err
+			}
+			return runWeb(ctx, log, st, ln, webOptions{offlineAfter: offlineAfter, claimTimeout: claimTimeout, poll: poll,
+				limits: flow.Limits{MaxArchiveBytes: maxArchive << 20, MaxUnpackedBytes: maxUnpacked << 20, MaxFiles: flow.DefaultLimits().MaxFiles}})
+		},
+	}
+	f := serve.Flags()
+	f.StringVar(&dsn, "db", "", "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db")
+	f.StringVar(&listen, "listen", defaultWebPort, "address to serve HTTP on")
+	f.DurationVar(&offlineAfter, "offline-after", 30*time.Second, "an executor whose heartbeat is older than this is offline (database clock)")
+	f.DurationVar(&claimTimeout, "claim-timeout", 15*time.Second, "re-queue a dispatched flow its executor has not claimed after this long")
+	f.DurationVar(&poll, "dispatch-poll", 500*time.Millisecond, "how often to look for flows queued through other web servers")
+	f.Int64Var(&maxArchive, "max-archive-size", flow.DefaultLimits().MaxArchiveBytes>>20, "largest project archive accepted, MiB")
+	f.Int64Var(&maxUnpacked, "max-unpacked-size", flow.DefaultLimits().MaxUnpackedBytes>>20, "largest total unpacked size of a project, MiB")
+	web.AddCommand(serve)
+	return web
+}
+
+type webOptions struct {
+	offlineAfter, claimTimeout, poll time.Duration
+	limits                           flow.Limits
+}
+
+// runWeb serves the REST API and runs the dispatcher until ctx ends.
+func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Listener, o webOptions) error {
+	disp := dispatch.New(dispatch.Config{OfflineAfter: o.offlineAfter, ClaimTimeout: o.claimTimeout, Poll: o.poll}, st, log.With().Str("component", "dispatcher").Logger())
+	srv := &http.Server{
+		Handler:           webserver.New(webserver.Config{OfflineAfter: o.offlineAfter, Limits: o.limits}, st, disp, log).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	dctx, stopDisp := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { disp.Run(dctx); close(done) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info().Str("listen", ln.Addr().String()).Str("db", st.String()).Msg("web server started")
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	stopDisp()
+	<-done
+	log.Info().Msg("web server stopped")
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return withCode(ExitServer, err)
+	}
+	return nil
+}
+
+func listenTCP(addr, flag string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, usageErr("%s %s: address already in use; stop whatever listens there or choose another", flag, addr)
+		}
+		return nil, usageErr("%s %s: %v", flag, addr, err)
+	}
+	return ln, nil
+}
+
+func newExecutorCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "executor",
+		Short: "Run an executor, or list and (de)activate executors",
+		Long: `Executors run flows. Each one registers itself INACTIVE in the database when
+it starts; an operator activates it, and only then does the dispatcher
+assign flows to it (chosen at random among the active online executors).
+
+  crawlctl executor serve --db mysql://... --name node-3     on the node
+  crawlctl executor list                                     from anywhere
+  crawlctl executor activate node-3
+  curl -G "node-3:$(<./executor.port)/executor?action=activate"   same, Azkaban style
+
+REF is an executor id, host:port, a name or a host; an ambiguous REF fails
+and lists the candidates.`,
+	}
+	cmd.AddCommand(newExecutorServeCmd(g))
+	addExecutorAdminCmds(cmd, g)
+	return cmd
+}
+
+func newExecutorServeCmd(g *globals) *cobra.Command {
+	hostname, _ := os.Hostname()
+	var (
+		dsn    string
+		cfg    executor.Config
+		labels []string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run an executor daemon on this node",
+		Long: `Run an executor: it binds its port, registers (host, port) in the database as
+INACTIVE - always, even if it was active before it stopped - writes the bound
+port to the port file, heartbeats with the database clock, serves Azkaban's
+/executor servlet (ping, activate, deactivate, getStatus, execute, cancel,
+log), and claims the flows dispatched to it.
+
+SIGTERM/SIGINT stop it gracefully: no new work, running flows may finish for
+--drain-timeout, then are killed; the row is marked stopped and the port file
+removed.
+
+  crawlctl executor serve --db mysql://crawlctl:secret@db:3306/crawlctl --port 12321
+  crawlctl executor serve --db ... --port 0 --port-file /run/crawlctl/executor.port`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := newLogger(g, g.stderr)
+			if err != nil {
+				return err
+			}
+			if cfg.Port < 0 || cfg.Port > 65535 {
+				return usageErr("bad --port %d: use 0-65535 (0 picks a free port)", cfg.Port)
+			}
+			if cfg.Heartbeat <= 0 {
+				return usageErr("bad --heartbeat %s: must be positive", cfg.Heartbeat)
+			}
+			cfg.Labels = map[string]string{}
+			for _, l := range labels {
+				k, v, ok := strings.Cut(l, "=")
+				if !ok || k == "" {
+					return usageErr("bad --label %q: use key=value", l)
+				}
+				cfg.Labels[k] = v
+			}
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			st, err := openStore(ctx, dsn, true)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ex := executor.New(cfg, st, log)
+			if err := ex.Start(ctx); err != nil {
+				if strings.Contains(err.Error(), "already in use") {
+					return withCode(ExitUsage, err)
+				}
+				return withCode(ExitServer, err)
+			}
+			return ex.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dsn, "db", "", "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db")
+	f.StringVar(&cfg.Host, "host", hostname, "host name other nodes use to reach this executor")
+	f.StringVar(&cfg.Bind, "bind", "", "address to listen on (default: all interfaces)")
+	f.IntVar(&cfg.Port, "port", defaultExecPort, "port to listen on; 0 picks a free one (see --port-file)")
+	f.StringVar(&cfg.Name, "name", hostname, "executor name shown in `executor list` and usable as REF")
+	f.StringVar(&cfg.PortFile, "port-file", "executor.port", "file the bound port is written to, digits only (\"\" = none)")
+	f.StringVar(&cfg.WorkDir, "work-dir", "var/executor", "directory for project caches, execution working directories and logs")
+	f.IntVar(&cfg.MaxFlows, "max-flows", 0, "most flows this executor runs at once (0 = unlimited)")
+	f.StringArrayVar(&labels, "label", nil, "label key=value (repeatable)")
+	f.DurationVar(&cfg.Heartbeat, "heartbeat", 5*time.Second, "heartbeat interval")
+	f.DurationVar(&cfg.Poll, "poll", time.Second, "how often to look in the database for work and cancels (covers lost HTTP nudges)")
+	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 10*time.Minute, "on SIGTERM, how long running flows may finish before they are killed")
+	f.DurationVar(&cfg.ClockOffset, "clock-offset", 0, "shift the clock this executor reports (to rehearse clock skew)")
+	_ = f.MarkHidden("clock-offset")
+	return cmd
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

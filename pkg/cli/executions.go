@@ -1,0 +1,339 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crawlctl/crawlctl/pkg/store"
+)
+
+func newExecCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "exec", Short: "List, inspect, follow and cancel executions"}
+	var (
+		status, project, flowName string
+		limit                     int
+	)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List executions, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			list, err := g.client().Executions(cmd.Context(), status, project, flowName, limit)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(g.stdout, list)
+			}
+			rows := [][]string{}
+			for _, e := range list {
+				rows = append(rows, []string{strconv.FormatInt(e.ID, 10), e.Project, e.Flow, e.Status, orDash(e.ExecutorName), strconv.Itoa(e.Attempt),
+					timeString(&e.SubmitTime), durationString(e.StartTime, e.EndTime), firstNonEmpty(e.Error, e.WaitReason)})
+			}
+			return printTable(g.stdout, []string{"id", "project", "flow", "status", "executor", "attempt", "submitted", "duration", "note"}, rows)
+		},
+	}
+	list.Flags().StringVar(&status, "status", "", "only this status (QUEUED, RUNNING, SUCCEEDED, FAILED, KILLED, ...)")
+	list.Flags().StringVar(&project, "project", "", "only this project")
+	list.Flags().StringVar(&flowName, "flow", "", "only this flow")
+	list.Flags().IntVar(&limit, "limit", 50, "at most this many")
+
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show an execution: status, executor, times, why it waits, and its jobs",
+		Args:  exactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			ex, err := g.client().Execution(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(g.stdout, ex)
+			}
+			return printExecution(g.stdout, ex)
+		},
+	}
+	var job string
+	var follow bool
+	logs := &cobra.Command{
+		Use:   "logs ID",
+		Short: "Print an execution's log (the flow log, or one job's with --job)",
+		Long: `Print the log of an execution: the flow log (job starts and ends) by default,
+or one job's output with --job (embedded jobs as outer:inner). Logs are read
+from the database, so they work from any web server, while the job runs and
+after its executor is gone. --follow keeps printing until the execution ends.`,
+		Args: exactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			return streamLogs(cmd.Context(), g, id, job, follow)
+		},
+	}
+	logs.Flags().StringVar(&job, "job", "", "the job whose output to print (default: the flow log)")
+	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output until the execution ends")
+
+	cancel := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel an execution (queued: at once; running: its jobs are killed)",
+		Args:  exactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			ex, err := g.client().Cancel(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(g.stdout, ex)
+			}
+			if !g.quiet {
+				fmt.Fprintf(g.stdout, "execution %d is %s\n", ex.ID, ex.Status)
+			}
+			return nil
+		},
+	}
+	var timeout time.Duration
+	wait := &cobra.Command{
+		Use:   "wait ID...",
+		Short: "Wait for executions to end; exit 0 if all SUCCEEDED, 1 otherwise, 4 on --timeout",
+		Args:  minArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var list []*store.Execution
+			for _, a := range args {
+				id, err := parseID(a)
+				if err != nil {
+					return err
+				}
+				list = append(list, &store.Execution{ID: id})
+			}
+			return waitExecutions(cmd, g, list, timeout)
+		},
+	}
+	wait.Flags().DurationVar(&timeout, "timeout", 0, "give up waiting after this long (exit 4)")
+	cmd.AddCommand(list, show, logs, cancel, wait)
+	return cmd
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usageErr("bad execution id %q: a positive number", s)
+	}
+	return id, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func printExecution(w io.Writer, ex *store.Execution) error {
+	executor := "-"
+	if ex.ExecutorID != nil {
+		executor = fmt.Sprintf("%s (id %d, %s)", ex.ExecutorName, *ex.ExecutorID, ex.ExecutorAddr)
+	}
+	fmt.Fprintf(w, "execution:  %d\nflow:       %s/%s (version %d)\nstatus:     %s\nexecutor:   %s\nattempt:    %d\nsubmitted:  %s by %s\nstarted:    %s\nended:      %s\nduration:   %s\n",
+		ex.ID, ex.Project, ex.Flow, ex.Version, ex.Status, executor, ex.Attempt, timeString(&ex.SubmitTime), ex.SubmitUser,
+		timeString(ex.StartTime), timeString(ex.EndTime), durationString(ex.StartTime, ex.EndTime))
+	if len(ex.Params) > 0 {
+		fmt.Fprintf(w, "params:     %s\n", labelsString(ex.Params))
+	}
+	if ex.WaitReason != "" && !ex.Ended() {
+		fmt.Fprintf(w, "waiting:    %s\n", strings.TrimPrefix(ex.WaitReason, "waiting: "))
+	}
+	if ex.KillReason != "" {
+		fmt.Fprintf(w, "killed:     %s\n", ex.KillReason)
+	}
+	if ex.Error != "" {
+		fmt.Fprintf(w, "error:      %s\n", ex.Error)
+	}
+	if len(ex.Jobs) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	rows := [][]string{}
+	for _, j := range ex.Jobs {
+		code := "-"
+		if j.ExitCode != nil {
+			code = strconv.Itoa(*j.ExitCode)
+		}
+		rows = append(rows, []string{j.Name, j.Type, j.Status, strconv.Itoa(j.Attempt), timeString(j.StartTime), durationString(j.StartTime, j.EndTime), code, j.Error})
+	}
+	return printTable(w, []string{"job", "type", "status", "attempt", "started", "duration", "exit", "error"}, rows)
+}
+
+// streamLogs prints a log from the start, following it when asked.
+func streamLogs(ctx context.Context, g *globals, id int64, job string, follow bool) error {
+	var offset int64
+	c := g.client()
+	idle := 100 * time.Millisecond
+	for {
+		chunk, err := c.Logs(ctx, id, job, offset)
+		if err != nil {
+			return err
+		}
+		if chunk.Data != "" {
+			if _, err := io.WriteString(g.stdout, chunk.Data); err != nil {
+				return err
+			}
+			offset = chunk.Next
+			idle = 100 * time.Millisecond
+			continue
+		}
+		if !follow || chunk.Ended {
+			if chunk.Ended && follow {
+				// Output written just before the end may still be arriving.
+				if last, err := c.Logs(ctx, id, job, offset); err == nil && last.Data != "" {
+					offset = last.Next
+					_, _ = io.WriteString(g.stdout, last.Data)
+					continue
+				}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(idle):
+		}
+		idle = min(idle*2, time.Second)
+	}
+}
+
+// waitExecutions follows executions until they all end. On a terminal it
+// redraws one progress line; otherwise it prints a line per state change.
+func waitExecutions(cmd *cobra.Command, g *globals, list []*store.Execution, timeout time.Duration) error {
+	ctx := cmd.Context()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	c := g.client()
+	tty := isTerminal(g.stdout) && !g.quiet && g.output != "json"
+	start := time.Now()
+	last := map[int64]string{}
+	final := map[int64]*store.Execution{}
+	interval := 50 * time.Millisecond
+	for len(final) < len(list) {
+		for _, want := range list {
+			if final[want.ID] != nil {
+				continue
+			}
+			ex, err := c.Execution(ctx, want.ID)
+			if err != nil {
+				if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+					return withCode(ExitTimeout, fmt.Errorf("timed out after %s waiting for execution %d; it keeps running (`crawlctl exec show %d`)", timeout, want.ID, want.ID))
+				}
+				return err
+			}
+			state := progressLine(ex, time.Since(start))
+			if tty {
+				fmt.Fprintf(g.stdout, "\r\033[K%s", state)
+			} else if !g.quiet && g.output != "json" {
+				key := ex.Status + "|" + ex.ExecutorName + "|" + ex.WaitReason
+				if last[ex.ID] != key {
+					fmt.Fprintln(g.stdout, state)
+					last[ex.ID] = key
+				}
+			}
+			if ex.Ended() {
+				final[ex.ID] = ex
+				if tty {
+					fmt.Fprintln(g.stdout)
+				}
+			}
+		}
+		if len(final) == len(list) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			if tty {
+				fmt.Fprintln(g.stdout)
+			}
+			if cmd.Context().Err() != nil {
+				return cmd.Context().Err()
+			}
+			return withCode(ExitTimeout, fmt.Errorf("timed out after %s; the execution keeps running (`crawlctl exec show ID`)", timeout))
+		case <-time.After(interval):
+		}
+		interval = min(interval*2, 500*time.Millisecond)
+	}
+	if g.output == "json" {
+		out := make([]*store.Execution, 0, len(list))
+		for _, e := range list {
+			out = append(out, final[e.ID])
+		}
+		if err := printJSON(g.stdout, out); err != nil {
+			return err
+		}
+	}
+	var failed []string
+	for _, e := range list {
+		ex := final[e.ID]
+		if ex.Status != store.ExecSucceeded {
+			failed = append(failed, fmt.Sprintf("execution %d %s: %s", ex.ID, ex.Status, firstNonEmpty(ex.Error, ex.KillReason, "no error recorded")))
+		}
+	}
+	if len(failed) > 0 {
+		return withCode(ExitFailed, errors.New(strings.Join(failed, "; ")))
+	}
+	return nil
+}
+
+func progressLine(ex *store.Execution, elapsed time.Duration) string {
+	done, running := 0, []string{}
+	for _, j := range ex.Jobs {
+		switch j.Status {
+		case "RUNNING":
+			running = append(running, j.Name)
+		case "READY":
+		default:
+			done++
+		}
+	}
+	s := fmt.Sprintf("execution %d %s", ex.ID, ex.Status)
+	if ex.ExecutorName != "" {
+		s += " on " + ex.ExecutorName
+	}
+	if len(ex.Jobs) > 0 {
+		s += fmt.Sprintf(", jobs %d/%d done", done, len(ex.Jobs))
+	}
+	if len(running) > 0 {
+		s += ", running " + strings.Join(running, ",")
+	}
+	if ex.Status == store.ExecQueued && ex.WaitReason != "" {
+		s += " (" + ex.WaitReason + ")"
+	}
+	if ex.Ended() && ex.Error != "" {
+		s += ": " + ex.Error
+	}
+	return s + fmt.Sprintf(" [%s]", elapsed.Round(100*time.Millisecond))
+}

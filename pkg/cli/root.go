@@ -1,0 +1,224 @@
+// Package cli builds crawlctl's cobra command tree: the daemons (web serve,
+// executor serve), migrations, and the operator commands that talk to the web
+// server through pkg/client. It owns flag and config wiring, output formats
+// (table or JSON) and the exit codes scripts rely on. cmd/crawlctl calls Main.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crawlctl/crawlctl/pkg/buildinfo"
+	"github.com/crawlctl/crawlctl/pkg/client"
+	"github.com/crawlctl/crawlctl/pkg/config"
+)
+
+// Exit codes, for scripts and cron.
+const (
+	ExitOK          = 0
+	ExitFailed      = 1 // the execution failed or was killed
+	ExitUsage       = 2 // bad usage or input
+	ExitServer      = 3 // server unreachable or server error
+	ExitTimeout     = 4 // timed out waiting
+	defaultServer   = "http://127.0.0.1:8081"
+	defaultWebPort  = "0.0.0.0:8081"
+	defaultExecPort = 12321
+)
+
+// exitError carries an exit code with the one line to print.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+func usageErr(format string, a ...any) error { return withCode(ExitUsage, fmt.Errorf(format, a...)) }
+
+// globals are the settings every command shares.
+type globals struct {
+	configPath     string
+	server         string
+	output         string
+	quiet          bool
+	connectTimeout time.Duration
+	logLevel       string
+	logFormat      string
+	stdout         io.Writer
+	stderr         io.Writer
+}
+
+func (g *globals) client() *client.Client {
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && name == "" {
+		name = u.Username
+	}
+	return client.New(g.server, g.connectTimeout, name)
+}
+
+// NewRoot builds the command tree.
+func NewRoot(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "crawlctl",
+		Short: "Run batch flows (DAGs of shell jobs) on a cluster of executors",
+		Long: `crawlctl runs Azkaban-style flows - DAGs of shell jobs such as crawlers,
+spiders and ETL steps - on a cluster of executor nodes that share one MySQL
+database with a web server.
+
+  crawlctl migrate up --db mysql://...      create or upgrade the schema
+  crawlctl web serve --db mysql://...       REST API, dispatcher, reaper
+  crawlctl executor serve --db mysql://...  one per node; registers inactive
+  crawlctl executor activate node-3         let the dispatcher use it
+  crawlctl project upload ./myproject       upload flows
+  crawlctl flow run myproject myflow --wait run one and wait for it
+
+Settings come from flags, then CRAWLCTL_<FLAG> environment variables, then
+the YAML file given by --config. Exit codes: 0 success, 1 execution failed or
+killed, 2 bad usage or input, 3 server unreachable or server error, 4 timed out.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return applyConfig(cmd, g)
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configPath, "config", "", "YAML config file (env CRAWLCTL_CONFIG)")
+	pf.StringVar(&g.server, "server", defaultServer, "web server URL the CLI talks to")
+	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print nothing on success (errors still go to stderr)")
+	pf.DurationVar(&g.connectTimeout, "connect-timeout", 10*time.Second, "give up connecting to the server after this long (exit 3)")
+	pf.StringVar(&g.logLevel, "log-level", "info", "daemon log level: debug, info, warn, error")
+	pf.StringVar(&g.logFormat, "log-format", "auto", "daemon log format: json, console, or auto (console on a terminal)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr("%v (see `%s --help`)", err, c.CommandPath())
+	})
+
+	defer groupsRefuseUnknown(root)
+	root.AddCommand(
+		newMigrateCmd(g),
+		newWebCmd(g),
+		newExecutorCmd(g),
+		newProjectCmd(g),
+		newFlowCmd(g),
+		newExecCmd(g),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the crawlctl version",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				fmt.Fprintln(g.stdout, buildinfo.String())
+				return nil
+			},
+		},
+	)
+	return root
+}
+
+// groupsRefuseUnknown makes every command group (executor, project, ...) fail
+// with exit 2 on an unknown subcommand instead of printing help and exiting 0.
+func groupsRefuseUnknown(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		groupsRefuseUnknown(sub)
+	}
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr("unknown command %q for %q (see `%s --help`)", args[0], cmd.CommandPath(), cmd.CommandPath())
+			}
+			return cmd.Help()
+		}
+	}
+}
+
+// applyConfig fills flags from CRAWLCTL_* and the config file. The section
+// is the daemon's name for `web serve`, `executor serve` and `solo`.
+func applyConfig(cmd *cobra.Command, g *globals) error {
+	path := g.configPath
+	if !cmd.Flags().Changed("config") {
+		if v := os.Getenv("CRAWLCTL_CONFIG"); v != "" {
+			path = v
+		}
+	}
+	f, err := config.Load(path)
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	section := ""
+	if p := cmd.Parent(); p != nil && cmd.Name() == "serve" {
+		section = p.Name()
+	} else if cmd.Name() == "solo" {
+		section = "solo"
+	}
+	if err := config.Apply(cmd.Flags(), section, f); err != nil {
+		return withCode(ExitUsage, err)
+	}
+	if g.output != "table" && g.output != "json" {
+		return usageErr("bad --output %q: use table or json", g.output)
+	}
+	return nil
+}
+
+// Main runs crawlctl with args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := NewRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := exitCode(err)
+	fmt.Fprintln(stderr, "crawlctl: "+oneLine(err))
+	return code
+}
+
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		if ae.Status >= 500 {
+			return ExitServer
+		}
+		return ExitUsage
+	}
+	var ue *client.UnreachableError
+	if errors.As(err, &ue) {
+		return ExitServer
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ExitTimeout
+	}
+	// Cobra's own errors (unknown command, wrong arg count) are usage errors.
+	return ExitUsage
+}
+
+func oneLine(err error) string {
+	s := err.Error()
+	for i, r := range s {
+		if r == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}

@@ -1,0 +1,159 @@
+// Package config resolves crawlctl's settings. Every setting is a command-line
+// flag; a flag the user did not type takes its value from the environment
+// variable CRAWLCTL_<FLAG_NAME> (dashes become underscores), else from the
+// YAML config file (--config / CRAWLCTL_CONFIG), else its default. The CLI
+// calls Apply before running any command.
+//
+// The config file holds top-level keys that apply to every command (db,
+// server, log-level, ...) and one section per daemon (web, executor, solo)
+// whose keys win for that daemon:
+//
+//	db: mysql://crawlctl:secret@db.internal:3306/crawlctl
+//	log-level: info
+//	executor:
+//	  port: 12321
+//	  label: [zone=a, gpu=false]
+package config
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+// EnvName is the environment variable that sets a flag.
+func EnvName(flag string) string {
+	return "CRAWLCTL_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// File is a parsed config file.
+type File map[string]any
+
+// Load reads a YAML config file. An empty path gives an empty File.
+func Load(path string) (File, error) {
+	if path == "" {
+		return File{}, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	var f File
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("config file %s: %v", path, err)
+	}
+	if f == nil {
+		f = File{}
+	}
+	return f, nil
+}
+
+// lookup finds key in section (if any) then at the top level.
+func (f File) lookup(section, key string) (any, bool) {
+	if section != "" {
+		if m, ok := asMap(f[section]); ok {
+			if v, ok := m[key]; ok {
+				return v, true
+			}
+		}
+	}
+	v, ok := f[key]
+	if _, isSection := asMap(v); isSection {
+		return nil, false
+	}
+	return v, ok
+}
+
+// asMap accepts a YAML mapping, whichever map type the decoder chose.
+func asMap(v any) (map[string]any, bool) {
+	switch m := v.(type) {
+	case File:
+		return m, true
+	case map[string]any:
+		return m, true
+	}
+	return nil, false
+}
+
+// Apply fills every flag of fs that was not set on the command line from the
+// environment, then from f (section first, then top level). It returns an
+// error naming the variable or key whose value is invalid.
+func Apply(fs *pflag.FlagSet, section string, f File) error {
+	var errs []string
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed || fl.Name == "help" {
+			return
+		}
+		if v, ok := os.LookupEnv(EnvName(fl.Name)); ok {
+			if err := set(fl, splitList(fl, v)); err != nil {
+				errs = append(errs, fmt.Sprintf("%s=%q: %v", EnvName(fl.Name), v, err))
+			}
+			return
+		}
+		if v, ok := f.lookup(section, fl.Name); ok {
+			if err := set(fl, toStrings(v)); err != nil {
+				errs = append(errs, fmt.Sprintf("config key %q: %v", fl.Name, err))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func set(fl *pflag.Flag, vals []string) error {
+	if sv, ok := fl.Value.(pflag.SliceValue); ok {
+		return sv.Replace(vals)
+	}
+	if len(vals) != 1 {
+		return fmt.Errorf("expected one value, got %d", len(vals))
+	}
+	return fl.Value.Set(vals[0])
+}
+
+// splitList splits a comma-separated env value for list flags.
+func splitList(fl *pflag.Flag, v string) []string {
+	if _, ok := fl.Value.(pflag.SliceValue); !ok {
+		return []string{v}
+	}
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func toStrings(v any) []string {
+	switch x := v.(type) {
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			out = append(out, fmt.Sprint(e))
+		}
+		return out
+	case map[string]any, File:
+		m, _ := asMap(v)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		out := make([]string, 0, len(m))
+		for _, k := range keys {
+			out = append(out, k+"="+fmt.Sprint(m[k]))
+		}
+		return out
+	case nil:
+		return []string{""}
+	default:
+		return []string{fmt.Sprint(x)}
+	}
+}

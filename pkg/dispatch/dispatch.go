@@ -1,0 +1,322 @@
+// Package dispatch assigns queued executions to executors and recovers from
+// everything that can go wrong on the way: it picks a uniformly random
+// eligible executor in the same transaction that marks the execution
+// DISPATCHING, nudges the executor over HTTP, re-queues on refusal, and its
+// reaper re-queues or fails the work of executors that went offline. The web
+// server runs one Dispatcher; several web servers may run against one
+// database, because every step is a transaction or a conditional update.
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/crawlctl/crawlctl/pkg/store"
+)
+
+// Config tunes the dispatcher.
+type Config struct {
+	// OfflineAfter is how old a heartbeat may be before an executor is
+	// offline (database clock).
+	OfflineAfter time.Duration
+	// Poll is how often the queue is checked for rows submitted through
+	// another web server (a local submit wakes the dispatcher at once).
+	Poll time.Duration
+	// ClaimTimeout re-queues a DISPATCHING execution its executor did not claim.
+	ClaimTimeout time.Duration
+	// MaxDispatchFailures bounds refusals before an execution fails.
+	MaxDispatchFailures int
+	// Batch is how many queued rows one transaction takes.
+	Batch int
+	// NudgeTimeout bounds the HTTP "execute" call.
+	NudgeTimeout time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.OfflineAfter <= 0 {
+		c.OfflineAfter = 30 * time.Second
+	}
+	if c.Poll <= 0 {
+		c.Poll = 500 * time.Millisecond
+	}
+	if c.ClaimTimeout <= 0 {
+		c.ClaimTimeout = 15 * time.Second
+	}
+	if c.MaxDispatchFailures <= 0 {
+		c.MaxDispatchFailures = 5
+	}
+	if c.Batch <= 0 {
+		c.Batch = 64
+	}
+	if c.NudgeTimeout <= 0 {
+		c.NudgeTimeout = 5 * time.Second
+	}
+}
+
+// Dispatcher is the web server's dispatch loop and reaper.
+type Dispatcher struct {
+	cfg    Config
+	store  *store.Store
+	log    zerolog.Logger
+	client *http.Client
+	wake   chan struct{}
+
+	mu  sync.Mutex
+	rnd *rand.Rand
+}
+
+// New makes a dispatcher; call Run to start it.
+func New(cfg Config, st *store.Store, log zerolog.Logger) *Dispatcher {
+	cfg.defaults()
+	return &Dispatcher{
+		cfg: cfg, store: st, log: log,
+		client: &http.Client{Timeout: cfg.NudgeTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute}},
+		wake:   make(chan struct{}, 1),
+		rnd:    rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15)),
+	}
+}
+
+// Wake makes the dispatcher look at the queue now.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches and reaps until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); d.reapLoop(ctx) }()
+	t := time.NewTicker(d.cfg.Poll)
+	defer t.Stop()
+	for {
+		for d.dispatchOnce(ctx) {
+		}
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-t.C:
+		case <-d.wake:
+		}
+	}
+}
+
+// dispatchOnce assigns one batch and nudges the chosen executors; it reports
+// whether a full batch was taken (more may be waiting).
+func (d *Dispatcher) dispatchOnce(ctx context.Context) bool {
+	as, err := d.store.AssignQueued(ctx, d.cfg.Batch, d.choose)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error().Err(err).Msg("dispatch failed")
+		}
+		return false
+	}
+	var wg sync.WaitGroup
+	for _, a := range as {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.nudge(ctx, a) }()
+	}
+	wg.Wait()
+	return len(as) == d.cfg.Batch
+}
+
+// choose picks a uniformly random eligible executor for ex.
+func (d *Dispatcher) choose(ex *store.Execution, executors []*store.Executor) (*store.Executor, string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return Choose(ex, executors, d.cfg.OfflineAfter, d.rnd)
+}
+
+// Choose returns a uniformly random executor among those eligible for ex —
+// active, online, below max_flows; the pinned one only, active or not, when
+// ex is pinned — preferring executors not excluded by earlier dispatch
+// failures. With none it returns nil and why the execution waits.
+func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.Duration, rnd *rand.Rand) (*store.Executor, string) {
+	hasRoom := func(e *store.Executor) bool { return e.MaxFlows <= 0 || e.RunningFlows < e.MaxFlows }
+	if ex.PinnedExecutorID != nil {
+		for _, e := range executors {
+			if e.ID != *ex.PinnedExecutorID {
+				continue
+			}
+			switch {
+			case e.Status(offlineAfter) != store.StatusOnline:
+				return nil, fmt.Sprintf("waiting: pinned executor %s (%s) is %s", e.Name, e.Addr(), e.Status(offlineAfter))
+			case !hasRoom(e):
+				return nil, fmt.Sprintf("waiting: pinned executor %s is full (%d of %d flows)", e.Name, e.RunningFlows, e.MaxFlows)
+			}
+			return e, ""
+		}
+		return nil, fmt.Sprintf("waiting: pinned executor %d no longer exists", *ex.PinnedExecutorID)
+	}
+	var fresh, excluded []*store.Executor
+	activeOnline := 0
+	for _, e := range executors {
+		if !e.Active || e.Status(offlineAfter) != store.StatusOnline {
+			continue
+		}
+		activeOnline++
+		if !hasRoom(e) {
+			continue
+		}
+		if containsID(ex.Excluded, e.ID) {
+			excluded = append(excluded, e)
+		} else {
+			fresh = append(fresh, e)
+		}
+	}
+	pool := fresh
+	if len(pool) == 0 {
+		pool = excluded // every eligible one refused before: try again (bounded by MaxDispatchFailures)
+	}
+	if len(pool) == 0 {
+		if activeOnline == 0 {
+			return nil, "waiting: no active online executor (activate one with `crawlctl executor activate REF`)"
+		}
+		return nil, fmt.Sprintf("waiting: all %d active online executors are full (--max-flows)", activeOnline)
+	}
+	return pool[rnd.IntN(len(pool))], ""
+}
+
+func containsID(ids []int64, id int64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// nudge tells the chosen executor to claim now. A refusal or a refused
+// connection re-queues the execution without that executor; a timeout leaves
+// it DISPATCHING for the executor's own poll (or the claim timeout).
+func (d *Dispatcher) nudge(ctx context.Context, a store.Assignment) {
+	log := d.log.With().Int64("execution", a.ExecutionID).Int64("executor_id", a.Executor.ID).Str("executor", a.Executor.Addr()).Logger()
+	u := url.URL{Scheme: "http", Host: net.JoinHostPort(a.Executor.Host, strconv.Itoa(a.Executor.Port)), Path: "/executor",
+		RawQuery: url.Values{"action": {"execute"}, "execid": {strconv.FormatInt(a.ExecutionID, 10)}}.Encode()}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	resp, err := d.client.Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			d.requeue(ctx, a, fmt.Sprintf("executor %s (%s) refused the connection (down?)", a.Executor.Name, a.Executor.Addr()))
+			return
+		}
+		log.Warn().Err(err).Msg("nudge did not arrive; the executor's own poll will pick the execution up")
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return
+	}
+	var body struct {
+		Error string `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode == http.StatusConflict {
+		// Already claimed by the executor's poll, or cancelled meanwhile.
+		log.Debug().Str("reply", body.Error).Msg("nudge not needed")
+		return
+	}
+	d.requeue(ctx, a, fmt.Sprintf("executor %s (%s) said no: %s", a.Executor.Name, a.Executor.Addr(), body.Error))
+}
+
+func (d *Dispatcher) requeue(ctx context.Context, a store.Assignment, reason string) {
+	n := a.Execution.DispatchFailures + 1
+	backoff := min(time.Duration(1<<min(n, 6))*100*time.Millisecond, 10*time.Second)
+	failed, err := d.store.Requeue(ctx, a.Execution, a.Executor.ID, reason, d.cfg.MaxDispatchFailures, backoff)
+	if err != nil {
+		d.log.Error().Err(err).Int64("execution", a.ExecutionID).Msg("re-queue failed; the claim timeout will retry")
+		return
+	}
+	ev := d.log.Warn().Int64("execution", a.ExecutionID).Str("reason", reason)
+	if failed {
+		ev.Msg("execution failed: too many dispatch failures")
+		return
+	}
+	ev.Dur("backoff", backoff).Msg("dispatch refused; re-queued without that executor")
+	time.AfterFunc(backoff, d.Wake)
+}
+
+// reapLoop re-queues or fails the executions of lost executors and the
+// dispatches nobody claimed.
+func (d *Dispatcher) reapLoop(ctx context.Context) {
+	every := min(d.cfg.OfflineAfter/3, time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := d.Reap(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error().Err(err).Msg("reaper failed")
+		} else if n > 0 {
+			d.Wake()
+		}
+	}
+}
+
+// Reap handles every execution whose executor is gone or that was not
+// claimed in time; it returns how many it changed.
+func (d *Dispatcher) Reap(ctx context.Context) (int, error) {
+	owners, err := d.store.ActiveExecutions(ctx)
+	if err != nil || len(owners) == 0 {
+		return 0, err
+	}
+	executors, err := d.store.ListExecutors(ctx)
+	if err != nil {
+		return 0, err
+	}
+	byID := map[int64]*store.Executor{}
+	for _, e := range executors {
+		byID[e.ID] = e
+	}
+	changed := 0
+	lost := map[int64]string{}
+	for _, o := range owners {
+		e := byID[o.ExecutorID]
+		var reason string
+		switch {
+		case e == nil:
+			reason = fmt.Sprintf("executor lost: executor %d was removed", o.ExecutorID)
+		case e.Status(d.cfg.OfflineAfter) != store.StatusOnline:
+			reason = fmt.Sprintf("executor lost: %s (%s) is %s", e.Name, e.Addr(), e.Status(d.cfg.OfflineAfter))
+		case o.Status == store.ExecDispatching && o.Dispatched > d.cfg.ClaimTimeout:
+			reason = fmt.Sprintf("not claimed by executor %s (%s) within %s", e.Name, e.Addr(), d.cfg.ClaimTimeout)
+		default:
+			continue
+		}
+		ok, err := d.store.ReapExecution(ctx, o, reason)
+		if err != nil {
+			return changed, err
+		}
+		if ok {
+			changed++
+			d.log.Warn().Int64("execution", o.ID).Str("was", o.Status).Str("reason", reason).Msg("reaped execution")
+			if e != nil && o.Status != store.ExecDispatching {
+				lost[e.ID] = reason
+			}
+		}
+	}
+	for id, reason := range lost {
+		if err := d.store.RecordLost(ctx, id, reason); err != nil {
+			d.log.Warn().Err(err).Msg("could not record LOST event")
+		}
+	}
+	return changed, nil
+}

@@ -1,0 +1,702 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Execution statuses.
+const (
+	ExecQueued      = "QUEUED"
+	ExecDispatching = "DISPATCHING"
+	ExecRunning     = "RUNNING"
+	ExecKilling     = "KILLING"
+	ExecSucceeded   = "SUCCEEDED"
+	ExecFailed      = "FAILED"
+	ExecKilled      = "KILLED"
+)
+
+// activeStatuses are the statuses of an execution that holds an executor slot.
+const activeStatuses = "('DISPATCHING', 'RUNNING', 'KILLING')"
+
+// ErrFenced is returned to an executor writing about an execution it no
+// longer owns (its attempt is stale).
+var ErrFenced = errors.New("execution no longer owned by this executor attempt")
+
+// Execution is one row of executions, with its jobs when loaded by GetExecution.
+type Execution struct {
+	ID               int64             `json:"id"`
+	ProjectID        int64             `json:"project_id"`
+	Project          string            `json:"project"`
+	Version          int               `json:"version"`
+	Flow             string            `json:"flow"`
+	Status           string            `json:"status"`
+	ExecutorID       *int64            `json:"executor_id"`
+	ExecutorName     string            `json:"executor_name"`
+	ExecutorAddr     string            `json:"executor_addr,omitempty"`
+	PinnedExecutorID *int64            `json:"pinned_executor_id,omitempty"`
+	Attempt          int               `json:"attempt"`
+	DispatchFailures int               `json:"dispatch_failures"`
+	Excluded         []int64           `json:"excluded_executors,omitempty"`
+	FlowRetries      int               `json:"flow_retries"`
+	Params           map[string]string `json:"params"`
+	Priority         int               `json:"priority"`
+	Concurrent       string            `json:"concurrent"`
+	FailureAction    string            `json:"failure_action"`
+	SubmitUser       string            `json:"submit_user"`
+	SubmitTime       time.Time         `json:"submit_time"`
+	DispatchedTime   *time.Time        `json:"dispatched_time"`
+	StartTime        *time.Time        `json:"start_time"`
+	EndTime          *time.Time        `json:"end_time"`
+	WaitReason       string            `json:"wait_reason,omitempty"`
+	Error            string            `json:"error"`
+	KillReason       string            `json:"kill_reason,omitempty"`
+	Jobs             []ExecutionJob    `json:"jobs"`
+}
+
+// Ended reports whether the execution reached a final status.
+func (e *Execution) Ended() bool {
+	return e.Status == ExecSucceeded || e.Status == ExecFailed || e.Status == ExecKilled
+}
+
+// ExecutionJob is one job of an execution's current attempt.
+type ExecutionJob struct {
+	Name      string     `json:"name"`
+	Type      string     `json:"type"`
+	Status    string     `json:"status"`
+	Attempt   int        `json:"attempt"`
+	StartTime *time.Time `json:"start_time"`
+	EndTime   *time.Time `json:"end_time"`
+	ExitCode  *int       `json:"exit_code"`
+	Error     string     `json:"error,omitempty"`
+}
+
+// NewExecution is a submission.
+type NewExecution struct {
+	ProjectID        int64
+	Project          string
+	Version          int
+	Flow             string
+	Params           map[string]string
+	PinnedExecutorID int64
+	Priority         int
+	Concurrent       string // skip, ignore or queue
+	FailureAction    string
+	FlowRetries      int
+	SubmitUser       string
+}
+
+// AlreadyRunningError is returned by SubmitExecution with concurrent=skip
+// when the same flow is queued or running.
+type AlreadyRunningError struct {
+	ID     int64
+	Status string
+}
+
+func (e *AlreadyRunningError) Error() string {
+	return fmt.Sprintf("flow is already %s as execution %d", strings.ToLower(e.Status), e.ID)
+}
+
+const execColumns = `e.id, e.project_id, e.project, e.version, e.flow, e.status, e.executor_id, COALESCE(x.name, ''), COALESCE(x.host, ''), COALESCE(x.port, 0),
+  e.pinned_executor_id, e.attempt, e.dispatch_failures, e.excluded, e.flow_retries, e.params, e.priority, e.concurrent, e.failure_action,
+  e.submit_user, e.submit_time, e.dispatched_time, e.start_time, e.end_time, e.wait_reason, e.error, e.kill_reason`
+
+const execFrom = " FROM executions e LEFT JOIN executors x ON x.id = e.executor_id"
+
+func scanExecution(r scanner) (*Execution, error) {
+	var (
+		e                                     Execution
+		execID, pinned                        sql.NullInt64
+		host                                  string
+		port                                  int
+		excluded, params                      string
+		submit, dispatched, started, finished nullTime
+	)
+	if err := r.Scan(&e.ID, &e.ProjectID, &e.Project, &e.Version, &e.Flow, &e.Status, &execID, &e.ExecutorName, &host, &port,
+		&pinned, &e.Attempt, &e.DispatchFailures, &excluded, &e.FlowRetries, &params, &e.Priority, &e.Concurrent, &e.FailureAction,
+		&e.SubmitUser, &submit, &dispatched, &started, &finished, &e.WaitReason, &e.Error, &e.KillReason); err != nil {
+		return nil, err
+	}
+	if execID.Valid {
+		e.ExecutorID = &execID.Int64
+		if host != "" {
+			e.ExecutorAddr = fmt.Sprintf("%s:%d", host, port)
+		}
+	}
+	if pinned.Valid {
+		e.PinnedExecutorID = &pinned.Int64
+	}
+	_ = json.Unmarshal([]byte(excluded), &e.Excluded)
+	e.Params = map[string]string{}
+	_ = json.Unmarshal([]byte(params), &e.Params)
+	e.SubmitTime = submit.t
+	e.DispatchedTime, e.StartTime, e.EndTime = dispatched.ptr(), started.ptr(), finished.ptr()
+	return &e, nil
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// SubmitExecution queues an execution. With Concurrent "skip" it returns an
+// *AlreadyRunningError instead when the same flow is queued or running.
+func (s *Store) SubmitExecution(ctx context.Context, ne NewExecution) (*Execution, error) {
+	var id int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if ne.Concurrent == "skip" {
+			// Lock the project row so two skip-submissions of one flow serialize.
+			var pid int64
+			if err := tx.QueryRowContext(ctx, "SELECT id FROM projects WHERE id = ?"+s.d.forUpdate, ne.ProjectID).Scan(&pid); err != nil {
+				return fmt.Errorf("lock project: %w", err)
+			}
+			var other int64
+			var status string
+			err := tx.QueryRowContext(ctx, "SELECT id, status FROM executions WHERE project = ? AND flow = ? AND status IN ('QUEUED', 'DISPATCHING', 'RUNNING', 'KILLING') ORDER BY id LIMIT 1",
+				ne.Project, ne.Flow).Scan(&other, &status)
+			if err == nil {
+				return &AlreadyRunningError{ID: other, Status: status}
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO executions (project_id, project, version, flow, status, pinned_executor_id, attempt, excluded, flow_retries, params,
+  priority, concurrent, failure_action, submit_user, submit_time, wait_reason, error, kill_reason, updated_at)
+VALUES (?, ?, ?, ?, 'QUEUED', ?, 0, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, '', '', '', `+s.d.now+`)`,
+			ne.ProjectID, ne.Project, ne.Version, ne.Flow, nullID(ne.PinnedExecutorID), ne.FlowRetries, jsonString(ne.Params),
+			ne.Priority, ne.Concurrent, ne.FailureAction, ne.SubmitUser)
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		var are *AlreadyRunningError
+		if errors.As(err, &are) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("submit %s/%s: %w", ne.Project, ne.Flow, err)
+	}
+	return s.GetExecution(ctx, id)
+}
+
+// GetExecution returns an execution with the jobs of its current attempt.
+func (s *Store) GetExecution(ctx context.Context, id int64) (*Execution, error) {
+	e, err := scanExecution(s.db.QueryRowContext(ctx, "SELECT "+execColumns+execFrom+" WHERE e.id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("execution %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get execution %d: %w", id, err)
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT job, type, status, attempt, start_time, end_time, exit_code, error FROM execution_jobs WHERE execution_id = ? AND exec_attempt = ? ORDER BY start_time IS NULL, start_time, job", id, e.Attempt)
+	if err != nil {
+		return nil, fmt.Errorf("get jobs of execution %d: %w", id, err)
+	}
+	defer rows.Close()
+	e.Jobs = []ExecutionJob{}
+	for rows.Next() {
+		var j ExecutionJob
+		var st, en nullTime
+		var code sql.NullInt64
+		if err := rows.Scan(&j.Name, &j.Type, &j.Status, &j.Attempt, &st, &en, &code, &j.Error); err != nil {
+			return nil, err
+		}
+		j.StartTime, j.EndTime = st.ptr(), en.ptr()
+		if code.Valid {
+			c := int(code.Int64)
+			j.ExitCode = &c
+		}
+		e.Jobs = append(e.Jobs, j)
+	}
+	return e, rows.Err()
+}
+
+// ExecutionFilter narrows ListExecutions.
+type ExecutionFilter struct {
+	Status  string
+	Project string
+	Flow    string
+	Limit   int
+}
+
+// ListExecutions returns executions, newest first, without their jobs.
+func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]*Execution, error) {
+	q := "SELECT " + execColumns + execFrom + " WHERE 1 = 1"
+	var args []any
+	if f.Status != "" {
+		q += " AND e.status = ?"
+		args = append(args, strings.ToUpper(f.Status))
+	}
+	if f.Project != "" {
+		q += " AND e.project = ?"
+		args = append(args, f.Project)
+	}
+	if f.Flow != "" {
+		q += " AND e.flow = ?"
+		args = append(args, f.Flow)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	q += " ORDER BY e.id DESC LIMIT ?"
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list executions: %w", err)
+	}
+	defer rows.Close()
+	out := []*Execution{}
+	for rows.Next() {
+		e, err := scanExecution(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list executions: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Assignment is an execution the dispatcher gave to an executor.
+type Assignment struct {
+	ExecutionID int64
+	Attempt     int
+	Executor    *Executor
+	Execution   *Execution
+}
+
+// ChooseFunc picks an executor for a queued execution among all executors
+// (RunningFlows holds the executions each one has now), or returns nil and
+// the reason the execution waits.
+type ChooseFunc func(ex *Execution, executors []*Executor) (*Executor, string)
+
+// AssignQueued takes up to limit QUEUED executions (priority, then submit
+// order; rows locked by another web server are skipped) and, in one
+// transaction, sets each one chosen by choose to DISPATCHING with its executor
+// and attempt+1. Executions left waiting get their reason recorded.
+func (s *Store) AssignQueued(ctx context.Context, limit int, choose ChooseFunc) ([]Assignment, error) {
+	var out []Assignment
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		rows, err := tx.QueryContext(ctx, "SELECT "+execColumns+" FROM executions e LEFT JOIN executors x ON 1 = 0 WHERE e.status = 'QUEUED' AND (e.not_before IS NULL OR e.not_before <= "+s.d.now+") ORDER BY e.priority DESC, e.id LIMIT ?"+s.d.skipLocked, limit)
+		if err != nil {
+			return err
+		}
+		var queued []*Execution
+		for rows.Next() {
+			e, err := scanExecution(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			queued = append(queued, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(queued) == 0 {
+			return err
+		}
+		executors, err := s.executorsWithLoad(ctx, tx)
+		if err != nil {
+			return err
+		}
+		busyFlows := map[string]bool{}
+		for _, ex := range queued {
+			key := ex.Project + "\x00" + ex.Flow
+			if ex.Concurrent == "queue" {
+				if busyFlows[key] {
+					continue
+				}
+				var other int64
+				err := tx.QueryRowContext(ctx, "SELECT id FROM executions WHERE project = ? AND flow = ? AND id <> ? AND status IN "+activeStatuses+" LIMIT 1", ex.Project, ex.Flow, ex.ID).Scan(&other)
+				if err == nil {
+					if err := s.setWaitReason(ctx, tx, ex, fmt.Sprintf("waiting for execution %d of the same flow to end (--concurrent queue)", other)); err != nil {
+						return err
+					}
+					continue
+				}
+				if !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+			}
+			chosen, reason := choose(ex, executors)
+			if chosen == nil {
+				if err := s.setWaitReason(ctx, tx, ex, reason); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE executions SET status = 'DISPATCHING', executor_id = ?, attempt = attempt + 1, dispatched_time = "+s.d.now+", wait_reason = '', updated_at = "+s.d.now+" WHERE id = ? AND status = 'QUEUED'",
+				chosen.ID, ex.ID); err != nil {
+				return err
+			}
+			chosen.RunningFlows++
+			busyFlows[key] = true
+			ex.Status, ex.Attempt, ex.ExecutorID, ex.ExecutorName = ExecDispatching, ex.Attempt+1, &chosen.ID, chosen.Name
+			out = append(out, Assignment{ExecutionID: ex.ID, Attempt: ex.Attempt, Executor: chosen, Execution: ex})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("assign queued executions: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) setWaitReason(ctx context.Context, tx *sql.Tx, ex *Execution, reason string) error {
+	if ex.WaitReason == reason {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "UPDATE executions SET wait_reason = ? WHERE id = ? AND status = 'QUEUED'", reason, ex.ID)
+	return err
+}
+
+// executorsWithLoad lists executors with RunningFlows set to the number of
+// executions holding a slot on each (from executions, not the heartbeat).
+func (s *Store) executorsWithLoad(ctx context.Context, tx *sql.Tx) ([]*Executor, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT "+s.executorColumns()+" FROM executors ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	var list []*Executor
+	byID := map[int64]*Executor{}
+	for rows.Next() {
+		e, err := scanExecutor(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		e.RunningFlows = 0
+		list = append(list, e)
+		byID[e.ID] = e
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = tx.QueryContext(ctx, "SELECT executor_id, COUNT(*) FROM executions WHERE status IN "+activeStatuses+" AND executor_id IS NOT NULL GROUP BY executor_id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		if e := byID[id]; e != nil {
+			e.RunningFlows = n
+		}
+	}
+	return list, rows.Err()
+}
+
+// Requeue puts a DISPATCHING execution back in the queue after a failed
+// dispatch: attempt+1 (so a late claim of the old attempt is refused), the
+// executor excluded for this execution, retried after backoff. After
+// maxFailures dispatch failures the execution FAILS with the reason.
+func (s *Store) Requeue(ctx context.Context, ex *Execution, executorID int64, reason string, maxFailures int, backoff time.Duration) (failed bool, err error) {
+	excluded := append([]int64{}, ex.Excluded...)
+	if executorID != 0 && !containsID(excluded, executorID) {
+		excluded = append(excluded, executorID)
+	}
+	if ex.DispatchFailures+1 >= maxFailures {
+		_, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'FAILED', dispatch_failures = dispatch_failures + 1, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'DISPATCHING'",
+			fmt.Sprintf("dispatch failed %d times; last: %s", ex.DispatchFailures+1, reason), ex.ID, ex.Attempt)
+		return true, err
+	}
+	_, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'QUEUED', executor_id = NULL, attempt = attempt + 1, dispatch_failures = dispatch_failures + 1, excluded = ?, not_before = "+s.d.nowPlus+", wait_reason = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'DISPATCHING'",
+		jsonString(excluded), s.d.nowPlusArg(backoff), "re-queued: "+reason, ex.ID, ex.Attempt)
+	return false, err
+}
+
+func containsID(ids []int64, id int64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// WorkItem is an execution assigned to an executor that needs its attention.
+type WorkItem struct {
+	ID      int64
+	Attempt int
+	Status  string
+}
+
+// ExecutorWork lists this executor's DISPATCHING (to claim), RUNNING and
+// KILLING (to run or kill) executions.
+func (s *Store) ExecutorWork(ctx context.Context, executorID int64) ([]WorkItem, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, attempt, status FROM executions WHERE executor_id = ? AND status IN "+activeStatuses+" ORDER BY priority DESC, id", executorID)
+	if err != nil {
+		return nil, fmt.Errorf("poll work of executor %d: %w", executorID, err)
+	}
+	defer rows.Close()
+	var out []WorkItem
+	for rows.Next() {
+		var w WorkItem
+		if err := rows.Scan(&w.ID, &w.Attempt, &w.Status); err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// ClaimExecution moves DISPATCHING to RUNNING if the execution is still
+// assigned to executorID under attempt. False means someone else owns it.
+func (s *Store) ClaimExecution(ctx context.Context, id, executorID int64, attempt int) (bool, error) {
+	res, err := s.db.ExecContext(ctx, "UPDATE executions SET status = 'RUNNING', start_time = "+s.d.now+", updated_at = "+s.d.now+" WHERE id = ? AND executor_id = ? AND attempt = ? AND status = 'DISPATCHING'",
+		id, executorID, attempt)
+	if err != nil {
+		return false, fmt.Errorf("claim execution %d: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// owned checks, inside tx, that executorID still runs attempt of id.
+func (s *Store) owned(ctx context.Context, tx *sql.Tx, id, executorID int64, attempt int) error {
+	var status string
+	err := tx.QueryRowContext(ctx, "SELECT status FROM executions WHERE id = ? AND executor_id = ? AND attempt = ?", id, executorID, attempt).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && status != ExecRunning && status != ExecKilling) {
+		return fmt.Errorf("execution %d attempt %d: %w", id, attempt, ErrFenced)
+	}
+	return err
+}
+
+// UpsertJob records a job's state for the executor's attempt of an
+// execution; ErrFenced if that attempt is no longer current.
+func (s *Store) UpsertJob(ctx context.Context, execID, executorID int64, attempt int, j ExecutionJob) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.owned(ctx, tx, execID, executorID, attempt); err != nil {
+			return err
+		}
+		var st, en any
+		if j.StartTime != nil {
+			st = dbTimeArg(*j.StartTime)
+		}
+		if j.EndTime != nil {
+			en = dbTimeArg(*j.EndTime)
+		}
+		var code any
+		if j.ExitCode != nil {
+			code = *j.ExitCode
+		}
+		_, err := tx.ExecContext(ctx, s.d.upsertJob, execID, attempt, j.Name, j.Type, j.Status, j.Attempt, st, en, code, j.Error)
+		if err != nil {
+			return fmt.Errorf("record job %s of execution %d: %w", j.Name, execID, err)
+		}
+		return nil
+	})
+}
+
+// AppendLog stores one chunk of a job's output (job "" is the flow log).
+func (s *Store) AppendLog(ctx context.Context, execID int64, attempt int, job string, jobAttempt int, offset int64, data []byte) error {
+	_, err := s.db.ExecContext(ctx, "INSERT INTO execution_logs (execution_id, exec_attempt, job, attempt, start_offset, data, created_at) VALUES (?, ?, ?, ?, ?, ?, "+s.d.now+")",
+		execID, attempt, job, jobAttempt, offset, data)
+	if err != nil {
+		return fmt.Errorf("append log of execution %d job %q: %w", execID, job, err)
+	}
+	return nil
+}
+
+// ReadLog returns up to length bytes of a job's log (job "" is the flow log)
+// from offset, for the execution's current attempt, and the offset after them.
+func (s *Store) ReadLog(ctx context.Context, execID int64, job string, offset int64, length int) ([]byte, int64, error) {
+	var attempt int
+	if err := s.db.QueryRowContext(ctx, "SELECT attempt FROM executions WHERE id = ?", execID).Scan(&attempt); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, offset, fmt.Errorf("execution %d: %w", execID, ErrNotFound)
+		}
+		return nil, offset, err
+	}
+	if length <= 0 {
+		length = 1 << 20
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT start_offset, data FROM execution_logs WHERE execution_id = ? AND exec_attempt = ? AND job = ? AND start_offset + LENGTH(data) > ? ORDER BY start_offset LIMIT 256",
+		execID, attempt, job, offset)
+	if err != nil {
+		return nil, offset, fmt.Errorf("read log of execution %d: %w", execID, err)
+	}
+	defer rows.Close()
+	var out []byte
+	next := offset
+	for rows.Next() && len(out) < length {
+		var start int64
+		var data []byte
+		if err := rows.Scan(&start, &data); err != nil {
+			return nil, offset, err
+		}
+		if start > next { // a gap: chunks arrive in order, so stop at it
+			break
+		}
+		data = data[next-start:]
+		if room := length - len(out); len(data) > room {
+			data = data[:room]
+		}
+		out = append(out, data...)
+		next += int64(len(data))
+	}
+	return out, next, rows.Err()
+}
+
+// LogJobs lists the jobs that have log output in the current attempt.
+func (s *Store) LogJobs(ctx context.Context, execID int64) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT DISTINCT l.job FROM execution_logs l JOIN executions e ON e.id = l.execution_id AND e.attempt = l.exec_attempt WHERE l.execution_id = ? ORDER BY l.job", execID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var j string
+		if err := rows.Scan(&j); err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// FinishExecution records the end of an execution by the executor that ran
+// it; ErrFenced if its attempt is no longer current.
+func (s *Store) FinishExecution(ctx context.Context, id, executorID int64, attempt int, status, errText string) error {
+	res, err := s.db.ExecContext(ctx, "UPDATE executions SET status = ?, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+" WHERE id = ? AND executor_id = ? AND attempt = ? AND status IN ('RUNNING', 'KILLING')",
+		status, errText, id, executorID, attempt)
+	if err != nil {
+		return fmt.Errorf("finish execution %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("finish execution %d attempt %d: %w", id, attempt, ErrFenced)
+	}
+	return nil
+}
+
+// CancelExecution kills a queued or dispatching execution at once, or marks a
+// running one KILLING for its executor to stop. It returns the execution.
+func (s *Store) CancelExecution(ctx context.Context, id int64, user, reason string) (*Execution, error) {
+	if reason == "" {
+		reason = "cancelled by " + user
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, "SELECT status FROM executions WHERE id = ?"+s.d.forUpdate, id).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("execution %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		switch status {
+		case ExecQueued, ExecDispatching:
+			// A late claim fails: it requires DISPATCHING.
+			_, err = tx.ExecContext(ctx, "UPDATE executions SET status = 'KILLED', end_time = "+s.d.now+", kill_reason = ?, error = ?, updated_at = "+s.d.now+" WHERE id = ?",
+				reason, reason+" before it started", id)
+		case ExecRunning:
+			_, err = tx.ExecContext(ctx, "UPDATE executions SET status = 'KILLING', kill_reason = ?, updated_at = "+s.d.now+" WHERE id = ?", reason, id)
+		case ExecKilling:
+		default:
+			return fmt.Errorf("execution %d already ended %s: %w", id, status, ErrConflict)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetExecution(ctx, id)
+}
+
+// ExecutionOwner is an execution holding a slot on an executor.
+type ExecutionOwner struct {
+	ID          int64
+	ExecutorID  int64
+	Attempt     int
+	Status      string
+	FlowRetries int
+	Excluded    []int64
+	Dispatched  time.Duration // how long ago it was dispatched (database clock)
+}
+
+// ActiveExecutions lists executions in DISPATCHING, RUNNING or KILLING.
+func (s *Store) ActiveExecutions(ctx context.Context) ([]ExecutionOwner, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, executor_id, attempt, status, flow_retries, excluded, COALESCE("+s.d.msSince("dispatched_time")+", 0) FROM executions WHERE status IN "+activeStatuses)
+	if err != nil {
+		return nil, fmt.Errorf("list active executions: %w", err)
+	}
+	defer rows.Close()
+	var out []ExecutionOwner
+	for rows.Next() {
+		var o ExecutionOwner
+		var ex sql.NullInt64
+		var excluded string
+		var ms int64
+		if err := rows.Scan(&o.ID, &ex, &o.Attempt, &o.Status, &o.FlowRetries, &excluded, &ms); err != nil {
+			return nil, err
+		}
+		o.ExecutorID = ex.Int64
+		_ = json.Unmarshal([]byte(excluded), &o.Excluded)
+		o.Dispatched = time.Duration(ms) * time.Millisecond
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// ReapExecution ends or re-queues an execution whose executor is lost or
+// never claimed it. It is a conditional update on (id, attempt, status), so
+// several web servers can reap at once; it reports whether it acted.
+//   - DISPATCHING: back to QUEUED, that executor excluded.
+//   - RUNNING with flow retries left: back to QUEUED as a new attempt.
+//   - RUNNING otherwise: FAILED with reason; KILLING: KILLED.
+func (s *Store) ReapExecution(ctx context.Context, o ExecutionOwner, reason string) (bool, error) {
+	var res sql.Result
+	var err error
+	excluded := append([]int64{}, o.Excluded...)
+	if o.ExecutorID != 0 && !containsID(excluded, o.ExecutorID) {
+		excluded = append(excluded, o.ExecutorID)
+	}
+	switch {
+	case o.Status == ExecDispatching:
+		res, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'QUEUED', executor_id = NULL, attempt = attempt + 1, excluded = ?, wait_reason = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'DISPATCHING'",
+			jsonString(excluded), "re-queued: "+reason, o.ID, o.Attempt)
+	case o.Status == ExecRunning && o.FlowRetries > 0:
+		res, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'QUEUED', executor_id = NULL, attempt = attempt + 1, flow_retries = flow_retries - 1, excluded = ?, start_time = NULL, wait_reason = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'RUNNING'",
+			jsonString(excluded), "retrying: "+reason, o.ID, o.Attempt)
+	case o.Status == ExecRunning:
+		res, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'FAILED', end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'RUNNING'",
+			reason, o.ID, o.Attempt)
+	case o.Status == ExecKilling:
+		res, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'KILLED', end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'KILLING'",
+			"killed; "+reason, o.ID, o.Attempt)
+	default:
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reap execution %d: %w", o.ID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// RecordLost writes a LOST event for an executor the reaper gave up on.
+func (s *Store) RecordLost(ctx context.Context, executorID int64, msg string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		return s.addEvent(ctx, tx, executorID, EventLost, "reaper", msg)
+	})
+}

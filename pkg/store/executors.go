@@ -1,0 +1,340 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Executor event types.
+const (
+	EventRegistered  = "REGISTERED"
+	EventActivated   = "ACTIVATED"
+	EventDeactivated = "DEACTIVATED"
+	EventStopped     = "STOPPED"
+	EventLost        = "LOST"
+	EventRemoved     = "REMOVED"
+)
+
+// Executor statuses as shown to operators.
+const (
+	StatusOnline  = "online"
+	StatusOffline = "offline"
+	StatusStopped = "stopped"
+)
+
+// Executor is one row of the executors table.
+type Executor struct {
+	ID            int64             `json:"id"`
+	Name          string            `json:"name"`
+	Host          string            `json:"host"`
+	Port          int               `json:"port"`
+	Active        bool              `json:"active"`
+	Labels        map[string]string `json:"labels"`
+	MaxFlows      int               `json:"max_flows"`
+	Version       string            `json:"version"`
+	StartedAt     *time.Time        `json:"started_at"`
+	StoppedAt     *time.Time        `json:"stopped_at"`
+	LastHeartbeat *time.Time        `json:"last_heartbeat"`
+	// HeartbeatAge is how old the last heartbeat is by the database clock;
+	// negative when there has been none.
+	HeartbeatAge time.Duration `json:"-"`
+	ClockSkew    time.Duration `json:"-"`
+	RunningFlows int           `json:"running_flows"`
+	Load1        float64       `json:"load1"`
+	// Stopped is true when the executor shut down cleanly after its last start.
+	Stopped bool `json:"-"`
+}
+
+// Status is online, offline or stopped, judged by the database clock.
+func (e *Executor) Status(offlineAfter time.Duration) string {
+	switch {
+	case e.Stopped:
+		return StatusStopped
+	case e.HeartbeatAge >= 0 && e.HeartbeatAge < offlineAfter:
+		return StatusOnline
+	default:
+		return StatusOffline
+	}
+}
+
+// Addr is host:port.
+func (e *Executor) Addr() string { return fmt.Sprintf("%s:%d", e.Host, e.Port) }
+
+// ExecutorSpec is what an executor announces when it registers.
+type ExecutorSpec struct {
+	// ID, when set, is reused if the executor's row was deleted, so the
+	// executor keeps its id.
+	ID        int64
+	Name      string
+	Host      string
+	Port      int
+	Labels    map[string]string
+	MaxFlows  int
+	Version   string
+	LocalTime time.Time // the executor's own clock, for the skew column
+}
+
+// Heartbeat is what an executor reports every few seconds.
+type Heartbeat struct {
+	LocalTime    time.Time
+	RunningFlows int
+	Load1        float64
+}
+
+// ExecutorEvent is one row of executor_events.
+type ExecutorEvent struct {
+	ID         int64     `json:"id"`
+	ExecutorID int64     `json:"executor_id"`
+	Type       string    `json:"type"`
+	Actor      string    `json:"actor"`
+	Message    string    `json:"message"`
+	Time       time.Time `json:"time"`
+}
+
+func (s *Store) executorColumns() string {
+	return `id, name, host, port, active, labels, max_flows, version, started_at, stopped_at, last_heartbeat,
+  COALESCE(` + s.d.msSince("last_heartbeat") + `, -1), clock_skew_ms, running_flows, load1,
+  CASE WHEN stopped_at IS NOT NULL AND (started_at IS NULL OR stopped_at >= started_at) THEN 1 ELSE 0 END`
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanExecutor(r scanner) (*Executor, error) {
+	var (
+		e                        Executor
+		labels                   string
+		started, stopped, beat   nullTime
+		ageMs, skewMs, isStopped int64
+	)
+	if err := r.Scan(&e.ID, &e.Name, &e.Host, &e.Port, &e.Active, &labels, &e.MaxFlows, &e.Version,
+		&started, &stopped, &beat, &ageMs, &skewMs, &e.RunningFlows, &e.Load1, &isStopped); err != nil {
+		return nil, err
+	}
+	e.Labels = map[string]string{}
+	if labels != "" {
+		_ = json.Unmarshal([]byte(labels), &e.Labels)
+	}
+	e.StartedAt, e.StoppedAt, e.LastHeartbeat = started.ptr(), stopped.ptr(), beat.ptr()
+	e.HeartbeatAge = time.Duration(ageMs) * time.Millisecond
+	if e.LastHeartbeat == nil {
+		e.HeartbeatAge = -1
+	}
+	e.ClockSkew = time.Duration(skewMs) * time.Millisecond
+	e.Stopped = isStopped == 1
+	return &e, nil
+}
+
+func labelsJSON(l map[string]string) string {
+	if l == nil {
+		l = map[string]string{}
+	}
+	b, _ := json.Marshal(l)
+	return string(b)
+}
+
+// skewArg is the executor's clock as a parameter for msBetween.
+func (s *Store) skewExpr() string { return s.d.msBetween(s.d.now, "?") }
+
+// RegisterExecutor inserts or updates the executor's (host, port) row, always
+// inactive, and records a REGISTERED event. The row keeps its id across
+// restarts; a deleted row is re-created with spec.ID when that id is free.
+func (s *Store) RegisterExecutor(ctx context.Context, spec ExecutorSpec) (*Executor, error) {
+	var e *Executor
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var existing int64
+		err := tx.QueryRowContext(ctx, "SELECT id FROM executors WHERE host = ? AND port = ?"+s.d.forUpdate, spec.Host, spec.Port).Scan(&existing)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		skew := s.localTimeArg(spec.LocalTime)
+		if existing == 0 && spec.ID > 0 {
+			// Re-create a deleted row under its old id, if nobody took it.
+			res, err := tx.ExecContext(ctx, s.d.insertIgnore+` executors (id, name, host, port, active, labels, max_flows, version, started_at, stopped_at, last_heartbeat, clock_skew_ms, running_flows, created_at)
+VALUES (?, ?, ?, ?, 0, ?, ?, ?, `+s.d.now+`, NULL, `+s.d.now+`, `+s.skewExpr()+`, 0, `+s.d.now+`)`,
+				spec.ID, spec.Name, spec.Host, spec.Port, labelsJSON(spec.Labels), spec.MaxFlows, spec.Version, skew)
+			if err != nil {
+				return fmt.Errorf("re-create executor %d: %w", spec.ID, err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				existing = -1 // handled
+			}
+		}
+		if existing != -1 {
+			if _, err := tx.ExecContext(ctx, s.d.upsertExecutor,
+				spec.Name, spec.Host, spec.Port, labelsJSON(spec.Labels), spec.MaxFlows, spec.Version, skew); err != nil {
+				return fmt.Errorf("register executor %s:%d: %w", spec.Host, spec.Port, err)
+			}
+		}
+		row := tx.QueryRowContext(ctx, "SELECT "+s.executorColumns()+" FROM executors WHERE host = ? AND port = ?", spec.Host, spec.Port)
+		var err2 error
+		if e, err2 = scanExecutor(row); err2 != nil {
+			return err2
+		}
+		msg := "registered inactive"
+		if existing > 0 {
+			msg = "restarted; registered inactive"
+		}
+		return s.addEvent(ctx, tx, e.ID, EventRegistered, spec.Name, fmt.Sprintf("%s (version %s, %s:%d)", msg, spec.Version, spec.Host, spec.Port))
+	})
+	return e, err
+}
+
+func (s *Store) localTimeArg(t time.Time) any {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+func (s *Store) addEvent(ctx context.Context, tx *sql.Tx, id int64, typ, actor, msg string) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO executor_events (executor_id, type, actor, message, created_at) VALUES (?, ?, ?, ?, "+s.d.now+")",
+		id, typ, actor, msg)
+	if err != nil {
+		return fmt.Errorf("record %s event for executor %d: %w", typ, id, err)
+	}
+	return nil
+}
+
+// ExecutorHeartbeat writes last_heartbeat with the database clock and returns
+// whether the executor is active. It returns ErrNotFound if the row is gone.
+func (s *Store) ExecutorHeartbeat(ctx context.Context, id int64, hb Heartbeat) (active bool, err error) {
+	res, err := s.db.ExecContext(ctx, "UPDATE executors SET last_heartbeat = "+s.d.now+", clock_skew_ms = "+s.skewExpr()+
+		", running_flows = ?, load1 = ? WHERE id = ?", s.localTimeArg(hb.LocalTime), hb.RunningFlows, hb.Load1, id)
+	if err != nil {
+		return false, fmt.Errorf("heartbeat of executor %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		// MySQL reports 0 rows also when nothing changed; check presence.
+		var one int
+		if err := s.db.QueryRowContext(ctx, "SELECT 1 FROM executors WHERE id = ?", id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return false, fmt.Errorf("executor %d: %w", id, ErrNotFound)
+		}
+	}
+	if err := s.db.QueryRowContext(ctx, "SELECT active FROM executors WHERE id = ?", id).Scan(&active); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, fmt.Errorf("executor %d: %w", id, ErrNotFound)
+		}
+		return false, fmt.Errorf("heartbeat of executor %d: %w", id, err)
+	}
+	return active, nil
+}
+
+// SetExecutorActive activates or deactivates an executor and records an event
+// when the state changed. It is idempotent; changed reports whether it did
+// anything.
+func (s *Store) SetExecutorActive(ctx context.Context, id int64, active bool, actor string) (changed bool, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE executors SET active = ? WHERE id = ? AND active <> ?", active, id, active)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		if n == 0 {
+			var one int
+			if err := tx.QueryRowContext(ctx, "SELECT 1 FROM executors WHERE id = ?", id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("executor %d: %w", id, ErrNotFound)
+			}
+			return nil
+		}
+		changed = true
+		typ, msg := EventActivated, "activated"
+		if !active {
+			typ, msg = EventDeactivated, "deactivated"
+		}
+		return s.addEvent(ctx, tx, id, typ, actor, msg)
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("set executor %d active=%v: %w", id, active, err)
+	}
+	return changed, err
+}
+
+// MarkExecutorStopped records a clean shutdown: inactive, stopped_at set.
+func (s *Store) MarkExecutorStopped(ctx context.Context, id int64, actor, msg string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE executors SET active = ?, stopped_at = "+s.d.now+", running_flows = 0 WHERE id = ?", false, id); err != nil {
+			return fmt.Errorf("mark executor %d stopped: %w", id, err)
+		}
+		return s.addEvent(ctx, tx, id, EventStopped, actor, msg)
+	})
+}
+
+// ListExecutors returns every executor, ordered by id.
+func (s *Store) ListExecutors(ctx context.Context) ([]*Executor, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+s.executorColumns()+" FROM executors ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("list executors: %w", err)
+	}
+	defer rows.Close()
+	var out []*Executor
+	for rows.Next() {
+		e, err := scanExecutor(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list executors: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// GetExecutor returns one executor or ErrNotFound.
+func (s *Store) GetExecutor(ctx context.Context, id int64) (*Executor, error) {
+	e, err := scanExecutor(s.db.QueryRowContext(ctx, "SELECT "+s.executorColumns()+" FROM executors WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("executor %d: %w", id, ErrNotFound)
+	}
+	return e, err
+}
+
+// DeleteExecutor removes an executor that is stopped or whose heartbeat is
+// older than offlineAfter; an online one gives ErrConflict.
+func (s *Store) DeleteExecutor(ctx context.Context, id int64, offlineAfter time.Duration, actor string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		e, err := scanExecutor(tx.QueryRowContext(ctx, "SELECT "+s.executorColumns()+" FROM executors WHERE id = ?"+s.d.forUpdate, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("executor %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if e.Status(offlineAfter) == StatusOnline {
+			return fmt.Errorf("executor %d (%s) is online; stop it first: %w", id, e.Addr(), ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM executors WHERE id = ?", id); err != nil {
+			return fmt.Errorf("delete executor %d: %w", id, err)
+		}
+		return s.addEvent(ctx, tx, id, EventRemoved, actor, "removed "+e.Addr())
+	})
+}
+
+// ExecutorEvents returns the newest events of one executor (all when id is 0).
+func (s *Store) ExecutorEvents(ctx context.Context, id int64, limit int) ([]ExecutorEvent, error) {
+	q := "SELECT id, executor_id, type, actor, message, created_at FROM executor_events"
+	var args []any
+	if id > 0 {
+		q += " WHERE executor_id = ?"
+		args = append(args, id)
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list executor events: %w", err)
+	}
+	defer rows.Close()
+	var out []ExecutorEvent
+	for rows.Next() {
+		var ev ExecutorEvent
+		var t nullTime
+		if err := rows.Scan(&ev.ID, &ev.ExecutorID, &ev.Type, &ev.Actor, &ev.Message, &t); err != nil {
+			return nil, err
+		}
+		ev.Time = t.t
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}

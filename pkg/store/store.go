@@ -1,0 +1,307 @@
+// Package store holds every SQL statement of crawlctl. It opens MySQL/MariaDB
+// (multi-node deployments) or SQLite (solo mode) from one DSN setting, runs the
+// embedded migrations and offers one typed method per operation. The daemons
+// (web server, executor) and `crawlctl migrate` call it; nothing else writes SQL.
+//
+// Statements that differ between the two databases live in the dialect table
+// below; everything else is written once.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
+)
+
+// Errors callers test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+	// ErrSchemaOutdated means the database has not been migrated to this
+	// binary's schema.
+	ErrSchemaOutdated = errors.New("database schema is missing or older than this binary; run `crawlctl migrate up`")
+)
+
+// Store is a handle on the crawlctl database. It is safe for concurrent use.
+type Store struct {
+	db *sql.DB
+	d  dialect
+	// redacted is the DSN with its password hidden, for messages.
+	redacted string
+}
+
+// dialect lists the SQL that differs between MySQL and SQLite.
+type dialect struct {
+	name string // "mysql" or "sqlite"
+	// now is the database clock, UTC.
+	now string
+	// msSince returns an expression for the milliseconds elapsed since the
+	// time column col, by the database clock.
+	msSince func(col string) string
+	// msBetween returns an expression for b - a in milliseconds.
+	msBetween func(a, b string) string
+	// skipLocked is appended to a SELECT that claims queue rows.
+	skipLocked string
+	// forUpdate is appended to a SELECT that locks a row for update.
+	forUpdate string
+	// upsertExecutor inserts or updates an executor row keyed by (host, port);
+	// its 7th parameter is the executor's clock, turned into clock_skew_ms.
+	upsertExecutor string
+	// insertIgnore starts an INSERT that does nothing on a key conflict.
+	insertIgnore string
+	// nowPlus is the database clock plus a duration given as nowPlusArg(d).
+	nowPlus    string
+	nowPlusArg func(d time.Duration) any
+	// upsertJob inserts or updates an execution_jobs row.
+	upsertJob string
+}
+
+var mysqlDialect = dialect{
+	name:      "mysql",
+	now:       "NOW(6)",
+	msSince:   func(col string) string { return "(TIMESTAMPDIFF(MICROSECOND, " + col + ", NOW(6)) DIV 1000)" },
+	msBetween: func(a, b string) string { return "(TIMESTAMPDIFF(MICROSECOND, " + a + ", " + b + ") DIV 1000)" },
+	// SKIP LOCKED lets several web servers take disjoint batches of the queue.
+	skipLocked: " FOR UPDATE SKIP LOCKED",
+	forUpdate:  " FOR UPDATE",
+	upsertExecutor: `INSERT INTO executors (name, host, port, active, labels, max_flows, version, started_at, stopped_at, last_heartbeat, clock_skew_ms, running_flows, created_at)
+VALUES (?, ?, ?, FALSE, ?, ?, ?, NOW(6), NULL, NOW(6), (TIMESTAMPDIFF(MICROSECOND, NOW(6), ?) DIV 1000), 0, NOW(6))
+ON DUPLICATE KEY UPDATE name = VALUES(name), active = FALSE, labels = VALUES(labels), max_flows = VALUES(max_flows),
+  version = VALUES(version), started_at = NOW(6), stopped_at = NULL, last_heartbeat = NOW(6),
+  clock_skew_ms = VALUES(clock_skew_ms), running_flows = 0`,
+	insertIgnore: "INSERT IGNORE INTO",
+	nowPlus:      "NOW(6) + INTERVAL ? MICROSECOND",
+	nowPlusArg:   func(d time.Duration) any { return d.Microseconds() },
+	upsertJob: `INSERT INTO execution_jobs (execution_id, exec_attempt, job, type, status, attempt, start_time, end_time, exit_code, error)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON DUPLICATE KEY UPDATE type = VALUES(type), status = VALUES(status), attempt = VALUES(attempt), start_time = VALUES(start_time),
+  end_time = VALUES(end_time), exit_code = VALUES(exit_code), error = VALUES(error)`,
+}
+
+const sqliteNow = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+var sqliteDialect = dialect{
+	name: "sqlite",
+	now:  sqliteNow,
+	msSince: func(col string) string {
+		return "CAST(ROUND((julianday('now') - julianday(" + col + ")) * 86400000) AS INTEGER)"
+	},
+	msBetween: func(a, b string) string {
+		return "CAST(ROUND((julianday(" + b + ") - julianday(" + a + ")) * 86400000) AS INTEGER)"
+	},
+	// SQLite has one writer at a time (transactions start IMMEDIATE), so the
+	// queue needs no row locks.
+	skipLocked: "",
+	forUpdate:  "",
+	upsertExecutor: `INSERT INTO executors (name, host, port, active, labels, max_flows, version, started_at, stopped_at, last_heartbeat, clock_skew_ms, running_flows, created_at)
+VALUES (?, ?, ?, 0, ?, ?, ?, ` + sqliteNow + `, NULL, ` + sqliteNow + `, CAST(ROUND((julianday(?) - julianday(` + sqliteNow + `)) * 86400000) AS INTEGER), 0, ` + sqliteNow + `)
+ON CONFLICT (host, port) DO UPDATE SET name = excluded.name, active = 0, labels = excluded.labels, max_flows = excluded.max_flows,
+  version = excluded.version, started_at = ` + sqliteNow + `, stopped_at = NULL, last_heartbeat = ` + sqliteNow + `,
+  clock_skew_ms = excluded.clock_skew_ms, running_flows = 0`,
+	insertIgnore: "INSERT OR IGNORE INTO",
+	nowPlus:      "strftime('%Y-%m-%d %H:%M:%f', 'now', ?)",
+	nowPlusArg:   func(d time.Duration) any { return fmt.Sprintf("%+.3f seconds", d.Seconds()) },
+	upsertJob: `INSERT INTO execution_jobs (execution_id, exec_attempt, job, type, status, attempt, start_time, end_time, exit_code, error)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (execution_id, exec_attempt, job) DO UPDATE SET type = excluded.type, status = excluded.status, attempt = excluded.attempt,
+  start_time = excluded.start_time, end_time = excluded.end_time, exit_code = excluded.exit_code, error = excluded.error`,
+}
+
+// Open connects to the database named by dsn:
+//
+//	mysql://user:pass@host:port/dbname[?param=value...]   (any go-sql-driver/mysql parameter, e.g. tls=true)
+//	sqlite:///absolute/path/file.db  or  sqlite://relative/path.db
+//
+// It checks that the server answers but not the schema (see CheckSchema).
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	driver, source, d, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", Redact(dsn), err)
+	}
+	if d.name == "sqlite" {
+		// One writer at a time; readers go on in WAL mode.
+		db.SetMaxOpenConns(4)
+	} else {
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(32)
+		db.SetConnMaxLifetime(5 * time.Minute)
+	}
+	s := &Store{db: db, d: d, redacted: Redact(dsn)}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s unreachable: %w", s.redacted, err)
+	}
+	return s, nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Dialect is "mysql" or "sqlite".
+func (s *Store) Dialect() string { return s.d.name }
+
+// String is the DSN with its password hidden.
+func (s *Store) String() string { return s.redacted }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+func parseDSN(dsn string) (driver, source string, d dialect, err error) {
+	switch {
+	case strings.HasPrefix(dsn, "mysql://"):
+		u, perr := url.Parse(dsn)
+		if perr != nil {
+			return "", "", d, fmt.Errorf("bad --db %q: %v", Redact(dsn), perr)
+		}
+		q := u.Query()
+		netAddr := "tcp(" + u.Host + ")"
+		if u.Port() == "" {
+			netAddr = "tcp(" + u.Host + ":3306)"
+		}
+		if sock := q.Get("socket"); sock != "" {
+			netAddr = "unix(" + sock + ")"
+			q.Del("socket")
+		}
+		// Build the driver's own DSN so every go-sql-driver/mysql parameter
+		// (tls, readTimeout, ...) keeps its documented meaning.
+		pass, _ := u.User.Password()
+		cfg, perr := mysql.ParseDSN(u.User.Username() + ":" + pass + "@" + netAddr + u.EscapedPath() + "?" + q.Encode())
+		if perr != nil {
+			return "", "", d, fmt.Errorf("bad --db %q: %v", Redact(dsn), perr)
+		}
+		if cfg.DBName == "" {
+			return "", "", d, fmt.Errorf("bad --db %q: no database name (mysql://user:pass@host:3306/crawlctl)", Redact(dsn))
+		}
+		cfg.ParseTime = true
+		cfg.Loc = time.UTC
+		if cfg.Params == nil {
+			cfg.Params = map[string]string{}
+		}
+		cfg.Params["time_zone"] = "'+00:00'"
+		if q.Get("timeout") == "" {
+			cfg.Timeout = 5 * time.Second
+		}
+		return "mysql", cfg.FormatDSN(), mysqlDialect, nil
+	case strings.HasPrefix(dsn, "sqlite://"):
+		rest := strings.TrimPrefix(dsn, "sqlite://")
+		path, query, _ := strings.Cut(rest, "?")
+		if path == "" {
+			return "", "", d, fmt.Errorf("bad --db %q: no file (sqlite:///var/lib/crawlctl/crawlctl.db)", dsn)
+		}
+		q, _ := url.ParseQuery(query)
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Set("_txlock", "immediate")
+		return "sqlite", "file:" + path + "?" + q.Encode(), sqliteDialect, nil
+	case dsn == "":
+		return "", "", d, errors.New("no database configured: set --db or CRAWLCTL_DB (mysql://user:pass@host:3306/crawlctl or sqlite:///path/crawlctl.db)")
+	default:
+		return "", "", d, fmt.Errorf("bad --db %q: must start with mysql:// or sqlite://", Redact(dsn))
+	}
+}
+
+// Redact hides the password of a DSN.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		if i := strings.Index(dsn, "@"); i > 0 && strings.HasPrefix(dsn, "mysql://") {
+			return "mysql://***@" + dsn[i+1:]
+		}
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// timeFormat is how times are written as parameters (always UTC).
+const timeFormat = "2006-01-02 15:04:05.000000"
+
+func dbTimeArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+// nullTime scans DATETIME (MySQL) and TEXT (SQLite) columns alike.
+type nullTime struct{ t time.Time }
+
+func (n *nullTime) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		n.t = time.Time{}
+	case time.Time:
+		n.t = x.UTC()
+	case []byte:
+		return n.parse(string(x))
+	case string:
+		return n.parse(x)
+	default:
+		return fmt.Errorf("cannot scan %T into a time", v)
+	}
+	return nil
+}
+
+func (n *nullTime) parse(s string) error {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999Z07:00", "2006-01-02 15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			n.t = t.UTC()
+			return nil
+		}
+	}
+	return fmt.Errorf("cannot parse time %q", s)
+}
+
+// ptr returns nil for the zero time.
+func (n nullTime) ptr() *time.Time {
+	if n.t.IsZero() {
+		return nil
+	}
+	t := n.t
+	return &t
+}
+
+// Now reads the database clock.
+func (s *Store) Now(ctx context.Context) (time.Time, error) {
+	var n nullTime
+	if err := s.db.QueryRowContext(ctx, "SELECT "+s.d.now).Scan(&n); err != nil {
+		return time.Time{}, fmt.Errorf("read database clock: %w", err)
+	}
+	return n.t, nil
+}
+
+// ExecRaw runs an arbitrary statement. Only tests and operator tooling use it,
+// to act as an operator typing SQL by hand.
+func (s *Store) ExecRaw(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return s.db.ExecContext(ctx, q, args...)
+}
