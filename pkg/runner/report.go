@@ -9,9 +9,12 @@ import (
 
 // Reporter call retries: a failing call is tried reportTries times in all,
 // waiting reportBackoff, then twice that, and so on, between tries.
+// Each try gets at most reportTimeout, for Reporters that honour their
+// context.
 const (
 	reportTries   = 4
 	reportBackoff = 50 * time.Millisecond
+	reportTimeout = 30 * time.Second
 )
 
 // call invokes a Reporter method, retrying transient errors. It returns the
@@ -28,7 +31,10 @@ func (r *runner) call(f func(ctx context.Context) error) error {
 			time.Sleep(delay)
 			delay *= 2
 		}
-		if err = f(r.repCtx); err == nil {
+		ctx, cancel := context.WithTimeout(r.repCtx, reportTimeout)
+		err = f(ctx)
+		cancel()
+		if err == nil {
 			return nil
 		}
 		if errors.Is(err, ErrFenced) {

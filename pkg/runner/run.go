@@ -35,6 +35,26 @@
 // cancelled and SUCCEEDED otherwise. A container that is skipped or cancelled
 // before starting takes its whole DAG with it.
 //
+// # Jobs
+//
+// A command job runs its "command", then "command.1", "command.2", … in
+// numeric order, each with /bin/sh -c in a process group of its own, and
+// stops at the first failure. Other configuration keys: working.dir
+// (relative to Execution.WorkDir), env.NAME, retries, retry.backoff
+// (milliseconds) and timeout (a Go duration or a number of seconds, per
+// attempt). Every config value may refer to parameters as ${name} or to
+// another job's output properties as ${job:key}; see params.go for the
+// lookup order. A job gets Execution.Env plus its env.NAME entries,
+// JOB_NAME, JOB_PATH (the qualified name), JOB_ATTEMPT,
+// JOB_OUTPUT_PROP_FILE, AZKABAN_EXEC_ID and AZKABAN_FLOW_ID. When it
+// succeeds, a JSON object written to $JOB_OUTPUT_PROP_FILE becomes its output
+// properties.
+//
+// A job being retried, backoff included, keeps its parallelism slot and
+// counts as running: under finishCurrent it goes on retrying after another
+// job failed. Configuration errors (an undefined parameter, an invalid
+// timeout…) fail the job at once, without retries.
+//
 // # Reporting
 //
 // Every status change goes to Reporter.JobUpdate and output to Reporter.Log;
@@ -264,6 +284,7 @@ type runner struct {
 	stop         stopMode
 	stopReason   string // Error of nodes cancelled because of stop
 	killedByCtx  bool
+	fenceSeen    bool
 	killText     string
 	firstFailure string
 }
@@ -389,13 +410,12 @@ func (r *runner) run() Result {
 	ctxDone := r.ctx.Done()
 	fenced := (<-chan struct{})(r.fencedCh)
 	for {
-		if ctxDone != nil && r.ctx.Err() != nil {
+		r.checkAborts()
+		if r.killedByCtx {
 			ctxDone = nil
-			r.abortByContext()
 		}
-		if fenced != nil && r.isFenced() {
+		if r.fenceSeen {
 			fenced = nil
-			r.abortByFence()
 		}
 		for r.advance(r.top) {
 		}
@@ -449,8 +469,10 @@ func (r *runner) advance(level []*node) bool {
 
 // consider decides what to do with a node that has not started.
 func (r *runner) consider(n *node) bool {
+	r.checkAborts()
 	if r.stop != stopNone {
 		r.endUnstarted(n, Cancelled, r.stopReason)
+		r.flowLog("job %s cancelled: %s", n.path, r.stopReason)
 		return true
 	}
 	if !n.ready {
@@ -477,7 +499,6 @@ func (r *runner) consider(n *node) bool {
 	switch n.def.Type {
 	case flow.TypeFlow:
 		n.active = true
-		r.flowLog("embedded flow %s ready", n.path)
 		return true
 	case flow.TypeNoop:
 		r.markStarted(n.parent)
@@ -669,6 +690,18 @@ func (r *runner) onFailure(n *node, text string) {
 			r.stopReason = fmt.Sprintf("not started: job %q failed", n.path)
 			r.flowLog("job %s failed: letting running jobs finish, starting nothing more (%s)", n.path, FinishCurrent)
 		}
+	}
+}
+
+// checkAborts notices, once each, that Run's context was cancelled or that
+// the Reporter fenced the execution.
+func (r *runner) checkAborts() {
+	if !r.fenceSeen && r.isFenced() {
+		r.fenceSeen = true
+		r.abortByFence()
+	}
+	if !r.killedByCtx && r.ctx.Err() != nil {
+		r.abortByContext()
 	}
 }
 

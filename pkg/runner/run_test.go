@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -198,6 +199,7 @@ func TestRetriesSucceedOnThirdAttempt(t *testing.T) {
 	ex := newExecution(t, withConfig(command("a",
 		`echo ${azkaban.job.attempt} >> attempts; n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo "try $n"; [ $n -ge 3 ]`),
 		"retries", "3", "retry.backoff", "20"))
+	ex.LogDir = t.TempDir()
 	rec := newRecorder()
 	if res := run(t, ex, rec); res.Status != "SUCCEEDED" {
 		t.Fatalf("result %+v", res)
@@ -215,6 +217,12 @@ func TestRetriesSucceedOnThirdAttempt(t *testing.T) {
 	}
 	if got := string(rec.log("a")); got != "try 1\ntry 2\ntry 3\n" {
 		t.Errorf("log %q", got)
+	}
+	for attempt := range 3 {
+		name := fmt.Sprintf("a.%d.log", attempt)
+		if got, want := readTrim(t, filepath.Join(ex.LogDir, name)), fmt.Sprintf("try %d", attempt+1); got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
 	}
 }
 
