@@ -18,5 +18,9 @@ lint:
 	@out=$$(gofmt -l cmd pkg migrations); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# Start crawlctl solo (SQLite, one executor), run the example flow, keep serving.
+run: build
+	scripts/quickstart.sh --bin $(BIN)
+
 clean:
 	rm -rf bin var

@@ -322,7 +322,7 @@ removed.
 	f.StringVar(&cfg.Host, "host", hostname, "host name other nodes use to reach this executor")
 	f.StringVar(&cfg.Bind, "bind", "", "address to listen on (default: all interfaces)")
 	f.IntVar(&cfg.Port, "port", defaultExecPort, "port to listen on; 0 picks a free one (see --port-file)")
-	f.StringVar(&cfg.Name, "name", hostname, "executor name shown in `executor list` and usable as REF")
+	f.StringVar(&cfg.Name, "name", hostname, "executor name shown by executor list and usable as REF")
 	f.StringVar(&cfg.PortFile, "port-file", "executor.port", "file the bound port is written to, digits only (\"\" = none)")
 	f.StringVar(&cfg.WorkDir, "work-dir", "var/executor", "directory for project caches, execution working directories and logs")
 	f.IntVar(&cfg.MaxFlows, "max-flows", 0, "most flows this executor runs at once (0 = unlimited)")

@@ -119,6 +119,7 @@ killed, 2 bad usage or input, 3 server unreachable or server error, 4 timed out.
 		newProjectCmd(g),
 		newFlowCmd(g),
 		newExecCmd(g),
+		newSoloCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the crawlctl version",

@@ -119,6 +119,12 @@ func openArchive(r io.ReaderAt, size int64, lim Limits) (*archive, error) {
 		return nil, invalid("", 0, "archive is %s, over the %s limit (set --max-archive-size)", size, limit)
 	}
 	src := &recordingReaderAt{r: r, size: size}
+	if tooManyEntries(src, size, lim.MaxFiles) {
+		if src.err != nil {
+			return nil, fmt.Errorf("reading archive: %w", src.err)
+		}
+		return nil, tooManyFiles(lim.MaxFiles)
+	}
 	zr, err := zip.NewReader(src, size)
 	// ErrInsecurePath comes with a usable reader; the names are checked below.
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {

@@ -5,13 +5,20 @@
 // # Scheduling
 //
 // A node starts once every dependency (a sibling in the same DAG) has ended
-// and its condition holds (see the Conditions section in condition.go). With
-// the default condition (empty or all_success) a node whose dependencies
-// include a FAILED, KILLED or CANCELLED one is CANCELLED without running; a
-// SKIPPED dependency counts as a success, as in Azkaban. Any other condition
-// that evaluates false makes the node SKIPPED. Command jobs run in parallel up
-// to Execution.MaxParallel processes; no-op jobs and embedded-flow containers
-// do not count against that bound.
+// and its condition holds. With the default condition (empty or all_success)
+// a node whose dependencies include a FAILED, KILLED or CANCELLED one is
+// CANCELLED without running; a SKIPPED dependency counts as a success, as in
+// Azkaban. Any other condition that evaluates false makes the node SKIPPED.
+// Command jobs run in parallel up to Execution.MaxParallel processes; no-op
+// jobs and embedded-flow containers do not count against that bound.
+//
+// A condition combines the macros all_success, all_failed, all_done,
+// one_success, one_failed and one_done (about the statuses of the node's
+// dependencies: SUCCEEDED and SKIPPED count as success; FAILED, KILLED and
+// CANCELLED as failure), comparisons such as ${a:key} == 'value' (==, !=, <,
+// <=, >, >=; numeric when both sides are numbers), parentheses, &&, || and !.
+// A condition that cannot be evaluated (a syntax error, an undefined
+// parameter) fails the node.
 //
 // When a job fails for good (after its retries), Execution.FailureAction
 // decides what happens next:
@@ -23,7 +30,7 @@
 //     yet started ends CANCELLED.
 //   - finishPossible: scheduling goes on; the failure only affects nodes
 //     through their conditions, so all_success dependents are CANCELLED while
-//     an one_failed or all_done node still runs. This is the only action under
+//     a one_failed or all_done node still runs. This is the only action under
 //     which a node can start after a failure.
 //
 // Any FAILED or KILLED job makes the execution FAILED, whatever the conditions
@@ -42,9 +49,7 @@
 // stops at the first failure. Other configuration keys: working.dir
 // (relative to Execution.WorkDir), env.NAME, retries, retry.backoff
 // (milliseconds) and timeout (a Go duration or a number of seconds, per
-// attempt). Every config value may refer to parameters as ${name} or to
-// another job's output properties as ${job:key}; see params.go for the
-// lookup order. A job gets Execution.Env plus its env.NAME entries,
+// attempt). A job gets Execution.Env plus its env.NAME entries,
 // JOB_NAME, JOB_PATH (the qualified name), JOB_ATTEMPT,
 // JOB_OUTPUT_PROP_FILE, AZKABAN_EXEC_ID and AZKABAN_FLOW_ID. When it
 // succeeds, a JSON object written to $JOB_OUTPUT_PROP_FILE becomes its output
@@ -55,10 +60,26 @@
 // job failed. Configuration errors (an undefined parameter, an invalid
 // timeout…) fail the job at once, without retries.
 //
+// # Parameters
+//
+// Config values may refer to parameters as ${name}. A name is looked up, highest
+// precedence first, in Execution.Params (submit-time overrides), the node's
+// own config, the configs of its enclosing embedded flows (inner to outer),
+// the flow config, and finally the built-ins azkaban.flow.execid,
+// azkaban.flow.flowid, azkaban.flow.projectname, azkaban.flow.projectversion,
+// azkaban.job.id and azkaban.job.attempt. Values are resolved recursively
+// and only when used; an undefined name, or a reference loop, fails the job.
+// ${job:key} is the output property key of another job, named by sibling
+// name or by qualified path; it must have succeeded already. Shell forms such
+// as ${VAR:-x} or ${#VAR} are left to the shell, but a plain ${VAR} is a
+// parameter reference: write $VAR for a shell variable.
+//
 // # Reporting
 //
 // Every status change goes to Reporter.JobUpdate and output to Reporter.Log;
-// the Reporter must be safe for concurrent use. A Reporter error is retried a
+// the Reporter must be safe for concurrent use. With Execution.LogDir set, a
+// job's output is also appended to LogDir/<job path with ':' replaced by
+// '.'>.<attempt>.log and the flow-level log to LogDir/_flow.log. A Reporter error is retried a
 // few times with a short backoff and then dropped (the execution goes on),
 // except ErrFenced, which stops the execution at once: running jobs are
 // killed, nothing more starts and nothing more is reported.
@@ -177,6 +198,9 @@ const flowLogName = "_flow.log"
 // after KillGrace; jobs end KILLED, unstarted jobs CANCELLED, and
 // Result.Status is "KILLED" with Error = context.Cause(ctx).Error() when a
 // cause was given.
+//
+// A cancellation cause wrapping ErrFenced is handled like a Reporter
+// returning ErrFenced: nothing more is reported and Result.Fenced is set.
 //
 // Run returns only once every job process and every goroutine it started has
 // ended.
@@ -411,7 +435,7 @@ func (r *runner) run() Result {
 	fenced := (<-chan struct{})(r.fencedCh)
 	for {
 		r.checkAborts()
-		if r.killedByCtx {
+		if r.ctx.Err() != nil {
 			ctxDone = nil
 		}
 		if r.fenceSeen {
@@ -694,13 +718,13 @@ func (r *runner) onFailure(n *node, text string) {
 }
 
 // checkAborts notices, once each, that Run's context was cancelled or that
-// the Reporter fenced the execution.
+// the execution was fenced.
 func (r *runner) checkAborts() {
 	if !r.fenceSeen && r.isFenced() {
 		r.fenceSeen = true
 		r.abortByFence()
 	}
-	if !r.killedByCtx && r.ctx.Err() != nil {
+	if !r.killedByCtx && !r.fenceSeen && r.ctx.Err() != nil {
 		r.abortByContext()
 	}
 }
@@ -780,7 +804,12 @@ func (r *runner) fence(err error) {
 	})
 }
 
+// isFenced reports whether the execution was fenced, by the Reporter or by
+// cancelling Run's context with a cause wrapping ErrFenced.
 func (r *runner) isFenced() bool {
+	if cause := context.Cause(r.ctx); cause != nil && errors.Is(cause, ErrFenced) {
+		r.fence(cause)
+	}
 	select {
 	case <-r.fencedCh:
 		return true

@@ -581,3 +581,56 @@ func TestTransientReporterErrorsAreRetried(t *testing.T) {
 	}
 	rec.expectStatuses(t, map[string]JobStatus{"a": Succeeded, "b": Succeeded})
 }
+
+func TestMissingWorkingDirFailsJob(t *testing.T) {
+	t.Parallel()
+	ex := newExecution(t, withConfig(command("a", "true"), "working.dir", "missing"))
+	rec := newRecorder()
+	res := run(t, ex, rec)
+	if res.Status != "FAILED" || !strings.Contains(res.Error, "cannot start command") {
+		t.Errorf("result %+v", res)
+	}
+	if u := rec.last(t, "a"); u.Status != Failed || u.ExitCode != nil {
+		t.Errorf("update %+v", u)
+	}
+}
+
+func TestNilReporter(t *testing.T) {
+	t.Parallel()
+	ex := newExecution(t, command("a", "echo hi"))
+	if res := Run(context.Background(), ex, nil); res.Status != "SUCCEEDED" {
+		t.Errorf("result %+v", res)
+	}
+}
+
+func TestCancelWithFencedCause(t *testing.T) {
+	t.Parallel()
+	ex := newExecution(t, command("a", `echo $$ > pgid.tmp && mv pgid.tmp pgid; sleep 300`), command("b", "true", "a"))
+	rec := newRecorder()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	done := make(chan Result, 1)
+	go func() { done <- Run(ctx, ex, rec) }()
+	eventually(t, "job to start", func() bool { return exists(inDir(ex, "pgid")) })
+	cancel(fmt.Errorf("attempt 2 took over: %w", ErrFenced))
+	var res Result
+	select {
+	case res = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if res.Status != "KILLED" || !res.Fenced || !strings.Contains(res.Error, "fenced") {
+		t.Errorf("result %+v", res)
+	}
+	if u := rec.last(t, "a"); u.Status != Running {
+		t.Errorf("reported after fencing: %+v", u)
+	}
+	if us := rec.of("b"); len(us) != 0 {
+		t.Errorf("reported after fencing: %+v", us)
+	}
+	pgid, err := strconv.Atoi(readTrim(t, inDir(ex, "pgid")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectGroupGone(t, pgid)
+}
