@@ -120,9 +120,6 @@ func openArchive(r io.ReaderAt, size int64, lim Limits) (*archive, error) {
 	}
 	src := &recordingReaderAt{r: r, size: size}
 	if tooManyEntries(src, size, lim.MaxFiles) {
-		if src.err != nil {
-			return nil, fmt.Errorf("reading archive: %w", src.err)
-		}
 		return nil, tooManyFiles(lim.MaxFiles)
 	}
 	zr, err := zip.NewReader(src, size)

@@ -320,7 +320,7 @@ func TestMaxFiles(t *testing.T) {
 		entries = append(entries, entry{name: "data/" + string(rune('a'+i)), body: "x"})
 	}
 	lim := Limits{MaxFiles: 10}
-	want := "project has more than 10 files and directories, over the limit (set --max-files)"
+	want := "project has more than 10 files and directories, over the limit"
 	_, err := loadZip(makeZip(t, entries...), lim)
 	wantRefusal(t, err, want)
 	wantRefusal(t, extractZip(makeZip(t, entries...), filepath.Join(t.TempDir(), "d"), lim), want)

@@ -169,7 +169,7 @@ func (p *yamlParser) flow(f sourceFile) (*Flow, error) {
 			case "config":
 				fl.Config, err = p.config(kv.val, "config")
 			case "nodes":
-				fl.Nodes, err = p.nodes(kv.val, "")
+				fl.Nodes, err = p.nodes(kv.val, "", 0)
 			}
 			if err != nil {
 				return nil, err
@@ -183,8 +183,9 @@ func (p *yamlParser) flow(f sourceFile) (*Flow, error) {
 }
 
 // nodes parses a list of nodes. prefix is the qualified path of the
-// embedded flow that holds them ("" at the top level).
-func (p *yamlParser) nodes(n *yaml.Node, prefix string) ([]*Node, error) {
+// embedded flow that holds them ("" at the top level), depth its depth (0 at
+// the top level).
+func (p *yamlParser) nodes(n *yaml.Node, prefix string, depth int) ([]*Node, error) {
 	n, err := p.deref(n)
 	if err != nil || isNull(n) {
 		return nil, err
@@ -194,7 +195,7 @@ func (p *yamlParser) nodes(n *yaml.Node, prefix string) ([]*Node, error) {
 	}
 	out := make([]*Node, 0, len(n.Content))
 	for _, item := range n.Content {
-		node, err := p.node(item, prefix)
+		node, err := p.node(item, prefix, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -205,7 +206,7 @@ func (p *yamlParser) nodes(n *yaml.Node, prefix string) ([]*Node, error) {
 
 // node parses one node: name, type, config, dependsOn, condition and, for
 // type flow, the nested nodes of the embedded flow.
-func (p *yamlParser) node(item *yaml.Node, prefix string) (*Node, error) {
+func (p *yamlParser) node(item *yaml.Node, prefix string, depth int) (*Node, error) {
 	item, err := p.deref(item)
 	if err != nil {
 		return nil, err
@@ -249,7 +250,10 @@ func (p *yamlParser) node(item *yaml.Node, prefix string) (*Node, error) {
 	}
 	nd.DependsOn = dedupe(nd.DependsOn)
 	if nested != nil {
-		if nd.Nodes, err = p.nodes(nested, qname); err != nil {
+		if nd.Type == TypeFlow && depth+1 > maxDepth {
+			return nil, invalid(p.file, line, "node %q: flows are embedded more than %d levels deep", qname, maxDepth)
+		}
+		if nd.Nodes, err = p.nodes(nested, qname, depth+1); err != nil {
 			return nil, err
 		}
 	}

@@ -376,6 +376,23 @@ func TestFlow20AliasBomb(t *testing.T) {
 	wantRefusal(t, err, "bomb.flow: project is too large")
 }
 
+func TestFlow20EmbeddingDepth(t *testing.T) {
+	nested := func(levels int) string {
+		y, indent := "nodes:\n", ""
+		for i := range levels {
+			y += fmt.Sprintf("%s  - name: level%d\n%s    type: flow\n%s    nodes:\n", indent, i, indent, indent)
+			indent += "    "
+		}
+		return y + indent + "  - {name: leaf, type: noop}\n"
+	}
+	p := mustLoad(t, map[string]string{"p.project": project20, "deep.flow": nested(maxDepth)})
+	if got := p.Flow("deep").JobCount(); got != 1 {
+		t.Errorf("JobCount() = %d, want 1", got)
+	}
+	_, err := loadBoth(t, map[string]string{"p.project": project20, "deep.flow": nested(maxDepth + 1)})
+	wantRefusal(t, err, "deep.flow:", "flows are embedded more than 32 levels deep")
+}
+
 func TestWalkAndJobCount(t *testing.T) {
 	f := &Flow{Nodes: []*Node{
 		{Name: "a", Type: TypeCommand},

@@ -212,6 +212,9 @@ func (b *legacyBuilder) node(j *job, embedding []*job) (*Node, error) {
 		names = append(names, j.name)
 		return nil, invalid(j.file, 0, "embedded flows contain themselves: %s (each job's %s flow holds the next)", strings.Join(names, " -> "), keyFlowName)
 	}
+	if len(embedding) == maxDepth {
+		return nil, invalid(j.file, 0, "job %q: flows are embedded more than %d levels deep", j.name, maxDepth)
+	}
 	nodes, err := b.dag(b.byName[j.props[keyFlowName]], append(slices.Clip(embedding), j))
 	if err != nil {
 		return nil, err

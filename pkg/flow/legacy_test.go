@@ -244,4 +244,20 @@ func TestLegacyEmbeddingBomb(t *testing.T) {
 	wantRefusal(t, err, "project is too large")
 }
 
+func TestLegacyEmbeddingDepth(t *testing.T) {
+	chain := func(levels int) map[string]string {
+		files := map[string]string{"e00.job": "type=noop\n"}
+		for i := 1; i <= levels; i++ {
+			files[fmt.Sprintf("e%02d.job", i)] = fmt.Sprintf("type=flow\nflow.name=e%02d\n", i-1)
+		}
+		return files
+	}
+	p := mustLoad(t, chain(maxDepth))
+	if got := p.Flow(fmt.Sprintf("e%02d", maxDepth)).JobCount(); got != 1 {
+		t.Errorf("JobCount() = %d, want 1", got)
+	}
+	_, err := loadBoth(t, chain(maxDepth+1))
+	wantRefusal(t, err, "flows are embedded more than 32 levels deep")
+}
+
 func jobName(i int) string { return string([]byte{'l', byte('0' + i/10), byte('0' + i%10)}) }

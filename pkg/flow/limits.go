@@ -49,7 +49,7 @@ func (lim Limits) orDefault() Limits {
 }
 
 func tooManyFiles(limit int) *ValidationError {
-	return invalid("", 0, "project has more than %d files and directories, over the limit (set --max-files)", limit)
+	return invalid("", 0, "project has more than %d files and directories, over the limit", limit)
 }
 
 // unpacked counts the bytes unpacked so far against MaxUnpackedBytes.

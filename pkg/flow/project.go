@@ -74,6 +74,11 @@ func parseProject(files []sourceFile) (*Project, error) {
 // memory. Real projects stay far below it.
 const maxElements = 1_000_000
 
+// maxDepth bounds how deep flows may be embedded in one another. Real
+// projects use two or three levels; the bound keeps qualified paths, which
+// grow with the depth, small.
+const maxDepth = 32
+
 // elementBudget counts nodes and properties against maxElements.
 type elementBudget struct{ left int }
 
