@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"archive/zip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -62,10 +63,56 @@ func TestCorpusRunsOnTheCluster(t *testing.T) {
 			}
 		})
 	}
+	// The same project zipped inside a top-level folder, as many users zip
+	// it: its commands still run from the folder of the .flow file.
+	zipPath := filepath.Join(t.TempDir(), "nested.zip")
+	zipWithFolder(t, filepath.Join(corpus, "basicflowyamltest"), "basicflowyamltest/", zipPath)
+	c.MustCLI("project", "upload", zipPath)
+	id := submit(t, c, "nested", "basic_flow")
+	if e := waitStatus(t, c, id, 60*time.Second, "SUCCEEDED", "FAILED"); e.Status != "SUCCEEDED" {
+		t.Fatalf("nested zip: %s %s", e.Status, e.Error)
+	}
+	if out := c.MustCLI("exec", "logs", strconv.FormatInt(id, 10), "--job", "shell_bash"); !strings.Contains(out, "This is a bash script.") {
+		t.Fatalf("nested zip: script output %q", out)
+	}
+
 	var list []struct{ Name string }
 	c.JSON(&list, "project", "list")
-	if len(list) != len(projects) {
+	if len(list) != len(projects)+1 {
 		t.Fatalf("project list has %d projects, want %d", len(list), len(projects))
+	}
+}
+
+// zipWithFolder zips the files of dir under prefix into path.
+func zipWithFolder(t *testing.T, dir, prefix, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := zw.Create(prefix + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

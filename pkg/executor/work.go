@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/flow"
@@ -24,6 +26,9 @@ type run struct {
 	attempt int
 	cancel  context.CancelCauseFunc
 	done    chan struct{}
+	// ending is set once the runner returned and the outcome is being
+	// recorded: the database no longer lists it as running here.
+	ending atomic.Bool
 }
 
 // runSet tracks the executions running here.
@@ -131,7 +136,7 @@ func (e *Executor) poll(ctx context.Context) {
 		owned[it.ID] = it
 	}
 	for _, r := range e.runs.all() {
-		if it, ok := owned[r.id]; (ok && it.Attempt == r.attempt) || claimed[r.id] {
+		if it, ok := owned[r.id]; (ok && it.Attempt == r.attempt) || claimed[r.id] || r.ending.Load() {
 			continue
 		}
 		e.log.Warn().Int64("execution", r.id).Int("attempt", r.attempt).Msg("execution fenced: it was given to another attempt; killing its processes")
@@ -192,6 +197,7 @@ func (e *Executor) execute(ctx context.Context, r *run) {
 	}()
 	log := e.log.With().Int64("execution", r.id).Int("attempt", r.attempt).Logger()
 	res := e.runExecution(ctx, r)
+	r.ending.Store(true)
 	if res.Fenced {
 		log.Warn().Msg("execution fenced; its outcome is not recorded")
 		return
@@ -240,7 +246,10 @@ func (e *Executor) runExecution(ctx context.Context, r *run) runner.Result {
 		if err != nil {
 			return err
 		}
-		return flow.Extract(bytes.NewReader(archive), int64(len(archive)), dir, flow.DefaultLimits())
+		// The web server enforced its size limits at upload; extraction
+		// keeps the path safety checks but not the server's size limits.
+		lim := flow.Limits{MaxArchiveBytes: int64(len(archive)) + 1, MaxUnpackedBytes: 1 << 50, MaxFiles: math.MaxInt32}
+		return flow.Extract(bytes.NewReader(archive), int64(len(archive)), dir, lim)
 	}, execDir)
 	if err != nil {
 		return runner.Result{Status: store.ExecFailed, Error: "prepare working directory: " + err.Error()}
@@ -254,7 +263,7 @@ func (e *Executor) runExecution(ctx context.Context, r *run) runner.Result {
 		Flow:           fl,
 		Params:         ex.Params,
 		FailureAction:  ex.FailureAction,
-		WorkDir:        execDir,
+		WorkDir:        filepath.Join(execDir, fl.Dir), // the folder of the .flow file
 		LogDir:         filepath.Join(e.cfg.WorkDir, "logs", fmt.Sprintf("%d.%d", r.id, r.attempt)),
 	}, rep)
 }

@@ -1,0 +1,231 @@
+package store
+
+// Bulk and scratch statements for the benchmark (pkg/bench, cmd/crawlbench):
+// throwaway databases, a scratch table to time one commit, a multi-row queue
+// filler and a few aggregate reads. The daemons never call these.
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// ScratchDatabase is a MySQL/MariaDB database created for one run and
+// dropped by Drop.
+type ScratchDatabase struct {
+	// Name is the database name, e.g. crawlbench_0a1b2c3d4e5f.
+	Name string
+	// DSN is the crawlctl DSN of the database (mysql://user@host:port/name).
+	DSN   string
+	admin *sql.DB
+}
+
+var scratchPrefix = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
+
+// CreateScratchDatabase creates an empty database named prefix_<random> on
+// the server of serverDSN, a go-sql-driver/mysql DSN such as
+// root@tcp(127.0.0.1:3306)/ (the database part is ignored). Drop removes it.
+func CreateScratchDatabase(ctx context.Context, serverDSN, prefix string) (*ScratchDatabase, error) {
+	if !scratchPrefix.MatchString(prefix) {
+		return nil, fmt.Errorf("bad scratch database prefix %q", prefix)
+	}
+	cfg, err := mysql.ParseDSN(serverDSN)
+	if err != nil {
+		return nil, fmt.Errorf("bad MySQL server DSN %q: %v", Redact("mysql://"+serverDSN), err)
+	}
+	cfg.DBName = ""
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return nil, err
+	}
+	admin.SetMaxOpenConns(2)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := admin.PingContext(pctx); err != nil {
+		admin.Close()
+		return nil, fmt.Errorf("no MySQL/MariaDB answers at %s: %w", cfg.Addr, err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := prefix + "_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(pctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+		admin.Close()
+		return nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	u := url.URL{Scheme: "mysql", Host: cfg.Addr, Path: "/" + name}
+	if cfg.Passwd != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Passwd)
+	} else {
+		u.User = url.User(cfg.User)
+	}
+	if cfg.Net == "unix" {
+		u.Host = "localhost"
+		u.RawQuery = url.Values{"socket": {cfg.Addr}}.Encode()
+	}
+	return &ScratchDatabase{Name: name, DSN: u.String(), admin: admin}, nil
+}
+
+// Drop drops the database and closes the server connection. It is safe to
+// call more than once.
+func (d *ScratchDatabase) Drop(ctx context.Context) error {
+	if d == nil || d.admin == nil {
+		return nil
+	}
+	_, err := d.admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+d.Name)
+	if err != nil {
+		return fmt.Errorf("drop database %s: %w", d.Name, err)
+	}
+	d.admin.Close()
+	d.admin = nil
+	return nil
+}
+
+// ServerVersion is the database server's version: SELECT VERSION() on
+// MySQL/MariaDB, the library version on SQLite.
+func (s *Store) ServerVersion(ctx context.Context) (string, error) {
+	q := "SELECT VERSION()"
+	if s.d.name == "sqlite" {
+		q = "SELECT 'SQLite ' || sqlite_version()"
+	}
+	var v string
+	if err := s.db.QueryRowContext(ctx, q).Scan(&v); err != nil {
+		return "", fmt.Errorf("read server version: %w", err)
+	}
+	return v, nil
+}
+
+// BenchCommitTable creates the scratch table BenchCommit writes to.
+func (s *Store) BenchCommitTable(ctx context.Context) error {
+	q := `CREATE TABLE IF NOT EXISTS bench_commits (
+  id         BIGINT      NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  v          BIGINT      NOT NULL,
+  created_at DATETIME(6) NOT NULL
+) ENGINE=InnoDB`
+	if s.d.name == "sqlite" {
+		q = `CREATE TABLE IF NOT EXISTS bench_commits (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  v          INTEGER NOT NULL,
+  created_at TEXT    NOT NULL
+)`
+	}
+	if _, err := s.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("create bench_commits: %w", err)
+	}
+	return nil
+}
+
+// BenchCommit inserts one row into the scratch table in autocommit mode:
+// one statement, one durable commit.
+func (s *Store) BenchCommit(ctx context.Context, v int64) error {
+	if _, err := s.db.ExecContext(ctx, "INSERT INTO bench_commits (v, created_at) VALUES (?, "+s.d.now+")", v); err != nil {
+		return fmt.Errorf("bench commit: %w", err)
+	}
+	return nil
+}
+
+// BulkQueueExecutions inserts n QUEUED executions shaped like ne with
+// multi-row INSERTs of batch rows (one transaction each) and returns how many
+// it inserted. submit_time is the database clock.
+func (s *Store) BulkQueueExecutions(ctx context.Context, ne NewExecution, n, batch int) (int, error) {
+	if batch <= 0 {
+		batch = 1000
+	}
+	if ne.Concurrent == "" {
+		ne.Concurrent = "ignore"
+	}
+	if ne.FailureAction == "" {
+		ne.FailureAction = "finishCurrent"
+	}
+	params := jsonString(ne.Params)
+	if ne.Params == nil {
+		params = "{}"
+	}
+	const head = `INSERT INTO executions (project_id, project, version, flow, status, pinned_executor_id, attempt, excluded, flow_retries, params,
+  priority, concurrent, failure_action, submit_user, submit_time, wait_reason, error, kill_reason, updated_at) VALUES `
+	row := "(?, ?, ?, ?, 'QUEUED', ?, 0, '[]', ?, ?, ?, ?, ?, ?, " + s.d.now + ", '', '', '', " + s.d.now + ")"
+	done := 0
+	for done < n {
+		k := min(batch, n-done)
+		var q strings.Builder
+		q.Grow(len(head) + k*(len(row)+2))
+		q.WriteString(head)
+		args := make([]any, 0, k*11)
+		for i := 0; i < k; i++ {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString(row)
+			args = append(args, ne.ProjectID, ne.Project, ne.Version, ne.Flow, nullID(ne.PinnedExecutorID), ne.FlowRetries, params,
+				ne.Priority, ne.Concurrent, ne.FailureAction, ne.SubmitUser)
+		}
+		if _, err := s.db.ExecContext(ctx, q.String(), args...); err != nil {
+			return done, fmt.Errorf("bulk queue executions (%d of %d done): %w", done, n, err)
+		}
+		done += k
+	}
+	return done, nil
+}
+
+// BenchFinishActive marks every DISPATCHING, RUNNING or KILLING execution
+// SUCCEEDED, so a benchmark phase starts with no executor slots held. It
+// returns how many rows it changed.
+func (s *Store) BenchFinishActive(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, "UPDATE executions SET status = 'SUCCEEDED', end_time = "+s.d.now+", updated_at = "+s.d.now+" WHERE status IN "+activeStatuses)
+	if err != nil {
+		return 0, fmt.Errorf("finish active executions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// BenchMaxExecutionID is the highest execution id (0 when there is none).
+func (s *Store) BenchMaxExecutionID(ctx context.Context) (int64, error) {
+	var id sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, "SELECT MAX(id) FROM executions").Scan(&id); err != nil {
+		return 0, fmt.Errorf("read max execution id: %w", err)
+	}
+	return id.Int64, nil
+}
+
+// ExecutionSpan sums up the executions with id >= minID.
+type ExecutionSpan struct {
+	Total     int
+	Ended     int // SUCCEEDED, FAILED or KILLED
+	Succeeded int
+	// FirstSubmit is the earliest submit_time; LastEnd the latest end_time
+	// (zero when none ended). Both by the database clock.
+	FirstSubmit time.Time
+	LastEnd     time.Time
+}
+
+// BenchExecutionSpan counts the executions with id >= minID by outcome and
+// returns their first submit and last end time.
+func (s *Store) BenchExecutionSpan(ctx context.Context, minID int64) (ExecutionSpan, error) {
+	var (
+		sp                  ExecutionSpan
+		ended, succeeded    sql.NullInt64
+		firstSubmit, lastEn nullTime
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*),
+  SUM(CASE WHEN status IN ('SUCCEEDED', 'FAILED', 'KILLED') THEN 1 ELSE 0 END),
+  SUM(CASE WHEN status = 'SUCCEEDED' THEN 1 ELSE 0 END),
+  MIN(submit_time), MAX(end_time)
+FROM executions WHERE id >= ?`, minID).Scan(&sp.Total, &ended, &succeeded, &firstSubmit, &lastEn)
+	if err != nil {
+		return sp, fmt.Errorf("sum up executions from %d: %w", minID, err)
+	}
+	sp.Ended, sp.Succeeded = int(ended.Int64), int(succeeded.Int64)
+	sp.FirstSubmit, sp.LastEnd = firstSubmit.t, lastEn.t
+	return sp, nil
+}

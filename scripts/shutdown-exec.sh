@@ -1,0 +1,119 @@
+#!/bin/sh
+# shutdown-exec.sh - stop an executor started by start-exec.sh, gracefully.
+# Run `shutdown-exec.sh --help` for the options.
+set -eu
+
+prog=shutdown-exec.sh
+
+usage() {
+	cat <<'EOF'
+usage: shutdown-exec.sh [--dir DIR] [--timeout S]
+
+Stops the executor whose pid is in DIR/executor.pid: sends SIGTERM (the
+executor takes no new work, lets its running flows finish for its
+--drain-timeout, marks itself stopped and removes its port file), waits for
+it to exit, and sends SIGKILL if it is still running after S seconds.
+
+  --dir DIR     directory holding executor.pid (default ./var/executor)
+  --timeout S   seconds to wait after SIGTERM before SIGKILL (default 660:
+                the executor's default --drain-timeout of 10m plus a margin)
+  -h, --help    print this help
+
+Exit status: 0 when the executor stopped (or was not running: a stale pid
+file is removed), 1 when it had to be killed or there is nothing to stop,
+2 on bad usage.
+EOF
+}
+
+die() {
+	echo "$prog: $*" >&2
+	exit 1
+}
+
+usage_err() {
+	echo "$prog: $* (see $prog --help)" >&2
+	exit 2
+}
+
+# alive PID: true while PID runs (a zombie counts as gone).
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	if [ -r "/proc/$1/stat" ]; then
+		state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) || state=
+		[ "$state" != Z ] || return 1
+	fi
+	return 0
+}
+
+nap() {
+	sleep 0.2 2>/dev/null || sleep 1
+}
+
+dir=./var/executor
+timeout=660
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h | --help)
+		usage
+		exit 0
+		;;
+	--dir)
+		[ $# -ge 2 ] || usage_err "--dir needs a value"
+		dir=$2
+		shift 2
+		;;
+	--dir=*)
+		dir=${1#*=}
+		shift
+		;;
+	--timeout)
+		[ $# -ge 2 ] || usage_err "--timeout needs a value"
+		timeout=$2
+		shift 2
+		;;
+	--timeout=*)
+		timeout=${1#*=}
+		shift
+		;;
+	*) usage_err "unknown argument '$1'" ;;
+	esac
+done
+case $timeout in
+'' | *[!0-9]*) usage_err "bad --timeout '$timeout': use whole seconds" ;;
+esac
+
+pidfile=$dir/executor.pid
+[ -f "$pidfile" ] || die "no pid file $pidfile: no executor was started from $dir (or it is already stopped)"
+pid=$(cat "$pidfile" 2>/dev/null || true)
+case $pid in
+'' | *[!0-9]*) die "$pidfile does not hold a pid: '$pid'" ;;
+esac
+
+if ! alive "$pid"; then
+	rm -f "$pidfile"
+	echo "$prog: executor (pid $pid) is not running; removed the stale $pidfile"
+	exit 0
+fi
+# Guard against a pid reused by another program since the executor died.
+if [ -r "/proc/$pid/cmdline" ]; then
+	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
+	case $cmd in
+	*"executor serve"*) ;;
+	*) die "pid $pid from $pidfile is not a crawlctl executor ($cmd): remove the stale pid file by hand" ;;
+	esac
+fi
+
+kill -s TERM "$pid" 2>/dev/null || true
+echo "$prog: sent SIGTERM to executor pid $pid; waiting up to ${timeout}s for running flows to finish"
+deadline=$(($(date +%s) + timeout))
+while alive "$pid"; do
+	if [ "$(date +%s)" -ge "$deadline" ]; then
+		kill -s KILL "$pid" 2>/dev/null || true
+		rm -f "$pidfile"
+		echo "$prog: executor pid $pid still running after ${timeout}s: killed it (SIGKILL)" >&2
+		exit 1
+	fi
+	nap
+done
+rm -f "$pidfile"
+echo "$prog: executor pid $pid stopped"
