@@ -1,0 +1,151 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/crawlctl/crawlctl/pkg/store"
+)
+
+// api is a keep-alive client of the web server's REST API.
+type api struct {
+	base string
+	hc   *http.Client
+}
+
+func newAPI(base string) *api {
+	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute, DisableCompression: true}
+	return &api{base: base, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+}
+
+// execView is the part of an execution's JSON the benchmark reads.
+type execView struct {
+	ID             int64      `json:"id"`
+	Status         string     `json:"status"`
+	Error          string     `json:"error"`
+	SubmitTime     time.Time  `json:"submit_time"`
+	DispatchedTime *time.Time `json:"dispatched_time"`
+	StartTime      *time.Time `json:"start_time"`
+	EndTime        *time.Time `json:"end_time"`
+	Jobs           []struct {
+		Name      string     `json:"name"`
+		Status    string     `json:"status"`
+		StartTime *time.Time `json:"start_time"`
+		EndTime   *time.Time `json:"end_time"`
+	} `json:"jobs"`
+}
+
+func (e *execView) ended() bool {
+	return e.Status == store.ExecSucceeded || e.Status == store.ExecFailed || e.Status == store.ExecKilled
+}
+
+// executorView is the part of an executor's JSON the benchmark reads.
+type executorView struct {
+	Name          string     `json:"name"`
+	Active        bool       `json:"active"`
+	LastHeartbeat *time.Time `json:"last_heartbeat"`
+}
+
+// do sends one request and decodes a JSON reply with status want into out.
+func (a *api) do(ctx context.Context, method, path, contentType string, body []byte, want int, out any) error {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, r)
+	if err != nil {
+		return err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("X-Crawlctl-User", "crawlbench")
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s %s: bad JSON reply: %v", method, path, err)
+		}
+	}
+	return nil
+}
+
+func (a *api) ready(ctx context.Context) bool {
+	return a.do(ctx, http.MethodGet, "/readyz", "", nil, http.StatusOK, nil) == nil
+}
+
+func (a *api) activate(ctx context.Context, name string) error {
+	return a.do(ctx, http.MethodPost, "/api/v1/executors/"+url.PathEscape(name)+"/activate", "", nil, http.StatusOK, nil)
+}
+
+func (a *api) executors(ctx context.Context) ([]executorView, error) {
+	var out []executorView
+	return out, a.do(ctx, http.MethodGet, "/api/v1/executors", "", nil, http.StatusOK, &out)
+}
+
+func (a *api) upload(ctx context.Context, project string, zipBody []byte) error {
+	return a.do(ctx, http.MethodPost, "/api/v1/projects/"+url.PathEscape(project), "application/zip", zipBody, http.StatusCreated, nil)
+}
+
+// submit queues one execution of the benchmark project's flow.
+func (a *api) submit(ctx context.Context, flow string) (int64, error) {
+	body, _ := json.Marshal(map[string]string{"project": "bench", "flow": flow})
+	var out struct {
+		Executions []struct {
+			ID int64 `json:"id"`
+		} `json:"executions"`
+	}
+	if err := a.do(ctx, http.MethodPost, "/api/v1/executions", "application/json", body, http.StatusCreated, &out); err != nil {
+		return 0, err
+	}
+	if len(out.Executions) != 1 {
+		return 0, fmt.Errorf("submit %s: %d executions in the reply, want 1", flow, len(out.Executions))
+	}
+	return out.Executions[0].ID, nil
+}
+
+func (a *api) execution(ctx context.Context, id int64) (*execView, error) {
+	var e execView
+	return &e, a.do(ctx, http.MethodGet, "/api/v1/executions/"+strconv.FormatInt(id, 10), "", nil, http.StatusOK, &e)
+}
+
+// waitEnd polls an execution every `every` until it ends or timeout passes.
+func (a *api) waitEnd(ctx context.Context, id int64, every, timeout time.Duration) (*execView, error) {
+	deadline := time.Now().Add(timeout)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		e, err := a.execution(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if e.ended() {
+			return e, nil
+		}
+		if time.Now().After(deadline) {
+			return e, fmt.Errorf("execution %d still %s after %s: %w", id, e.Status, timeout, errNotEnded)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
