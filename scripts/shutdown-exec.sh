@@ -107,7 +107,7 @@ kill -s TERM "$pid" 2>/dev/null || true
 echo "$prog: sent SIGTERM to executor pid $pid; waiting up to ${timeout}s for running flows to finish"
 deadline=$(($(date +%s) + timeout))
 while alive "$pid"; do
-	if [ "$(date +%s)" -ge "$deadline" ]; then
+	if [ "$(date +%s)" -gt "$deadline" ]; then
 		kill -s KILL "$pid" 2>/dev/null || true
 		rm -f "$pidfile"
 		echo "$prog: executor pid $pid still running after ${timeout}s: killed it (SIGKILL)" >&2

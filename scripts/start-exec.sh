@@ -238,7 +238,7 @@ while :; do
 			;;
 		esac
 	fi
-	if [ "$(date +%s)" -ge "$deadline" ]; then
+	if [ "$(date +%s)" -gt "$deadline" ]; then
 		kill "$pid" 2>/dev/null || true
 		rm -f "$pidfile"
 		if [ -z "$port" ]; then

@@ -197,7 +197,7 @@ while :; do
 	if curl -fs -m 2 -o /dev/null "$url/healthz" 2>/dev/null; then
 		break
 	fi
-	if [ "$(date +%s)" -ge "$deadline" ]; then
+	if [ "$(date +%s)" -gt "$deadline" ]; then
 		kill "$pid" 2>/dev/null || true
 		rm -f "$pidfile"
 		echo "$prog: crawlctl web serve (pid $pid) did not answer $url/healthz within ${timeout}s; stopped it" >&2

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"os"
+	_ "time/tzdata" // schedules' time zones work without the host's zoneinfo
 
 	"github.com/crawlctl/crawlctl/pkg/cli"
 )

@@ -172,6 +172,8 @@ func startCluster(ctx context.Context, bin, dsn, dir string, n int, st *store.St
 		return c, err
 	}
 
+	// One at a time: executors registering at the same moment can deadlock
+	// in the database, and the loser exits.
 	names := make([]string, n)
 	for i := range n {
 		names[i] = fmt.Sprintf("bench-%d", i+1)
@@ -184,8 +186,6 @@ func startCluster(ctx context.Context, bin, dsn, dir string, n int, st *store.St
 			return c, err
 		}
 		c.executors = append(c.executors, d)
-	}
-	for _, d := range c.executors {
 		if err := waitUntil(ctx, 30*time.Second, d.name+" port file", func() (bool, error) {
 			if d.exited() {
 				return false, fmt.Errorf("%s exited: %s", d.name, strings.Join(d.tail(10), "\n"))

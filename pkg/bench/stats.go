@@ -44,11 +44,14 @@ func percentile(sorted []float64, p float64) float64 {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
-func median(samples []float64) float64 {
+// pct is percentile p of unsorted samples.
+func pct(samples []float64, p float64) float64 {
 	s := slices.Clone(samples)
 	slices.Sort(s)
-	return percentile(s, 50)
+	return percentile(s, p)
 }
+
+func median(samples []float64) float64 { return pct(samples, 50) }
 
 func mean(samples []float64) float64 {
 	if len(samples) == 0 {
@@ -66,11 +69,8 @@ func ratio(a, b float64) float64 {
 	if b <= 0 {
 		return 0
 	}
-	return round(a / b)
+	return a / b
 }
 
 // ms is d in milliseconds.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// round keeps four significant digits after the point, enough for the report.
-func round(v float64) float64 { return math.Round(v*1e4) / 1e4 }

@@ -19,6 +19,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/executor"
 	"github.com/crawlctl/crawlctl/pkg/flow"
+	"github.com/crawlctl/crawlctl/pkg/schedule"
 	"github.com/crawlctl/crawlctl/pkg/store"
 	"github.com/crawlctl/crawlctl/pkg/webserver"
 )
@@ -147,6 +148,7 @@ func newWebCmd(g *globals) *cobra.Command {
 		poll         time.Duration
 		maxArchive   int64
 		maxUnpacked  int64
+		misfire      time.Duration
 	)
 	serve := &cobra.Command{
 		Use:   "serve",
@@ -174,7 +176,13 @@ web servers may run against one database.
 			if err != nil {
 				return err
 			}
-			return runWeb(ctx, log, st, ln, webOptions{offlineAfter: offlineAfter, claimTimeout: claimTimeout, poll: poll,
+			for name, d := range map[string]time.Duration{"--offline-after": offlineAfter, "--claim-timeout": claimTimeout, "--dispatch-poll": poll, "--misfire-threshold": misfire} {
+				if d <= 0 {
+					ln.Close()
+					return usageErr("bad %s %s: must be positive", name, d)
+				}
+			}
+			return runWeb(ctx, log, st, ln, webOptions{offlineAfter: offlineAfter, claimTimeout: claimTimeout, poll: poll, misfireThreshold: misfire,
 				limits: flow.Limits{MaxArchiveBytes: maxArchive << 20, MaxUnpackedBytes: maxUnpacked << 20, MaxFiles: flow.DefaultLimits().MaxFiles}})
 		},
 	}
@@ -184,6 +192,7 @@ web servers may run against one database.
 	f.DurationVar(&offlineAfter, "offline-after", 30*time.Second, "an executor whose heartbeat is older than this is offline (database clock)")
 	f.DurationVar(&claimTimeout, "claim-timeout", 15*time.Second, "re-queue a dispatched flow its executor has not claimed after this long")
 	f.DurationVar(&poll, "dispatch-poll", 500*time.Millisecond, "how often to look for flows queued through other web servers")
+	f.DurationVar(&misfire, "misfire-threshold", 5*time.Second, "a schedule's fire time handled later than this is a misfire (its --misfire policy applies)")
 	f.Int64Var(&maxArchive, "max-archive-size", flow.DefaultLimits().MaxArchiveBytes>>20, "largest project archive accepted, MiB")
 	f.Int64Var(&maxUnpacked, "max-unpacked-size", flow.DefaultLimits().MaxUnpackedBytes>>20, "largest total unpacked size of a project, MiB")
 	web.AddCommand(serve)
@@ -192,6 +201,7 @@ web servers may run against one database.
 
 type webOptions struct {
 	offlineAfter, claimTimeout, poll time.Duration
+	misfireThreshold                 time.Duration
 	limits                           flow.Limits
 }
 
@@ -203,9 +213,15 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	sched := schedule.NewScheduler(st, log.With().Str("component", "scheduler").Logger())
+	sched.Wake = disp.Wake
+	if o.misfireThreshold > 0 {
+		sched.MisfireThreshold = o.misfireThreshold
+	}
 	dctx, stopDisp := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { disp.Run(dctx); close(done) }()
+	done := make(chan struct{}, 2)
+	go func() { disp.Run(dctx); done <- struct{}{} }()
+	go func() { sched.Run(dctx); done <- struct{}{} }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info().Str("listen", ln.Addr().String()).Str("db", st.String()).Msg("web server started")
@@ -218,6 +234,7 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	stopDisp()
+	<-done
 	<-done
 	log.Info().Msg("web server stopped")
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -120,6 +120,7 @@ killed, 2 bad usage or input, 3 server unreachable or server error, 4 timed out.
 		newFlowCmd(g),
 		newExecCmd(g),
 		newSoloCmd(g),
+		newScheduleCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the crawlctl version",

@@ -236,3 +236,37 @@ func (c *Client) Logs(ctx context.Context, id int64, job string, offset int64) (
 	var out webserver.LogChunk
 	return &out, c.getJSON(ctx, "/api/v1/executions/"+strconv.FormatInt(id, 10)+"/logs?"+q.Encode(), &out)
 }
+
+// AddSchedule creates a schedule.
+func (c *Client) AddSchedule(ctx context.Context, req webserver.ScheduleRequest) (*webserver.ScheduleView, error) {
+	var out webserver.ScheduleView
+	return &out, c.postJSON(ctx, "/api/v1/schedules", req, &out)
+}
+
+// Schedules lists schedules.
+func (c *Client) Schedules(ctx context.Context) ([]webserver.ScheduleView, error) {
+	var out []webserver.ScheduleView
+	return out, c.getJSON(ctx, "/api/v1/schedules", &out)
+}
+
+// Schedule shows one schedule.
+func (c *Client) Schedule(ctx context.Context, id int64) (*webserver.ScheduleView, error) {
+	var out webserver.ScheduleView
+	return &out, c.getJSON(ctx, "/api/v1/schedules/"+strconv.FormatInt(id, 10), &out)
+}
+
+// SetSchedulePaused pauses or resumes a schedule.
+func (c *Client) SetSchedulePaused(ctx context.Context, id int64, paused bool) (*webserver.ScheduleView, error) {
+	verb := "resume"
+	if paused {
+		verb = "pause"
+	}
+	var out webserver.ScheduleView
+	return &out, c.postJSON(ctx, "/api/v1/schedules/"+strconv.FormatInt(id, 10)+"/"+verb, nil, &out)
+}
+
+// RemoveSchedule deletes a schedule.
+func (c *Client) RemoveSchedule(ctx context.Context, id int64) (*webserver.ScheduleView, error) {
+	var out webserver.ScheduleView
+	return &out, c.do(ctx, http.MethodDelete, "/api/v1/schedules/"+strconv.FormatInt(id, 10), nil, "", &out)
+}

@@ -287,3 +287,5 @@ func postForm(t *testing.T, url, form string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+func storeFilter() store.ExecutionFilter { return store.ExecutionFilter{Limit: 10000} }

@@ -56,6 +56,8 @@ type Execution struct {
 	WaitReason       string            `json:"wait_reason,omitempty"`
 	Error            string            `json:"error"`
 	KillReason       string            `json:"kill_reason,omitempty"`
+	ScheduleID       *int64            `json:"schedule_id,omitempty"`
+	ScheduledTime    *time.Time        `json:"scheduled_time,omitempty"`
 	Jobs             []ExecutionJob    `json:"jobs"`
 }
 
@@ -89,6 +91,8 @@ type NewExecution struct {
 	FailureAction    string
 	FlowRetries      int
 	SubmitUser       string
+	ScheduleID       int64     // the schedule that fired it, if any
+	ScheduledTime    time.Time // the fire time it was submitted for
 }
 
 // AlreadyRunningError is returned by SubmitExecution with concurrent=skip
@@ -104,14 +108,16 @@ func (e *AlreadyRunningError) Error() string {
 
 const execColumns = `e.id, e.project_id, e.project, e.version, e.flow, e.status, e.executor_id, COALESCE(x.name, ''), COALESCE(x.host, ''), COALESCE(x.port, 0),
   e.pinned_executor_id, e.attempt, e.dispatch_failures, e.excluded, e.flow_retries, e.params, e.priority, e.concurrent, e.failure_action,
-  e.submit_user, e.submit_time, e.dispatched_time, e.start_time, e.end_time, e.wait_reason, e.error, e.kill_reason`
+  e.submit_user, e.submit_time, e.dispatched_time, e.start_time, e.end_time, e.wait_reason, e.error, e.kill_reason,
+  e.schedule_id, e.scheduled_time`
 
 const execFrom = " FROM executions e LEFT JOIN executors x ON x.id = e.executor_id"
 
 func scanExecution(r scanner) (*Execution, error) {
 	var (
 		e                                     Execution
-		execID, pinned                        sql.NullInt64
+		execID, pinned, schedID               sql.NullInt64
+		scheduled                             nullTime
 		host                                  string
 		port                                  int
 		excluded, params                      string
@@ -119,7 +125,7 @@ func scanExecution(r scanner) (*Execution, error) {
 	)
 	if err := r.Scan(&e.ID, &e.ProjectID, &e.Project, &e.Version, &e.Flow, &e.Status, &execID, &e.ExecutorName, &host, &port,
 		&pinned, &e.Attempt, &e.DispatchFailures, &excluded, &e.FlowRetries, &params, &e.Priority, &e.Concurrent, &e.FailureAction,
-		&e.SubmitUser, &submit, &dispatched, &started, &finished, &e.WaitReason, &e.Error, &e.KillReason); err != nil {
+		&e.SubmitUser, &submit, &dispatched, &started, &finished, &e.WaitReason, &e.Error, &e.KillReason, &schedID, &scheduled); err != nil {
 		return nil, err
 	}
 	if execID.Valid {
@@ -131,6 +137,10 @@ func scanExecution(r scanner) (*Execution, error) {
 	if pinned.Valid {
 		e.PinnedExecutorID = &pinned.Int64
 	}
+	if schedID.Valid {
+		e.ScheduleID = &schedID.Int64
+	}
+	e.ScheduledTime = scheduled.ptr()
 	_ = json.Unmarshal([]byte(excluded), &e.Excluded)
 	e.Params = map[string]string{}
 	_ = json.Unmarshal([]byte(params), &e.Params)
@@ -156,32 +166,8 @@ func nullID(id int64) any {
 func (s *Store) SubmitExecution(ctx context.Context, ne NewExecution) (*Execution, error) {
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if ne.Concurrent == "skip" {
-			// Lock the project row so two skip-submissions of one flow serialize.
-			var pid int64
-			if err := tx.QueryRowContext(ctx, "SELECT id FROM projects WHERE id = ?"+s.d.forUpdate, ne.ProjectID).Scan(&pid); err != nil {
-				return fmt.Errorf("lock project: %w", err)
-			}
-			var other int64
-			var status string
-			err := tx.QueryRowContext(ctx, "SELECT id, status FROM executions WHERE project = ? AND flow = ? AND status IN ('QUEUED', 'DISPATCHING', 'RUNNING', 'KILLING') ORDER BY id LIMIT 1",
-				ne.Project, ne.Flow).Scan(&other, &status)
-			if err == nil {
-				return &AlreadyRunningError{ID: other, Status: status}
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO executions (project_id, project, version, flow, status, pinned_executor_id, attempt, excluded, flow_retries, params,
-  priority, concurrent, failure_action, submit_user, submit_time, wait_reason, error, kill_reason, updated_at)
-VALUES (?, ?, ?, ?, 'QUEUED', ?, 0, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, '', '', '', `+s.d.now+`)`,
-			ne.ProjectID, ne.Project, ne.Version, ne.Flow, nullID(ne.PinnedExecutorID), ne.FlowRetries, jsonString(ne.Params),
-			ne.Priority, ne.Concurrent, ne.FailureAction, ne.SubmitUser)
-		if err != nil {
-			return err
-		}
-		id, err = res.LastInsertId()
+		var err error
+		id, err = s.submitTx(ctx, tx, ne)
 		return err
 	})
 	if err != nil {
@@ -192,6 +178,36 @@ VALUES (?, ?, ?, ?, 'QUEUED', ?, 0, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, '', '',
 		return nil, fmt.Errorf("submit %s/%s: %w", ne.Project, ne.Flow, err)
 	}
 	return s.GetExecution(ctx, id)
+}
+
+// submitTx inserts a QUEUED execution inside tx, honouring concurrent=skip.
+func (s *Store) submitTx(ctx context.Context, tx *sql.Tx, ne NewExecution) (int64, error) {
+	if ne.Concurrent == "skip" {
+		// Lock the project row so two skip-submissions of one flow serialize.
+		var pid int64
+		if err := tx.QueryRowContext(ctx, "SELECT id FROM projects WHERE id = ?"+s.d.forUpdate, ne.ProjectID).Scan(&pid); err != nil {
+			return 0, fmt.Errorf("lock project: %w", err)
+		}
+		var other int64
+		var status string
+		err := tx.QueryRowContext(ctx, "SELECT id, status FROM executions WHERE project = ? AND flow = ? AND status IN ('QUEUED', 'DISPATCHING', 'RUNNING', 'KILLING') ORDER BY id LIMIT 1",
+			ne.Project, ne.Flow).Scan(&other, &status)
+		if err == nil {
+			return 0, &AlreadyRunningError{ID: other, Status: status}
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
+		}
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO executions (project_id, project, version, flow, status, pinned_executor_id, attempt, excluded, flow_retries, params,
+  priority, concurrent, failure_action, submit_user, submit_time, wait_reason, error, kill_reason, updated_at, schedule_id, scheduled_time)
+VALUES (?, ?, ?, ?, 'QUEUED', ?, 0, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, '', '', '', `+s.d.now+`, ?, ?)`,
+		ne.ProjectID, ne.Project, ne.Version, ne.Flow, nullID(ne.PinnedExecutorID), ne.FlowRetries, jsonString(ne.Params),
+		ne.Priority, ne.Concurrent, ne.FailureAction, ne.SubmitUser, nullID(ne.ScheduleID), dbTimeArg(ne.ScheduledTime))
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
 }
 
 // GetExecution returns an execution with the jobs of its current attempt.

@@ -13,6 +13,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/flow"
 
 	"github.com/crawlctl/crawlctl/pkg/store"
+	"github.com/crawlctl/crawlctl/pkg/submission"
 )
 
 // SubmitRequest is the body of POST /api/v1/executions.
@@ -39,8 +40,6 @@ type SkippedResult struct {
 	RunningExecution int64  `json:"running_execution_id"`
 }
 
-var failureActions = map[string]bool{"finishCurrent": true, "cancelImmediately": true, "finishPossible": true}
-
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	var req SubmitRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
@@ -49,57 +48,17 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad submit body: "+err.Error())
 		return
 	}
-	if req.Concurrent == "" {
-		req.Concurrent = "ignore"
-	}
-	if req.Concurrent != "skip" && req.Concurrent != "ignore" && req.Concurrent != "queue" {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad concurrent option %q: use skip, ignore or queue", req.Concurrent))
-		return
-	}
-	if req.FailureAction == "" {
-		req.FailureAction = "finishCurrent"
-	}
-	if !failureActions[req.FailureAction] {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad failure action %q: use finishCurrent, cancelImmediately or finishPossible", req.FailureAction))
-		return
-	}
 	if req.Executor != "" && req.AllExecutors {
 		writeError(w, http.StatusBadRequest, "choose either an executor or all executors, not both")
 		return
 	}
-	for k := range req.Params {
-		if strings.TrimSpace(k) == "" {
-			writeError(w, http.StatusBadRequest, "bad parameter: empty name")
-			return
-		}
-	}
-	proj, pv, err := s.loadProject(r, req.Project, 0)
+	ne, err := submission.Prepare(r.Context(), s.store, submission.Request{
+		Project: req.Project, Flow: req.Flow, Params: req.Params, Concurrent: req.Concurrent,
+		FailureAction: req.FailureAction, Priority: req.Priority, User: actor(r),
+	})
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no project %q (see `crawlctl project list`)", req.Project))
-			return
-		}
-		s.storeError(w, err)
+		s.submissionError(w, err)
 		return
-	}
-	f := proj.Flow(req.Flow)
-	if f == nil {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("project %q has no flow %q (flows: %s)", req.Project, req.Flow, strings.Join(proj.FlowNames(), ", ")))
-		return
-	}
-	retries := 0
-	if v, ok := req.Params["flow.retries"]; ok {
-		retries, err = strconv.Atoi(v)
-	} else if v, ok := f.Config["flow.retries"]; ok {
-		retries, err = strconv.Atoi(v)
-	}
-	if err != nil || retries < 0 {
-		writeError(w, http.StatusBadRequest, "bad flow.retries: must be a whole number >= 0")
-		return
-	}
-	ne := store.NewExecution{
-		ProjectID: pv.ProjectID, Project: pv.Project, Version: pv.Version, Flow: f.Name, Params: req.Params,
-		Priority: req.Priority, Concurrent: req.Concurrent, FailureAction: req.FailureAction, FlowRetries: retries, SubmitUser: actor(r),
 	}
 	var pins []int64
 	switch {
@@ -151,6 +110,21 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info().Str("project", ne.Project).Str("flow", ne.Flow).Int("executions", len(res.Executions)).Int64("first_id", res.Executions[0].ID).Msg("flow submitted")
 	writeJSON(w, http.StatusCreated, res)
+}
+
+// submissionError answers a failed submission.Prepare: unknown names are
+// 404, bad values 400, anything else a server error.
+func (s *Server) submissionError(w http.ResponseWriter, err error) {
+	var ie *submission.InputError
+	if errors.As(err, &ie) {
+		code := http.StatusBadRequest
+		if strings.HasPrefix(ie.Msg, "no project") || strings.Contains(ie.Msg, "has no flow") {
+			code = http.StatusNotFound
+		}
+		writeError(w, code, ie.Msg)
+		return
+	}
+	s.storeError(w, err)
 }
 
 func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {

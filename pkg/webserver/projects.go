@@ -13,6 +13,7 @@ import (
 
 	"github.com/crawlctl/crawlctl/pkg/flow"
 	"github.com/crawlctl/crawlctl/pkg/store"
+	"github.com/crawlctl/crawlctl/pkg/submission"
 )
 
 var projectName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
@@ -97,16 +98,19 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
 
 // loadProject returns the parsed flows of a project version (0 = latest).
 func (s *Server) loadProject(r *http.Request, name string, version int) (*flow.Project, *store.ProjectVersion, error) {
-	pv, err := s.store.GetProjectVersion(r.Context(), name, version)
-	if err != nil {
-		return nil, nil, err
+	proj, pv, err := submission.Load(r.Context(), s.store, name, version)
+	var ie *submission.InputError
+	if errors.As(err, &ie) {
+		return nil, nil, notFoundError{ie.Msg}
 	}
-	var proj flow.Project
-	if err := json.Unmarshal([]byte(pv.Flows), &proj); err != nil {
-		return nil, nil, fmt.Errorf("stored flows of %s version %d: %w", name, pv.Version, err)
-	}
-	return &proj, pv, nil
+	return proj, pv, err
 }
+
+// notFoundError is a user-facing message that maps to 404.
+type notFoundError struct{ msg string }
+
+func (e notFoundError) Error() string { return e.msg }
+func (e notFoundError) Unwrap() error { return store.ErrNotFound }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 	p, err := s.store.GetProject(r.Context(), r.PathValue("name"))

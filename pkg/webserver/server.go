@@ -75,6 +75,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/executions/{id}/cancel", s.cancelExecution)
 	mux.HandleFunc("GET /api/v1/executions/{id}/logs", s.executionLogs)
 
+	mux.HandleFunc("POST /api/v1/schedules", s.addSchedule)
+	mux.HandleFunc("GET /api/v1/schedules", s.listSchedules)
+	mux.HandleFunc("GET /api/v1/schedules/{id}", s.getSchedule)
+	mux.HandleFunc("POST /api/v1/schedules/{id}/pause", s.pauseSchedule)
+	mux.HandleFunc("POST /api/v1/schedules/{id}/resume", s.resumeSchedule)
+	mux.HandleFunc("DELETE /api/v1/schedules/{id}", s.removeSchedule)
+
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -1,0 +1,101 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"text/tabwriter"
+)
+
+// num formats a figure with about three significant digits.
+func num(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a == 0:
+		return "0"
+	case a < 1:
+		return fmt.Sprintf("%.3f", v)
+	case a < 10:
+		return fmt.Sprintf("%.2f", v)
+	case a < 100:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.0f", v)
+	}
+}
+
+func msText(v float64) string   { return num(v) + " ms" }
+func perSText(v float64) string { return num(v) + "/s" }
+func ratioText(v float64) string {
+	if v == 0 {
+		return ""
+	}
+	return num(v) + "x"
+}
+
+// writeTable prints the report as a table: metric, value, limit, ratio.
+func writeTable(w io.Writer, r *Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(metric, value, limit, ratio string) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", metric, value, limit, ratio)
+	}
+	section := func(title string) { row("", "", "", ""); row(title, "", "", "") }
+	m := r.Machine
+	fmt.Fprintf(w, "crawlbench %s: %d cores (%s), %d MiB, %s, %s, %s, %s\n", m.Date, m.Cores, m.CPU, m.MemoryMiB, m.OS, m.Kernel, m.GoVersion, m.Database)
+	row("METRIC", "VALUE", "LIMIT", "RATIO")
+
+	l := r.Limits
+	spawn := "spawn " + msText(l.SpawnMs)
+	section("limits")
+	row("  spawn of sh -c true, one at a time", msText(l.SpawnMs), "", "")
+	row("  spawns, one at a time", perSText(l.SpawnsPerS), "", "")
+	row("  spawns, 2 goroutines", perSText(l.SpawnsPerSParallel2), "", "")
+	row("  MySQL autocommit INSERT, 1 connection", msText(l.CommitMs), "", "")
+	row("  commits, 16 connections", perSText(l.CommitsPerSParallel16), "", "")
+	row("  HTTP GET on loopback, keep-alive", msText(l.HTTPRTTMs), "", "")
+
+	lat := r.Latency
+	section(fmt.Sprintf("latency (%d sequential runs of one `true` job, %d failed)", lat.Runs, lat.Failed))
+	dist := func(name string, d Dist) {
+		row("  "+name+" p50", msText(d.P50), spawn, ratioText(d.P50RatioToSpawn))
+		row("  "+name+" p90", msText(d.P90), spawn, ratioText(d.P90RatioToSpawn))
+		row("  "+name+" p99", msText(d.P99), spawn, ratioText(d.P99RatioToSpawn))
+		row("  "+name+" max", msText(d.Max), spawn, ratioText(d.MaxRatioToSpawn))
+	}
+	dist("submit -> first job started", lat.SubmitToStart)
+	dist("submit -> SUCCEEDED", lat.SubmitToDone)
+	st := lat.StepsP50
+	row("  p50 steps: submit -> dispatched", msText(st.SubmitToDispatched), "", "")
+	row("             dispatched -> claimed", msText(st.DispatchedToClaimed), "", "")
+	row("             claimed -> job started", msText(st.ClaimedToJobStart), "", "")
+	row("             job ran", msText(st.JobRun), spawn, ratioText(ratio(st.JobRun, l.SpawnMs)))
+	row("             job ended -> SUCCEEDED", msText(st.JobEndToDone), "", "")
+
+	c := r.Chain40
+	section(fmt.Sprintf("chain40 (40 sequential `true` jobs, median of %d)", c.Runs))
+	row("  start -> end", msText(c.TotalMs), "40 x spawn "+msText(c.LimitMs), ratioText(c.RatioToSpawn))
+	row("  per-job overhead", msText(c.PerJobOverheadMs), spawn, ratioText(ratio(c.PerJobOverheadMs, l.SpawnMs)))
+	row("  job run p50", msText(c.JobRunP50Ms), spawn, ratioText(ratio(c.JobRunP50Ms, l.SpawnMs)))
+	row("  gap between jobs p50", msText(c.JobGapP50Ms), "", "")
+
+	t := r.Throughput
+	section(fmt.Sprintf("throughput (%d clients, %d submitted, %d failed, %d unfinished)", t.Clients, t.Submitted, t.Failed, t.Unfinished))
+	row("  flows", perSText(t.FlowsPerS), "spawns "+perSText(l.SpawnsPerS), ratioText(t.RatioToSpawnLimit))
+	row("  flows vs 2 spawning goroutines", perSText(t.FlowsPerS), "spawns "+perSText(l.SpawnsPerSParallel2), ratioText(t.RatioToParallelSpawnLimit))
+	row("  submits accepted", perSText(t.SubmitPerS), "", "")
+	row(fmt.Sprintf("  share of time the backlog (%d) was full", t.Backlog), num(t.BacklogFullS), "", "")
+
+	s := r.Scale
+	section(fmt.Sprintf("scale (in-process, %d executions per dispatch rate)", s.Executions))
+	row(fmt.Sprintf("  dispatch, %d executors", s.ExecutorsSmall), perSText(s.DispatchRate4), "", "")
+	row(fmt.Sprintf("  dispatch, %d executors", s.ExecutorsLarge), perSText(s.DispatchRate1000), fmt.Sprintf("%d executors %s", s.ExecutorsSmall, perSText(s.DispatchRate4)), ratioText(s.DispatchRateRatio1000vs4))
+	row(fmt.Sprintf("  heartbeat round, %d executors", s.ExecutorsLarge), msText(s.HeartbeatRoundMsLarge), "", "")
+	row(fmt.Sprintf("  bulk queue %d executions", s.Queued), fmt.Sprintf("%s s", num(s.BulkInsertS)), "", "")
+	commit := "commit " + msText(l.CommitMs)
+	row(fmt.Sprintf("  assign+claim p50, %d queued", s.Queued), msText(s.ClaimP50MsAt100kQueued), commit, ratioText(s.ClaimP50RatioToCommit))
+	row(fmt.Sprintf("  assign+claim p99, %d queued", s.Queued), msText(s.ClaimP99MsAt100kQueued), commit, ratioText(s.ClaimP99RatioToCommit))
+	row("  assign+claim p50, short queue", msText(s.ClaimP50MsShortQueue), commit, ratioText(ratio(s.ClaimP50MsShortQueue, l.CommitMs)))
+	row("", "", "", "")
+	row(fmt.Sprintf("total run time %s s", num(r.TotalS)), "", "", "")
+	tw.Flush()
+}
