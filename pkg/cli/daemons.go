@@ -19,6 +19,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/executor"
 	"github.com/crawlctl/crawlctl/pkg/flow"
+	"github.com/crawlctl/crawlctl/pkg/metrics"
 	"github.com/crawlctl/crawlctl/pkg/schedule"
 	"github.com/crawlctl/crawlctl/pkg/store"
 	"github.com/crawlctl/crawlctl/pkg/webserver"
@@ -208,13 +209,17 @@ type webOptions struct {
 // runWeb serves the REST API and runs the dispatcher until ctx ends.
 func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Listener, o webOptions) error {
 	disp := dispatch.New(dispatch.Config{OfflineAfter: o.offlineAfter, ClaimTimeout: o.claimTimeout, Poll: o.poll}, st, log.With().Str("component", "dispatcher").Logger())
+	m := metrics.NewWeb(st, o.offlineAfter)
+	disp.OnAssign = func(d time.Duration) { m.DispatchLatency.Observe(d.Seconds()) }
+	disp.OnNudge = func(outcome string) { m.Dispatched.WithLabelValues(outcome).Inc() }
 	srv := &http.Server{
-		Handler:           webserver.New(webserver.Config{OfflineAfter: o.offlineAfter, Limits: o.limits}, st, disp, log).Handler(),
+		Handler:           webserver.New(webserver.Config{OfflineAfter: o.offlineAfter, Limits: o.limits}, st, disp, m.Handler(), log).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
 	sched := schedule.NewScheduler(st, log.With().Str("component", "scheduler").Logger())
 	sched.Wake = disp.Wake
+	sched.OnFire = func(outcome string) { m.Fired.WithLabelValues(outcome).Inc() }
 	if o.misfireThreshold > 0 {
 		sched.MisfireThreshold = o.misfireThreshold
 	}

@@ -75,6 +75,11 @@ type Dispatcher struct {
 
 	mu  sync.Mutex
 	rnd *rand.Rand
+
+	// OnAssign, if set, is told how long each assigned execution waited
+	// since its submit; OnNudge the outcome of each nudge (for metrics).
+	OnAssign func(waited time.Duration)
+	OnNudge  func(outcome string)
 }
 
 // New makes a dispatcher; call Run to start it.
@@ -128,6 +133,9 @@ func (d *Dispatcher) dispatchOnce(ctx context.Context) bool {
 	}
 	var wg sync.WaitGroup
 	for _, a := range as {
+		if d.OnAssign != nil {
+			d.OnAssign(time.Since(a.Execution.SubmitTime))
+		}
 		wg.Add(1)
 		go func() { defer wg.Done(); d.nudge(ctx, a) }()
 	}
@@ -205,6 +213,15 @@ func containsID(ids []int64, id int64) bool {
 // connection re-queues the execution without that executor; a timeout leaves
 // it DISPATCHING for the executor's own poll (or the claim timeout).
 func (d *Dispatcher) nudge(ctx context.Context, a store.Assignment) {
+	outcome := d.sendNudge(ctx, a)
+	if d.OnNudge != nil {
+		d.OnNudge(outcome)
+	}
+}
+
+// sendNudge does the HTTP call and reacts to its answer; it returns the
+// outcome: delivered, requeued or undelivered.
+func (d *Dispatcher) sendNudge(ctx context.Context, a store.Assignment) string {
 	log := d.log.With().Int64("execution", a.ExecutionID).Int64("executor_id", a.Executor.ID).Str("executor", a.Executor.Addr()).Logger()
 	u := url.URL{Scheme: "http", Host: net.JoinHostPort(a.Executor.Host, strconv.Itoa(a.Executor.Port)), Path: "/executor",
 		RawQuery: url.Values{"action": {"execute"}, "execid": {strconv.FormatInt(a.ExecutionID, 10)}}.Encode()}
@@ -213,14 +230,14 @@ func (d *Dispatcher) nudge(ctx context.Context, a store.Assignment) {
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			d.requeue(ctx, a, fmt.Sprintf("executor %s (%s) refused the connection (down?)", a.Executor.Name, a.Executor.Addr()))
-			return
+			return "requeued"
 		}
 		log.Warn().Err(err).Msg("nudge did not arrive; the executor's own poll will pick the execution up")
-		return
+		return "undelivered"
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK {
-		return
+		return "delivered"
 	}
 	var body struct {
 		Error string `json:"error"`
@@ -229,9 +246,10 @@ func (d *Dispatcher) nudge(ctx context.Context, a store.Assignment) {
 	if resp.StatusCode == http.StatusConflict {
 		// Already claimed by the executor's poll, or cancelled meanwhile.
 		log.Debug().Str("reply", body.Error).Msg("nudge not needed")
-		return
+		return "delivered"
 	}
 	d.requeue(ctx, a, fmt.Sprintf("executor %s (%s) said no: %s", a.Executor.Name, a.Executor.Addr(), body.Error))
+	return "requeued"
 }
 
 func (d *Dispatcher) requeue(ctx context.Context, a store.Assignment, reason string) {

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/crawlctl/crawlctl/pkg/buildinfo"
+	"github.com/crawlctl/crawlctl/pkg/metrics"
 	"github.com/crawlctl/crawlctl/pkg/store"
 )
 
@@ -65,6 +66,9 @@ type Executor struct {
 	wake chan struct{}
 	runs *runSet
 	wg   sync.WaitGroup
+
+	metrics  *metrics.Executor
+	lastBeat atomic.Int64 // unix nanoseconds of the last successful heartbeat
 }
 
 // New prepares an executor; Start listens and registers.
@@ -81,7 +85,14 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Executor {
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = "var/executor"
 	}
-	return &Executor{cfg: cfg, store: st, log: log, ready: make(chan struct{}), wake: make(chan struct{}, 1), runs: newRunSet()}
+	e := &Executor{cfg: cfg, store: st, log: log, ready: make(chan struct{}), wake: make(chan struct{}, 1), runs: newRunSet()}
+	e.metrics = metrics.NewExecutor(e.runs.len, func() time.Time {
+		if n := e.lastBeat.Load(); n > 0 {
+			return time.Unix(0, n)
+		}
+		return time.Time{}
+	})
+	return e
 }
 
 // ID is the executor's id in the executors table (0 before Start).
@@ -141,6 +152,7 @@ func (e *Executor) register(ctx context.Context) error {
 	}
 	e.id.Store(ex.ID)
 	e.active.Store(ex.Active)
+	e.lastBeat.Store(time.Now().UnixNano())
 	e.log.Info().Int64("executor_id", ex.ID).Str("name", ex.Name).Str("addr", ex.Addr()).Msg("registered inactive; activate with `crawlctl executor activate` or /executor?action=activate")
 	return nil
 }
@@ -249,6 +261,7 @@ func (e *Executor) beat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.lastBeat.Store(time.Now().UnixNano())
 	if e.active.Swap(active) != active {
 		e.log.Info().Bool("active", active).Msg("activation changed")
 		if active {

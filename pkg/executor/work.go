@@ -166,6 +166,7 @@ func (e *Executor) tryClaim(ctx context.Context, it store.WorkItem) bool {
 	rctx, cancel := context.WithCancelCause(context.Background())
 	r := &run{id: it.ID, attempt: it.Attempt, cancel: cancel, done: make(chan struct{})}
 	e.runs.put(r)
+	e.metrics.Claims.Inc()
 	e.log.Info().Int64("execution", it.ID).Int("attempt", it.Attempt).Msg("claimed execution")
 	go e.execute(rctx, r)
 	return true
@@ -217,6 +218,7 @@ func (e *Executor) execute(ctx context.Context, r *run) {
 		case <-fctx.Done():
 		}
 	}
+	e.metrics.Finished.WithLabelValues(res.Status).Inc()
 	log.Info().Str("status", res.Status).Str("error", res.Error).Msg("execution ended")
 }
 
@@ -279,6 +281,9 @@ type reporter struct {
 }
 
 func (r *reporter) JobUpdate(ctx context.Context, u runner.JobUpdate) error {
+	if u.Status == runner.Running && u.Type != flow.TypeFlow {
+		r.e.metrics.JobStarts.Inc()
+	}
 	j := store.ExecutionJob{Name: u.Job, Type: u.Type, Status: string(u.Status), Attempt: u.Attempt, ExitCode: u.ExitCode, Error: u.Error}
 	if !u.StartTime.IsZero() {
 		j.StartTime = &u.StartTime

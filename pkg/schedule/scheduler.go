@@ -34,6 +34,8 @@ type Scheduler struct {
 	MisfireThreshold time.Duration
 	// Tick is how often due schedules are looked for.
 	Tick time.Duration
+	// OnFire, if set, is told the outcome of each fire time handled here.
+	OnFire func(outcome string)
 }
 
 // NewScheduler returns a scheduler with default timings.
@@ -108,6 +110,7 @@ func (s *Scheduler) fire(ctx context.Context, sc *store.Schedule, now time.Time)
 		if sc.Misfire == MisfireSkip {
 			note = fmt.Sprintf("missed %d fire time(s) from %s (misfire policy skip)", missed, dueAt.In(loc).Format(time.RFC3339))
 			outcome, _, err := s.store.FireSchedule(ctx, sc.ID, dueAt, next, nil, note)
+			s.observe(outcome)
 			if err == nil && outcome == store.FireMissed {
 				log.Warn().Int("missed", missed).Msg("misfired; skipped by policy")
 			}
@@ -133,6 +136,7 @@ func (s *Scheduler) fire(ctx context.Context, sc *store.Schedule, now time.Time)
 	if err != nil {
 		return false, err
 	}
+	s.observe(outcome)
 	switch outcome {
 	case store.FireSubmitted:
 		log.Info().Int64("execution", id).Str("note", note).Msg("schedule fired")
@@ -141,6 +145,12 @@ func (s *Scheduler) fire(ctx context.Context, sc *store.Schedule, now time.Time)
 		log.Info().Msg("schedule skipped: the flow is still running (concurrent skip)")
 	}
 	return false, nil
+}
+
+func (s *Scheduler) observe(outcome string) {
+	if s.OnFire != nil && outcome != "" {
+		s.OnFire(outcome)
+	}
 }
 
 // DefaultZone is the IANA name of this host's time zone, "UTC" if unknown.

@@ -716,3 +716,22 @@ func (s *Store) RecordLost(ctx context.Context, executorID int64, msg string) er
 		return s.addEvent(ctx, tx, executorID, EventLost, "reaper", msg)
 	})
 }
+
+// ExecutionCounts returns how many executions are in each status.
+func (s *Store) ExecutionCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT status, COUNT(*) FROM executions GROUP BY status")
+	if err != nil {
+		return nil, fmt.Errorf("count executions: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}

@@ -33,10 +33,12 @@ type Server struct {
 	disp     *dispatch.Dispatcher
 	log      zerolog.Logger
 	executor *http.Client
+	metrics  http.Handler
 }
 
-// New builds a server; disp may be nil (no dispatching from this process).
-func New(cfg Config, st *store.Store, disp *dispatch.Dispatcher, log zerolog.Logger) *Server {
+// New builds a server; disp may be nil (no dispatching from this process),
+// metrics may be nil (no /metrics).
+func New(cfg Config, st *store.Store, disp *dispatch.Dispatcher, metrics http.Handler, log zerolog.Logger) *Server {
 	if cfg.OfflineAfter <= 0 {
 		cfg.OfflineAfter = 30 * time.Second
 	}
@@ -46,7 +48,7 @@ func New(cfg Config, st *store.Store, disp *dispatch.Dispatcher, log zerolog.Log
 	if cfg.ExecutorTimeout <= 0 {
 		cfg.ExecutorTimeout = 5 * time.Second
 	}
-	return &Server{cfg: cfg, store: st, disp: disp, log: log, executor: &http.Client{Timeout: cfg.ExecutorTimeout}}
+	return &Server{cfg: cfg, store: st, disp: disp, metrics: metrics, log: log, executor: &http.Client{Timeout: cfg.ExecutorTimeout}}
 }
 
 // Handler returns the HTTP handler with every route.
@@ -56,6 +58,9 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.metrics)
+	}
 
 	mux.HandleFunc("GET /api/v1/executors", s.listExecutors)
 	mux.HandleFunc("GET /api/v1/executors/{ref}", s.getExecutor)
