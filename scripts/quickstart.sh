@@ -1,5 +1,5 @@
 #!/bin/sh
-# quickstart.sh [--bin PATH] [--data-dir DIR] [--listen ADDR]
+# usage: quickstart.sh [--bin PATH] [--data-dir DIR] [--listen ADDR]
 #
 # What `make run` does: start `crawlctl solo` (web server and one executor on
 # an embedded SQLite file), upload the example project in

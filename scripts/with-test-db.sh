@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# with-test-db.sh CMD [ARGS...]
+# usage: with-test-db.sh CMD [ARGS...]
 #
 # Runs CMD with CRAWLCTL_TEST_MYSQL_DSN pointing at a MySQL/MariaDB server.
 # Uses the server at CRAWLCTL_TEST_MYSQL_DSN (default root@tcp(127.0.0.1:3306)/)

@@ -248,7 +248,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, fmt.Errorf("chain40: %w", err)
 	}
 	logf("throughput: %d clients for %s", cfg.Clients, cfg.Duration)
-	if rep.Throughput, err = measureThroughput(ctx, cl.api, st, cfg, rep.Limits, logf); err != nil {
+	if rep.Throughput, err = measureThroughput(ctx, cl, st, cfg, rep.Limits, logf); err != nil {
 		return nil, fmt.Errorf("throughput: %w", err)
 	}
 	logf("stopping the cluster")

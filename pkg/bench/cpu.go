@@ -68,7 +68,9 @@ type CPUPerFlow struct {
 	// Jobs is the job processes (children the executors reaped).
 	Jobs      float64 `json:"jobs"`
 	Benchmark float64 `json:"benchmark"`
-	// Other is the rest of the machine: the database server, the kernel.
+	// Database is every mariadbd/mysqld process on this machine.
+	Database float64 `json:"database"`
+	// Other is the rest of the machine: interrupts, other processes.
 	Other   float64 `json:"other"`
 	Machine float64 `json:"machine"`
 }
@@ -76,8 +78,8 @@ type CPUPerFlow struct {
 // cpuSnapshot is the CPU counters of the cluster, this process and the
 // machine at one moment.
 type cpuSnapshot struct {
-	web, executors, jobs, self, machine time.Duration
-	ok                                  bool
+	web, executors, jobs, self, db, machine time.Duration
+	ok                                      bool
 }
 
 func takeCPU(c *cluster) cpuSnapshot {
@@ -92,6 +94,7 @@ func takeCPU(c *cluster) cpuSnapshot {
 		s.jobs += kids
 	}
 	s.self, _, _ = procCPU(os.Getpid())
+	s.db = databaseCPU()
 	s.machine, s.ok = machineBusy()
 	return s
 }
@@ -104,8 +107,32 @@ func perFlow(a, b cpuSnapshot, flows int) CPUPerFlow {
 	f := func(d time.Duration) float64 { return ms(d) / float64(flows) }
 	p := CPUPerFlow{
 		Web: f(b.web - a.web), Executors: f(b.executors - a.executors), Jobs: f(b.jobs - a.jobs),
-		Benchmark: f(b.self - a.self), Machine: f(b.machine - a.machine),
+		Benchmark: f(b.self - a.self), Database: f(b.db - a.db), Machine: f(b.machine - a.machine),
 	}
-	p.Other = p.Machine - p.Web - p.Executors - p.Jobs - p.Benchmark
+	p.Other = p.Machine - p.Web - p.Executors - p.Jobs - p.Benchmark - p.Database
 	return p
+}
+
+// databaseCPU is the CPU time of every MariaDB/MySQL server process here.
+func databaseCPU() time.Duration {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var total time.Duration
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile("/proc/" + e.Name() + "/comm")
+		if err != nil {
+			continue
+		}
+		if c := strings.TrimSpace(string(comm)); c == "mariadbd" || c == "mysqld" {
+			own, _, _ := procCPU(pid)
+			total += own
+		}
+	}
+	return total
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,8 @@ type Latency struct {
 	// StepsP50 and StepsP99 split SubmitToDone into its steps.
 	StepsP50 Steps `json:"steps_p50"`
 	StepsP99 Steps `json:"steps_p99"`
+	// SubmitCall is the round trip of the submit API call, client side.
+	SubmitCall Dist `json:"submit_call"`
 	// PollIntervalMs is how often the benchmark fetched the execution.
 	PollIntervalMs float64 `json:"poll_interval_ms"`
 }
@@ -54,16 +57,18 @@ type Steps struct {
 
 func measureLatency(ctx context.Context, a *api, runs int, spawnMs float64, logf func(string, ...any)) (Latency, error) {
 	l := Latency{Runs: runs, PollIntervalMs: ms(latencyPoll)}
-	var toStart, toDone []float64
+	var toStart, toDone, calls []float64
 	var steps [5][]float64
 	for i := range runs {
 		if i > 0 && i%100 == 0 {
 			logf("latency: %d/%d", i, runs)
 		}
+		t0 := time.Now()
 		id, err := a.submit(ctx, "one")
 		if err != nil {
 			return l, err
 		}
+		calls = append(calls, ms(time.Since(t0)))
 		e, err := a.waitEnd(ctx, id, latencyPoll, 60*time.Second)
 		if err != nil {
 			return l, err
@@ -87,6 +92,7 @@ func measureLatency(ctx context.Context, a *api, runs int, spawnMs float64, logf
 		return l, fmt.Errorf("none of %d executions succeeded", runs)
 	}
 	l.SubmitToStart, l.SubmitToDone = newDist(toStart, spawnMs), newDist(toDone, spawnMs)
+	l.SubmitCall = newDist(calls, 0)
 	at := func(p float64) Steps {
 		return Steps{pct(steps[0], p), pct(steps[1], p), pct(steps[2], p), pct(steps[3], p), pct(steps[4], p)}
 	}
@@ -186,9 +192,16 @@ type Throughput struct {
 	// two spawning goroutines.
 	RatioToSpawnLimit         float64 `json:"ratio_to_spawn_limit"`
 	RatioToParallelSpawnLimit float64 `json:"ratio_to_parallel_spawn_limit"`
+	// CPUMsPerFlow is the CPU time each process spent per flow, from the
+	// first submit until every flow ended (Linux only).
+	CPUMsPerFlow CPUPerFlow `json:"cpu_ms_per_flow"`
+	// DBPerFlow is what each flow cost the database server, from its
+	// server-wide status counters (lower-cased SHOW GLOBAL STATUS names).
+	DBPerFlow map[string]float64 `json:"db_per_flow"`
 }
 
-func measureThroughput(ctx context.Context, a *api, st *store.Store, cfg Config, lim Limits, logf func(string, ...any)) (Throughput, error) {
+func measureThroughput(ctx context.Context, cl *cluster, st *store.Store, cfg Config, lim Limits, logf func(string, ...any)) (Throughput, error) {
+	a := cl.api
 	t := Throughput{Clients: cfg.Clients, Backlog: cfg.Backlog}
 	maxID, err := st.BenchMaxExecutionID(ctx)
 	if err != nil {
@@ -237,6 +250,11 @@ func measureThroughput(ctx context.Context, a *api, st *store.Store, cfg Config,
 		firstErr error
 		waited   time.Duration
 	)
+	countersBefore, err := st.BenchServerCounters(ctx)
+	if err != nil {
+		return t, err
+	}
+	cpuBefore := takeCPU(cl)
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
 	for range cfg.Clients {
@@ -282,6 +300,8 @@ func measureThroughput(ctx context.Context, a *api, st *store.Store, cfg Config,
 		}
 		return sp.Total >= t.Submitted && sp.Ended >= sp.Total, nil
 	})
+	cpuAfter := takeCPU(cl)
+	countersAfter, cerr := st.BenchServerCounters(ctx)
 	if werr != nil && (ctx.Err() != nil || sp.Total == 0) {
 		return t, werr
 	}
@@ -297,5 +317,12 @@ func measureThroughput(ctx context.Context, a *api, st *store.Store, cfg Config,
 	t.FlowsPerS = float64(t.Completed) / win.Seconds()
 	t.RatioToSpawnLimit = ratio(t.FlowsPerS, lim.SpawnsPerS)
 	t.RatioToParallelSpawnLimit = ratio(t.FlowsPerS, lim.SpawnsPerSParallel2)
+	t.CPUMsPerFlow = perFlow(cpuBefore, cpuAfter, sp.Ended)
+	if cerr == nil && sp.Ended > 0 {
+		t.DBPerFlow = map[string]float64{}
+		for k, v := range countersAfter {
+			t.DBPerFlow[strings.ToLower(k)] = float64(v-countersBefore[k]) / float64(sp.Ended)
+		}
+	}
 	return t, nil
 }

@@ -64,6 +64,7 @@ func writeTable(w io.Writer, r *Report) {
 	}
 	dist("submit -> first job started", lat.SubmitToStart)
 	dist("submit -> SUCCEEDED", lat.SubmitToDone)
+	row("  submit API call p50 (client side)", msText(lat.SubmitCall.P50), "HTTP "+msText(l.HTTPRTTMs), ratioText(ratio(lat.SubmitCall.P50, l.HTTPRTTMs)))
 	st := lat.StepsP50
 	row("  p50 steps: submit -> dispatched", msText(st.SubmitToDispatched), "", "")
 	row("             dispatched -> claimed", msText(st.DispatchedToClaimed), "", "")
@@ -84,17 +85,37 @@ func writeTable(w io.Writer, r *Report) {
 	row("  flows vs 2 spawning goroutines", perSText(t.FlowsPerS), "spawns "+perSText(l.SpawnsPerSParallel2), ratioText(t.RatioToParallelSpawnLimit))
 	row("  submits accepted", perSText(t.SubmitPerS), "", "")
 	row(fmt.Sprintf("  share of time the backlog (%d) was full", t.Backlog), num(t.BacklogFullS), "", "")
+	if cpu := t.CPUMsPerFlow; cpu.Machine > 0 {
+		row("  CPU per flow, whole machine", msText(cpu.Machine), spawn, ratioText(ratio(cpu.Machine, l.SpawnMs)))
+		row("    web server", msText(cpu.Web), "", "")
+		row("    executors", msText(cpu.Executors), "", "")
+		row("    jobs (sh -c true)", msText(cpu.Jobs), "", "")
+		row("    database server", msText(cpu.Database), "", "")
+		row("    benchmark clients", msText(cpu.Benchmark), "", "")
+		row("    rest (kernel, other processes)", msText(cpu.Other), "", "")
+	}
+	if db := t.DBPerFlow; len(db) > 0 {
+		rowsRead := db["rows_read"] + db["innodb_rows_read"]
+		row("  database statements per flow", num(db["questions"]), "", "")
+		row("    SELECT / INSERT / UPDATE", fmt.Sprintf("%s / %s / %s", num(db["com_select"]), num(db["com_insert"]), num(db["com_update"])), "", "")
+		row("    server-side prepares", num(db["com_stmt_prepare"]), "", "")
+		row("    rows read", num(rowsRead), "", "")
+		row("    row lock waits", num(db["innodb_row_lock_waits"]), "", "")
+	}
 
 	s := r.Scale
 	section(fmt.Sprintf("scale (in-process, %d executions per dispatch rate)", s.Executions))
+	commit := "commit " + msText(l.CommitMs)
 	row(fmt.Sprintf("  dispatch, %d executors", s.ExecutorsSmall), perSText(s.DispatchRate4), "", "")
 	row(fmt.Sprintf("  dispatch, %d executors", s.ExecutorsLarge), perSText(s.DispatchRate1000), fmt.Sprintf("%d executors %s", s.ExecutorsSmall, perSText(s.DispatchRate4)), ratioText(s.DispatchRateRatio1000vs4))
 	row(fmt.Sprintf("  heartbeat round, %d executors", s.ExecutorsLarge), msText(s.HeartbeatRoundMsLarge), "", "")
+	row("  slowest single heartbeat", msText(s.HeartbeatMaxMsLarge), commit, ratioText(ratio(s.HeartbeatMaxMsLarge, l.CommitMs)))
 	row(fmt.Sprintf("  bulk queue %d executions", s.Queued), fmt.Sprintf("%s s", num(s.BulkInsertS)), "", "")
-	commit := "commit " + msText(l.CommitMs)
-	row(fmt.Sprintf("  assign+claim p50, %d queued", s.Queued), msText(s.ClaimP50MsAt100kQueued), commit, ratioText(s.ClaimP50RatioToCommit))
-	row(fmt.Sprintf("  assign+claim p99, %d queued", s.Queued), msText(s.ClaimP99MsAt100kQueued), commit, ratioText(s.ClaimP99RatioToCommit))
-	row("  assign+claim p50, short queue", msText(s.ClaimP50MsShortQueue), commit, ratioText(ratio(s.ClaimP50MsShortQueue, l.CommitMs)))
+	row(fmt.Sprintf("  assign+claim p50, %d queued, %d executors", s.Queued, s.ClaimExecutors), msText(s.ClaimP50MsAt100kQueued), commit, ratioText(s.ClaimP50RatioToCommit))
+	row(fmt.Sprintf("  assign+claim p99, %d queued (%d samples)", s.Queued, s.ClaimSamples), msText(s.ClaimP99MsAt100kQueued), commit, ratioText(s.ClaimP99RatioToCommit))
+	row(fmt.Sprintf("  assign+claim p50, %d queued, %d executors", shortQueue, s.ExecutorsSmall), msText(s.ClaimP50MsShortQueue), commit, ratioText(ratio(s.ClaimP50MsShortQueue, l.CommitMs)))
+	row(fmt.Sprintf("  assign+claim p50, %d queued, %d executors", shortQueue, s.ExecutorsLarge), msText(s.ClaimP50MsShortQueueLarge), commit, ratioText(ratio(s.ClaimP50MsShortQueueLarge, l.CommitMs)))
+	row(fmt.Sprintf("  assign+claim p50, %d queued, %d executors (%d samples)", s.Queued, s.ExecutorsLarge, s.ClaimSamplesLarge), msText(s.ClaimP50MsAt100kQueuedLarge), commit, ratioText(ratio(s.ClaimP50MsAt100kQueuedLarge, l.CommitMs)))
 	row("", "", "", "")
 	row(fmt.Sprintf("total run time %s s", num(r.TotalS)), "", "", "")
 	tw.Flush()

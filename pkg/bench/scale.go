@@ -19,28 +19,41 @@ type Scale struct {
 	// Executions is how many queued executions each dispatch rate assigns.
 	Executions int `json:"executions"`
 	// DispatchRate4 and DispatchRate1000 are executions assigned per second
-	// by repeated AssignQueued(64) with 4 and with ExecutorsLarge (1000)
-	// active executors heartbeating every second.
+	// by repeated AssignQueued(64) with ExecutorsSmall (4) and with
+	// ExecutorsLarge (1000) active executors heartbeating every second.
 	DispatchRate4            float64 `json:"dispatch_rate_4"`
 	DispatchRate1000         float64 `json:"dispatch_rate_1000"`
 	DispatchRateRatio1000vs4 float64 `json:"dispatch_rate_ratio_1000_vs_4"`
 	ExecutorsSmall           int     `json:"executors_small"`
 	ExecutorsLarge           int     `json:"executors_large"`
 	RegisterLargeS           float64 `json:"register_large_s"`
-	HeartbeatRoundMsLarge    float64 `json:"heartbeat_round_ms_large"`
-	HeartbeatRoundMsSmall    float64 `json:"heartbeat_round_ms_small"`
-	Queued                   int     `json:"queued"`
-	BulkInsertS              float64 `json:"bulk_insert_s"`
-	BulkRowsPerS             float64 `json:"bulk_rows_per_s"`
-	ClaimSamples             int     `json:"claim_samples"`
-	ClaimExecutors           int     `json:"claim_executors"`
-	ClaimP50MsAt100kQueued   float64 `json:"claim_p50_ms_at_100k_queued"`
-	ClaimP99MsAt100kQueued   float64 `json:"claim_p99_ms_at_100k_queued"`
-	ClaimMaxMsAt100kQueued   float64 `json:"claim_max_ms_at_100k_queued"`
-	ClaimP50RatioToCommit    float64 `json:"claim_p50_ratio_to_commit"`
-	ClaimP99RatioToCommit    float64 `json:"claim_p99_ratio_to_commit"`
-	// ClaimP50MsShortQueue is the same assign+claim with at most 50 queued.
-	ClaimP50MsShortQueue float64 `json:"claim_p50_ms_short_queue"`
+	// HeartbeatRoundMsLarge is the mean time to heartbeat every executor of
+	// the large cluster once, one after the other.
+	HeartbeatRoundMsLarge float64 `json:"heartbeat_round_ms_large"`
+	// HeartbeatMaxMsLarge is the slowest single heartbeat meanwhile.
+	HeartbeatMaxMsLarge float64 `json:"heartbeat_max_ms_large"`
+
+	// Queued is how many executions were queued (100,000 but in quick
+	// runs) when one AssignQueued(1) + ClaimExecution was timed
+	// ClaimSamples times, with ClaimExecutors executors registered.
+	Queued                 int     `json:"queued"`
+	BulkInsertS            float64 `json:"bulk_insert_s"`
+	BulkRowsPerS           float64 `json:"bulk_rows_per_s"`
+	ClaimSamples           int     `json:"claim_samples"`
+	ClaimExecutors         int     `json:"claim_executors"`
+	ClaimP50MsAt100kQueued float64 `json:"claim_p50_ms_at_100k_queued"`
+	ClaimP99MsAt100kQueued float64 `json:"claim_p99_ms_at_100k_queued"`
+	ClaimMaxMsAt100kQueued float64 `json:"claim_max_ms_at_100k_queued"`
+	ClaimP50RatioToCommit  float64 `json:"claim_p50_ratio_to_commit"`
+	ClaimP99RatioToCommit  float64 `json:"claim_p99_ratio_to_commit"`
+	// ClaimP50MsShortQueue is the same with at most 50 queued, with the
+	// small cluster; ClaimP50MsShortQueueLarge with the large one.
+	ClaimP50MsShortQueue      float64 `json:"claim_p50_ms_short_queue"`
+	ClaimP50MsShortQueueLarge float64 `json:"claim_p50_ms_short_queue_large"`
+	// ClaimP50MsAt100kQueuedLarge is the deep queue with the large cluster,
+	// from only ClaimSamplesLarge samples: each one is slow.
+	ClaimP50MsAt100kQueuedLarge float64 `json:"claim_p50_ms_at_100k_queued_large"`
+	ClaimSamplesLarge           int     `json:"claim_samples_large"`
 }
 
 // benchExecution is the shape of every execution the scale phase queues.
@@ -49,8 +62,11 @@ var benchExecution = store.NewExecution{
 	Concurrent: "ignore", FailureAction: "finishCurrent", SubmitUser: "crawlbench",
 }
 
+// shortQueue is the queue length of the short-queue claim figures.
+const shortQueue = 50
+
 func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, logf func(string, ...any)) (Scale, error) {
-	sc := Scale{Executions: cfg.ScaleExecutions, ExecutorsSmall: smallCluster, ExecutorsLarge: cfg.ScaleExecutors, ClaimSamples: cfg.ClaimSamples}
+	sc := Scale{Executions: cfg.ScaleExecutions, ExecutorsSmall: smallCluster, ExecutorsLarge: cfg.ScaleExecutors, ClaimExecutors: smallCluster}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		return sc, err
@@ -70,7 +86,13 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, logf 
 	choose := func(ex *store.Execution, executors []*store.Executor) (*store.Executor, string) {
 		return dispatch.Choose(ex, executors, 30*time.Second, rnd)
 	}
+	// Deep-queue claims take long; bound the time they may take.
+	budget := 60 * time.Second
+	if cfg.Quick {
+		budget = 15 * time.Second
+	}
 
+	// Small cluster: dispatch rate, short-queue and deep-queue claims.
 	if err := registerExecutors(ctx, st, hb, 0, smallCluster); err != nil {
 		return sc, err
 	}
@@ -78,50 +100,81 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, logf 
 	if sc.DispatchRate4, err = dispatchRate(ctx, st, cfg.ScaleExecutions, choose); err != nil {
 		return sc, err
 	}
-	sc.HeartbeatRoundMsSmall = hb.meanRound()
-
-	logf("scale: registering %d executors", cfg.ScaleExecutors-smallCluster)
-	t0 := time.Now()
-	if err := registerExecutors(ctx, st, hb, smallCluster, cfg.ScaleExecutors); err != nil {
+	if sc.ClaimP50MsShortQueue, err = shortQueueClaim(ctx, st, choose); err != nil {
 		return sc, err
 	}
-	sc.RegisterLargeS = time.Since(t0).Seconds()
-	// Let a full heartbeat round of the large cluster run before timing.
-	if err := hb.waitRounds(ctx, 2); err != nil {
-		return sc, err
-	}
-	hb.meanRound()
-	logf("scale: dispatch rate with %d executors", cfg.ScaleExecutors)
-	if sc.DispatchRate1000, err = dispatchRate(ctx, st, cfg.ScaleExecutions, choose); err != nil {
-		return sc, err
-	}
-	sc.DispatchRateRatio1000vs4 = ratio(sc.DispatchRate1000, sc.DispatchRate4)
-
-	// The same assign+claim with a short queue, for comparison.
-	short := min(cfg.ClaimSamples, 50)
-	if _, err := st.BulkQueueExecutions(ctx, benchExecution, short, 1000); err != nil {
-		return sc, err
-	}
-	if sc.ClaimP50MsShortQueue, _, _, err = claimLatency(ctx, st, short, choose); err != nil {
-		return sc, err
-	}
-
 	logf("scale: queueing %d executions", cfg.BulkQueued)
-	t0 = time.Now()
+	t0 := time.Now()
 	if sc.Queued, err = st.BulkQueueExecutions(ctx, benchExecution, cfg.BulkQueued, 1000); err != nil {
 		return sc, err
 	}
 	sc.BulkInsertS = time.Since(t0).Seconds()
 	sc.BulkRowsPerS = float64(sc.Queued) / sc.BulkInsertS
-	logf("scale: %d assign+claim samples at %d queued", cfg.ClaimSamples, sc.Queued)
-	sc.ClaimExecutors = cfg.ScaleExecutors
-	if sc.ClaimP50MsAt100kQueued, sc.ClaimP99MsAt100kQueued, sc.ClaimMaxMsAt100kQueued, err = claimLatency(ctx, st, cfg.ClaimSamples, choose); err != nil {
+	logf("scale: %d assign+claim samples at %d queued, %d executors", cfg.ClaimSamples, sc.Queued, smallCluster)
+	took, err := claimLatency(ctx, st, cfg.ClaimSamples, budget, choose)
+	if err != nil {
 		return sc, err
 	}
+	sc.ClaimSamples = len(took)
+	sc.ClaimP50MsAt100kQueued, sc.ClaimP99MsAt100kQueued, sc.ClaimMaxMsAt100kQueued = pct(took, 50), pct(took, 99), pct(took, 100)
 	sc.ClaimP50RatioToCommit = ratio(sc.ClaimP50MsAt100kQueued, lim.CommitMs)
 	sc.ClaimP99RatioToCommit = ratio(sc.ClaimP99MsAt100kQueued, lim.CommitMs)
-	sc.HeartbeatRoundMsLarge = hb.meanRound()
+	if _, err := st.BenchClearExecutions(ctx); err != nil {
+		return sc, err
+	}
+
+	// Large cluster: dispatch rate and short-queue claims, then a few
+	// deep-queue claims.
+	logf("scale: registering %d executors", cfg.ScaleExecutors-smallCluster)
+	t0 = time.Now()
+	if err := registerExecutors(ctx, st, hb, smallCluster, cfg.ScaleExecutors); err != nil {
+		return sc, err
+	}
+	sc.RegisterLargeS = time.Since(t0).Seconds()
+	// Let a full heartbeat round of the large cluster run before timing.
+	hb.meanRound()
+	if err := hb.waitRounds(ctx, 2); err != nil {
+		return sc, err
+	}
+	logf("scale: dispatch rate with %d executors", cfg.ScaleExecutors)
+	if sc.DispatchRate1000, err = dispatchRate(ctx, st, cfg.ScaleExecutions, choose); err != nil {
+		return sc, err
+	}
+	sc.DispatchRateRatio1000vs4 = ratio(sc.DispatchRate1000, sc.DispatchRate4)
+	if sc.ClaimP50MsShortQueueLarge, err = shortQueueClaim(ctx, st, choose); err != nil {
+		return sc, err
+	}
+	if _, err := st.BulkQueueExecutions(ctx, benchExecution, cfg.BulkQueued, 1000); err != nil {
+		return sc, err
+	}
+	large := 3
+	if cfg.Quick {
+		large = 1
+	}
+	logf("scale: %d assign+claim samples at %d queued, %d executors", large, cfg.BulkQueued, cfg.ScaleExecutors)
+	if took, err = claimLatency(ctx, st, large, budget/2, choose); err != nil {
+		return sc, err
+	}
+	sc.ClaimSamplesLarge = len(took)
+	sc.ClaimP50MsAt100kQueuedLarge = pct(took, 50)
+	// Include the round that ran alongside the last claims.
+	if err := hb.waitRounds(ctx, 1); err != nil {
+		return sc, err
+	}
+	sc.HeartbeatRoundMsLarge, sc.HeartbeatMaxMsLarge = hb.meanRound()
 	return sc, hb.error()
+}
+
+// shortQueueClaim is the median assign+claim with shortQueue queued.
+func shortQueueClaim(ctx context.Context, st *store.Store, choose store.ChooseFunc) (float64, error) {
+	if _, err := st.BulkQueueExecutions(ctx, benchExecution, shortQueue, 1000); err != nil {
+		return 0, err
+	}
+	took, err := claimLatency(ctx, st, shortQueue, time.Minute, choose)
+	if err != nil {
+		return 0, err
+	}
+	return pct(took, 50), nil
 }
 
 // registerExecutors registers and activates executors number from..to-1
@@ -175,33 +228,36 @@ func dispatchRate(ctx context.Context, st *store.Store, n int, choose store.Choo
 	return rate, nil
 }
 
-// claimLatency times samples x (AssignQueued(1) + ClaimExecution of the
-// assigned row), as a dispatcher and an executor do for one execution.
-func claimLatency(ctx context.Context, st *store.Store, samples int, choose store.ChooseFunc) (p50, p99, maxMs float64, err error) {
+// claimLatency times up to samples x (AssignQueued(1) + ClaimExecution of
+// the assigned row), as a dispatcher and an executor do for one execution;
+// it takes no new sample once budget has passed. Then it ends the claimed
+// executions so they hold no executor slot.
+func claimLatency(ctx context.Context, st *store.Store, samples int, budget time.Duration, choose store.ChooseFunc) ([]float64, error) {
 	var took []float64
-	for range samples {
+	began := time.Now()
+	for len(took) < samples && (len(took) == 0 || time.Since(began) < budget) {
 		start := time.Now()
 		as, err := st.AssignQueued(ctx, 1, choose)
 		if err != nil {
-			return 0, 0, 0, err
+			return nil, err
 		}
 		if len(as) != 1 {
-			return 0, 0, 0, fmt.Errorf("assign returned %d executions, want 1", len(as))
+			return nil, fmt.Errorf("assign returned %d executions, want 1", len(as))
 		}
 		a := as[0]
 		ok, err := st.ClaimExecution(ctx, a.ExecutionID, a.Executor.ID, a.Attempt)
 		if err != nil {
-			return 0, 0, 0, err
+			return nil, err
 		}
 		if !ok {
-			return 0, 0, 0, fmt.Errorf("claim of execution %d refused", a.ExecutionID)
+			return nil, fmt.Errorf("claim of execution %d refused", a.ExecutionID)
 		}
 		took = append(took, ms(time.Since(start)))
 	}
 	if _, err := st.BenchFinishActive(ctx); err != nil {
-		return 0, 0, 0, err
+		return nil, err
 	}
-	return pct(took, 50), pct(took, 99), pct(took, 100), nil
+	return took, nil
 }
 
 // heartbeater heartbeats every registered executor once a second, one after
@@ -214,6 +270,7 @@ type heartbeater struct {
 	rounds int
 	spent  time.Duration // of the rounds since the last meanRound
 	count  int
+	worst  time.Duration // slowest single heartbeat since the last meanRound
 	err    error
 }
 
@@ -237,7 +294,13 @@ func (h *heartbeater) run(ctx context.Context) {
 		h.mu.Unlock()
 		start := time.Now()
 		for _, id := range ids {
-			if _, err := h.st.ExecutorHeartbeat(ctx, id, store.Heartbeat{LocalTime: time.Now()}); err != nil {
+			t0 := time.Now()
+			_, err := h.st.ExecutorHeartbeat(ctx, id, store.Heartbeat{LocalTime: time.Now()})
+			took := time.Since(t0)
+			h.mu.Lock()
+			h.worst = max(h.worst, took)
+			h.mu.Unlock()
+			if err != nil {
 				if ctx.Err() == nil {
 					h.mu.Lock()
 					h.err = err
@@ -254,16 +317,17 @@ func (h *heartbeater) run(ctx context.Context) {
 	}
 }
 
-// meanRound is the mean duration of the rounds since the last call, in ms.
-func (h *heartbeater) meanRound() float64 {
+// meanRound is the mean duration of the rounds since the last call and the
+// slowest single heartbeat in them, in ms.
+func (h *heartbeater) meanRound() (meanMs, worstMs float64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.count == 0 {
-		return 0
+	if h.count > 0 {
+		meanMs = ms(h.spent) / float64(h.count)
 	}
-	m := ms(h.spent) / float64(h.count)
-	h.spent, h.count = 0, 0
-	return m
+	worstMs = ms(h.worst)
+	h.spent, h.count, h.worst = 0, 0, 0
+	return meanMs, worstMs
 }
 
 // waitRounds waits until n more rounds completed.

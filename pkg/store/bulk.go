@@ -229,3 +229,55 @@ FROM executions WHERE id >= ?`, minID).Scan(&sp.Total, &ended, &succeeded, &firs
 	sp.FirstSubmit, sp.LastEnd = firstSubmit.t, lastEn.t
 	return sp, nil
 }
+
+// BenchClearExecutions deletes every execution and its jobs; the
+// benchmark's scale phase uses it between measurements on its own scratch
+// database. It returns how many executions it deleted.
+func (s *Store) BenchClearExecutions(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM execution_jobs"); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "DELETE FROM executions")
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("clear executions: %w", err)
+	}
+	return n, nil
+}
+
+// benchCounters are the server status counters BenchServerCounters reads.
+var benchCounters = []string{"Questions", "Com_select", "Com_insert", "Com_update", "Com_delete", "Com_commit",
+	"Com_stmt_prepare", "Com_stmt_execute", "Rows_read", "Innodb_rows_read", "Innodb_row_lock_waits"}
+
+// BenchServerCounters reads cumulative server-wide status counters (SHOW
+// GLOBAL STATUS) by name, so a benchmark can count what a phase cost the
+// database. SQLite has none: it returns an empty map.
+func (s *Store) BenchServerCounters(ctx context.Context) (map[string]int64, error) {
+	out := map[string]int64{}
+	if s.d.name != "mysql" {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('"+strings.Join(benchCounters, "', '")+"')")
+	if err != nil {
+		return nil, fmt.Errorf("read server counters: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return nil, err
+		}
+		var n int64
+		if _, err := fmt.Sscan(value, &n); err == nil {
+			out[name] = n
+		}
+	}
+	return out, rows.Err()
+}
