@@ -19,9 +19,18 @@ and its pid in DIR/web.pid, and waits until GET /healthz answers.
   -h, --help    print this help
 
 Everything after the options (or after --) goes to `crawlctl web serve`,
-e.g. --db mysql://... --listen 0.0.0.0:8081. The health check uses the
---listen address among those flags, else $CRAWLCTL_LISTEN, else the default
-0.0.0.0:8081; a wildcard host (0.0.0.0, ::, empty) is checked on 127.0.0.1.
+e.g. --db mysql://... --listen 0.0.0.0:8081 --cluster-secret-file
+/etc/crawlctl/cluster.secret. The web server refuses to start without
+authentication: give it --cluster-secret-file FILE (mode 600, the same secret
+as the executors), or set CRAWLCTL_CLUSTER_SECRET_FILE or
+CRAWLCTL_CLUSTER_SECRET, or pass --insecure (no authentication at all; never
+in production). The health check uses the --listen address among those
+flags, else $CRAWLCTL_LISTEN, else the default 0.0.0.0:8081; a wildcard host
+(0.0.0.0, ::, empty) is checked on 127.0.0.1. With --tls-cert among the
+flags (or CRAWLCTL_TLS_CERT) it checks https, without verifying the
+certificate (it is the process just started; /healthz carries nothing
+secret). The REST API then wants an API token: create the first admin with
+`crawlctl user add admin --role admin --db DSN`.
 
 Refuses to start when DIR/web.pid names a live process. Exit status: 0 when
 the server answers, 1 when it exited or never answered (its log's tail is
@@ -121,15 +130,21 @@ esac
 command -v curl >/dev/null 2>&1 || die "curl not found: install curl (apt-get install curl)"
 
 # The address to check: the last --listen among the flags, as the server
-# itself would take it.
+# itself would take it; https when it serves TLS.
 listen=${CRAWLCTL_LISTEN:-0.0.0.0:8081}
+tls_cert=${CRAWLCTL_TLS_CERT:-}
+insecure=no
 prev=
 for a in "$@"; do
-	if [ "$prev" = --listen ]; then
-		listen=$a
-	fi
+	case $prev in
+	--listen) listen=$a ;;
+	--tls-cert) tls_cert=$a ;;
+	esac
 	case $a in
 	--listen=*) listen=${a#--listen=} ;;
+	--tls-cert=*) tls_cert=${a#--tls-cert=} ;;
+	--insecure | --insecure=true) insecure=yes ;;
+	--insecure=false) insecure=no ;;
 	esac
 	prev=$a
 done
@@ -148,7 +163,18 @@ case $host in
 \[*) ;;
 *:*) host="[$host]" ;;
 esac
-url="http://$host:$port"
+scheme=http
+[ -z "$tls_cert" ] || scheme=https
+url="$scheme://$host:$port"
+
+# healthy: true when the server at $url answers /healthz.
+healthy() {
+	if [ "$scheme" = https ]; then
+		curl -kfs -m 2 -o /dev/null "$url/healthz" 2>/dev/null
+	else
+		curl -fs -m 2 -o /dev/null "$url/healthz" 2>/dev/null
+	fi
+}
 
 mkdir -p "$dir" || die "cannot create $dir"
 pidfile=$dir/web.pid
@@ -166,8 +192,12 @@ if [ -f "$pidfile" ]; then
 	esac
 	rm -f "$pidfile"
 fi
-if curl -fs -m 2 -o /dev/null "$url/healthz" 2>/dev/null; then
+if healthy; then
 	die "something already answers at $url/healthz: another web server on that address? choose another --listen"
+fi
+
+if [ "$insecure" = yes ]; then
+	echo "$prog: warning: --insecure: the REST API accepts every request without a token; never in production" >&2
 fi
 
 touch "$log" || die "cannot write $log"
@@ -194,7 +224,7 @@ while :; do
 		tail_log
 		exit 1
 	fi
-	if curl -fs -m 2 -o /dev/null "$url/healthz" 2>/dev/null; then
+	if healthy; then
 		break
 	fi
 	if [ "$(date +%s)" -gt "$deadline" ]; then

@@ -23,6 +23,7 @@ func main() {
 	flag.StringVar(&cfg.Bin, "bin", "", "crawlctl binary (default: build one into a temp dir)")
 	flag.IntVar(&cfg.Runs, "runs", 0, "latency samples (default 500; 100 with --quick)")
 	flag.DurationVar(&cfg.Duration, "duration", 0, "throughput submission window (default 20s; 5s with --quick)")
+	flag.DurationVar(&cfg.LatencyPoll, "latency-poll", time.Millisecond, "how often a latency run is fetched while it runs (the figures come from recorded times)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: crawlbench [flags]\n\n"+
 			"Starts a crawlctl web server and executors on loopback against a fresh database on the\n"+

@@ -16,13 +16,14 @@ import (
 
 // api is a keep-alive client of the web server's REST API.
 type api struct {
-	base string
-	hc   *http.Client
+	base  string
+	token string // bearer token; "" when the server runs without authentication
+	hc    *http.Client
 }
 
-func newAPI(base string) *api {
+func newAPI(base, token string) *api {
 	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute, DisableCompression: true}
-	return &api{base: base, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &api{base: base, token: token, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
 // execView is the part of an execution's JSON the benchmark reads.
@@ -66,7 +67,11 @@ func (a *api) do(ctx context.Context, method, path, contentType string, body []b
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	req.Header.Set("X-Crawlctl-User", "crawlbench")
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	} else {
+		req.Header.Set("X-Crawlctl-User", "crawlbench")
+	}
 	resp, err := a.hc.Do(req)
 	if err != nil {
 		return err

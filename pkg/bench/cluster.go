@@ -5,6 +5,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -45,14 +48,60 @@ func moduleRoot() string {
 	return "."
 }
 
-func migrateUp(ctx context.Context, bin, dsn string) error {
+// runCLI runs one crawlctl command to its end and returns its stdout.
+func runCLI(ctx context.Context, bin, dir string, args ...string) ([]byte, error) {
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(cctx, bin, "migrate", "up", "--db", dsn)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("crawlctl migrate up: %v\n%s", err, out)
+	cmd := exec.CommandContext(cctx, bin, args...)
+	cmd.Env = daemonEnv(dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("crawlctl %s: %v\n%s%s", strings.Join(args[:min(2, len(args))], " "), err, stdout.Bytes(), stderr.Bytes())
 	}
-	return nil
+	return stdout.Bytes(), nil
+}
+
+func migrateUp(ctx context.Context, bin, dir, dsn string) error {
+	_, err := runCLI(ctx, bin, dir, "migrate", "up", "--db", dsn)
+	return err
+}
+
+// security is how the daemons authenticate: with a cluster secret and an
+// admin's API token when the binary has authentication, as in production;
+// not at all when it has none.
+type security struct {
+	daemonArgs []string
+	token      string
+	mode       string // "token" or "none"
+}
+
+// setUpSecurity writes a cluster secret and creates an admin with a token
+// when bin's web server takes --cluster-secret-file.
+func setUpSecurity(ctx context.Context, bin, dir, dsn string) (security, error) {
+	help, _ := runCLI(ctx, bin, dir, "web", "serve", "--help")
+	if !bytes.Contains(help, []byte("--cluster-secret-file")) {
+		return security{mode: "none"}, nil
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return security{}, err
+	}
+	secretFile := filepath.Join(dir, "cluster.secret")
+	if err := os.WriteFile(secretFile, []byte(hex.EncodeToString(b[:])+"\n"), 0o600); err != nil {
+		return security{}, err
+	}
+	out, err := runCLI(ctx, bin, dir, "user", "add", "crawlbench", "--role", "admin", "--db", dsn, "-o", "json")
+	if err != nil {
+		return security{}, err
+	}
+	var res struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.Token == "" {
+		return security{}, fmt.Errorf("crawlctl user add printed no token: %s", out)
+	}
+	return security{daemonArgs: []string{"--cluster-secret-file", secretFile}, token: res.Token, mode: "token"}, nil
 }
 
 // daemon is one running crawlctl process.
@@ -78,6 +127,7 @@ func startDaemon(bin, name, dir string, args ...string) (*daemon, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
+	cmd.Env = daemonEnv(dir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = daemonAttr()
 	if err := cmd.Start(); err != nil {
@@ -91,6 +141,19 @@ func startDaemon(bin, name, dir string, args ...string) (*daemon, error) {
 		close(d.done)
 	}()
 	return d, nil
+}
+
+// daemonEnv is this process's environment without crawlctl settings (so
+// nothing of the operator's own setup leaks into the benchmark), with a
+// private config directory under dir.
+func daemonEnv(dir string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CRAWLCTL_") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
 }
 
 func (d *daemon) exited() bool {
@@ -133,6 +196,7 @@ type cluster struct {
 	web       *daemon
 	executors []*daemon
 	api       *api
+	auth      string // "token" or "none"
 	stopOnce  sync.Once
 }
 
@@ -152,17 +216,25 @@ func freePort() (int, error) {
 // also on error, for stopping.
 func startCluster(ctx context.Context, bin, dsn, dir string, n int, st *store.Store, logf func(string, ...any)) (*cluster, error) {
 	c := &cluster{}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return c, err
+	}
+	sec, err := setUpSecurity(ctx, bin, dir, dsn)
+	if err != nil {
+		return c, err
+	}
+	c.auth = sec.mode
 	port, err := freePort()
 	if err != nil {
 		return c, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c.web, err = startDaemon(bin, "web", filepath.Join(dir, "web"),
-		"web", "serve", "--db", dsn, "--listen", addr, "--dispatch-poll", "200ms", "--log-format", "json")
+	c.web, err = startDaemon(bin, "web", filepath.Join(dir, "web"), append([]string{
+		"web", "serve", "--db", dsn, "--listen", addr, "--dispatch-poll", "200ms", "--log-format", "json"}, sec.daemonArgs...)...)
 	if err != nil {
 		return c, err
 	}
-	c.api = newAPI("http://" + addr)
+	c.api = newAPI("http://"+addr, sec.token)
 	if err := waitUntil(ctx, 30*time.Second, "web server ready", func() (bool, error) {
 		if c.web.exited() {
 			return false, fmt.Errorf("web server exited: %s", strings.Join(c.web.tail(10), "\n"))
@@ -178,10 +250,10 @@ func startCluster(ctx context.Context, bin, dsn, dir string, n int, st *store.St
 	for i := range n {
 		names[i] = fmt.Sprintf("bench-%d", i+1)
 		edir := filepath.Join(dir, names[i])
-		d, err := startDaemon(bin, names[i], edir,
+		d, err := startDaemon(bin, names[i], edir, append([]string{
 			"executor", "serve", "--db", dsn, "--host", "127.0.0.1", "--bind", "127.0.0.1", "--port", "0",
 			"--port-file", filepath.Join(edir, "executor.port"), "--name", names[i], "--work-dir", filepath.Join(edir, "work"),
-			"--heartbeat", "1s", "--poll", "1s", "--drain-timeout", "5s", "--log-format", "json")
+			"--heartbeat", "1s", "--poll", "1s", "--drain-timeout", "5s", "--log-format", "json"}, sec.daemonArgs...)...)
 		if err != nil {
 			return c, err
 		}

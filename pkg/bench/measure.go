@@ -12,11 +12,6 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/store"
 )
 
-// latencyPoll is how often a waited-for execution is fetched. The figures
-// come from the recorded times; polling only decides how soon the next
-// execution is submitted.
-const latencyPoll = time.Millisecond
-
 // Latency is submit-to-start and submit-to-done of flow one on an idle
 // cluster, one execution at a time.
 type Latency struct {
@@ -55,8 +50,8 @@ type Steps struct {
 	JobEndToDone float64 `json:"job_end_to_done"`
 }
 
-func measureLatency(ctx context.Context, a *api, runs int, spawnMs float64, logf func(string, ...any)) (Latency, error) {
-	l := Latency{Runs: runs, PollIntervalMs: ms(latencyPoll)}
+func measureLatency(ctx context.Context, a *api, runs int, poll time.Duration, spawnMs float64, logf func(string, ...any)) (Latency, error) {
+	l := Latency{Runs: runs, PollIntervalMs: ms(poll)}
 	var toStart, toDone, calls []float64
 	var steps [5][]float64
 	for i := range runs {
@@ -69,7 +64,7 @@ func measureLatency(ctx context.Context, a *api, runs int, spawnMs float64, logf
 			return l, err
 		}
 		calls = append(calls, ms(time.Since(t0)))
-		e, err := a.waitEnd(ctx, id, latencyPoll, 60*time.Second)
+		e, err := a.waitEnd(ctx, id, poll, 60*time.Second)
 		if err != nil {
 			return l, err
 		}

@@ -110,7 +110,7 @@ func writeTable(w io.Writer, r *Report) {
 	row(fmt.Sprintf("  dispatch, %d executors", s.ExecutorsLarge), perSText(s.DispatchRate1000), fmt.Sprintf("%d executors %s", s.ExecutorsSmall, perSText(s.DispatchRate4)), ratioText(s.DispatchRateRatio1000vs4))
 	row(fmt.Sprintf("  heartbeat round, %d executors", s.ExecutorsLarge), msText(s.HeartbeatRoundMsLarge), "", "")
 	row("  slowest single heartbeat", msText(s.HeartbeatMaxMsLarge), commit, ratioText(ratio(s.HeartbeatMaxMsLarge, l.CommitMs)))
-	row(fmt.Sprintf("  bulk queue %d executions", s.Queued), fmt.Sprintf("%s s", num(s.BulkInsertS)), "", "")
+	row(fmt.Sprintf("  bulk queue %d executions", s.BulkInserted), fmt.Sprintf("%s s", num(s.BulkInsertS)), "", "")
 	row(fmt.Sprintf("  assign+claim p50, %d queued, %d executors", s.Queued, s.ClaimExecutors), msText(s.ClaimP50MsAt100kQueued), commit, ratioText(s.ClaimP50RatioToCommit))
 	row(fmt.Sprintf("  assign+claim p99, %d queued (%d samples)", s.Queued, s.ClaimSamples), msText(s.ClaimP99MsAt100kQueued), commit, ratioText(s.ClaimP99RatioToCommit))
 	row(fmt.Sprintf("  assign+claim p50, %d queued, %d executors", shortQueue, s.ExecutorsSmall), msText(s.ClaimP50MsShortQueue), commit, ratioText(ratio(s.ClaimP50MsShortQueue, l.CommitMs)))

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -35,8 +36,10 @@ type Scale struct {
 
 	// Queued is how many executions were queued (100,000 but in quick
 	// runs) when one AssignQueued(1) + ClaimExecution was timed
-	// ClaimSamples times, with ClaimExecutors executors registered.
+	// ClaimSamples times (fewer than asked when the run's time ran out),
+	// with ClaimExecutors executors registered.
 	Queued                 int     `json:"queued"`
+	BulkInserted           int     `json:"bulk_inserted"`
 	BulkInsertS            float64 `json:"bulk_insert_s"`
 	BulkRowsPerS           float64 `json:"bulk_rows_per_s"`
 	ClaimSamples           int     `json:"claim_samples"`
@@ -65,7 +68,7 @@ var benchExecution = store.NewExecution{
 // shortQueue is the queue length of the short-queue claim figures.
 const shortQueue = 50
 
-func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, logf func(string, ...any)) (Scale, error) {
+func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadline time.Time, logf func(string, ...any)) (Scale, error) {
 	sc := Scale{Executions: cfg.ScaleExecutions, ExecutorsSmall: smallCluster, ExecutorsLarge: cfg.ScaleExecutors, ClaimExecutors: smallCluster}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
@@ -86,14 +89,9 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, logf 
 	choose := func(ex *store.Execution, executors []*store.Executor) (*store.Executor, string) {
 		return dispatch.Choose(ex, executors, 30*time.Second, rnd)
 	}
-	// Deep-queue claims take long; bound the time they may take.
-	budget := 60 * time.Second
-	if cfg.Quick {
-		budget = 15 * time.Second
-	}
 
-	// Small cluster: dispatch rate, short-queue and deep-queue claims.
-	if err := registerExecutors(ctx, st, hb, 0, smallCluster); err != nil {
+	// Small cluster: dispatch rate and short-queue claims.
+	if _, err := registerExecutors(ctx, st, hb, 0, smallCluster); err != nil {
 		return sc, err
 	}
 	logf("scale: dispatch rate with %d executors", smallCluster)
@@ -103,31 +101,13 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, logf 
 	if sc.ClaimP50MsShortQueue, err = shortQueueClaim(ctx, st, choose); err != nil {
 		return sc, err
 	}
-	logf("scale: queueing %d executions", cfg.BulkQueued)
-	t0 := time.Now()
-	if sc.Queued, err = st.BulkQueueExecutions(ctx, benchExecution, cfg.BulkQueued, 1000); err != nil {
-		return sc, err
-	}
-	sc.BulkInsertS = time.Since(t0).Seconds()
-	sc.BulkRowsPerS = float64(sc.Queued) / sc.BulkInsertS
-	logf("scale: %d assign+claim samples at %d queued, %d executors", cfg.ClaimSamples, sc.Queued, smallCluster)
-	took, err := claimLatency(ctx, st, cfg.ClaimSamples, budget, choose)
-	if err != nil {
-		return sc, err
-	}
-	sc.ClaimSamples = len(took)
-	sc.ClaimP50MsAt100kQueued, sc.ClaimP99MsAt100kQueued, sc.ClaimMaxMsAt100kQueued = pct(took, 50), pct(took, 99), pct(took, 100)
-	sc.ClaimP50RatioToCommit = ratio(sc.ClaimP50MsAt100kQueued, lim.CommitMs)
-	sc.ClaimP99RatioToCommit = ratio(sc.ClaimP99MsAt100kQueued, lim.CommitMs)
-	if _, err := st.BenchClearExecutions(ctx); err != nil {
-		return sc, err
-	}
 
-	// Large cluster: dispatch rate and short-queue claims, then a few
-	// deep-queue claims.
+	// Large cluster: dispatch rate, short-queue claims, then one deep-queue
+	// claim (each one is slow).
 	logf("scale: registering %d executors", cfg.ScaleExecutors-smallCluster)
-	t0 = time.Now()
-	if err := registerExecutors(ctx, st, hb, smallCluster, cfg.ScaleExecutors); err != nil {
+	t0 := time.Now()
+	extra, err := registerExecutors(ctx, st, hb, smallCluster, cfg.ScaleExecutors)
+	if err != nil {
 		return sc, err
 	}
 	sc.RegisterLargeS = time.Since(t0).Seconds()
@@ -144,24 +124,42 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, logf 
 	if sc.ClaimP50MsShortQueueLarge, err = shortQueueClaim(ctx, st, choose); err != nil {
 		return sc, err
 	}
-	if _, err := st.BulkQueueExecutions(ctx, benchExecution, cfg.BulkQueued, 1000); err != nil {
+	logf("scale: queueing %d executions", cfg.BulkQueued)
+	t0 = time.Now()
+	inserted, err := st.BulkQueueExecutions(ctx, benchExecution, cfg.BulkQueued, 1000)
+	if err != nil {
 		return sc, err
 	}
-	large := 3
-	if cfg.Quick {
-		large = 1
-	}
-	logf("scale: %d assign+claim samples at %d queued, %d executors", large, cfg.BulkQueued, cfg.ScaleExecutors)
-	if took, err = claimLatency(ctx, st, large, budget/2, choose); err != nil {
+	sc.BulkInserted, sc.BulkInsertS = inserted, time.Since(t0).Seconds()
+	sc.BulkRowsPerS = float64(inserted) / sc.BulkInsertS
+	logf("scale: 1 assign+claim at %d queued, %d executors", inserted, cfg.ScaleExecutors)
+	took, err := claimLatency(ctx, st, 1, 1, 0, choose)
+	if err != nil {
 		return sc, err
 	}
 	sc.ClaimSamplesLarge = len(took)
 	sc.ClaimP50MsAt100kQueuedLarge = pct(took, 50)
-	// Include the round that ran alongside the last claims.
+	// Include the heartbeat round that ran alongside that claim.
 	if err := hb.waitRounds(ctx, 1); err != nil {
 		return sc, err
 	}
 	sc.HeartbeatRoundMsLarge, sc.HeartbeatMaxMsLarge = hb.meanRound()
+
+	// Back to the small cluster for the deep-queue claims, with as many
+	// samples as fit before the deadline (but at least a few).
+	logf("scale: removing %d executors", len(extra))
+	if err := removeExecutors(ctx, st, hb, extra); err != nil {
+		return sc, err
+	}
+	sc.Queued = inserted - len(took)
+	logf("scale: up to %d assign+claim samples at %d queued, %d executors", cfg.ClaimSamples, sc.Queued, smallCluster)
+	if took, err = claimLatency(ctx, st, cfg.ClaimSamples, min(cfg.ClaimSamples, 20), time.Until(deadline), choose); err != nil {
+		return sc, err
+	}
+	sc.ClaimSamples = len(took)
+	sc.ClaimP50MsAt100kQueued, sc.ClaimP99MsAt100kQueued, sc.ClaimMaxMsAt100kQueued = pct(took, 50), pct(took, 99), pct(took, 100)
+	sc.ClaimP50RatioToCommit = ratio(sc.ClaimP50MsAt100kQueued, lim.CommitMs)
+	sc.ClaimP99RatioToCommit = ratio(sc.ClaimP99MsAt100kQueued, lim.CommitMs)
 	return sc, hb.error()
 }
 
@@ -170,7 +168,7 @@ func shortQueueClaim(ctx context.Context, st *store.Store, choose store.ChooseFu
 	if _, err := st.BulkQueueExecutions(ctx, benchExecution, shortQueue, 1000); err != nil {
 		return 0, err
 	}
-	took, err := claimLatency(ctx, st, shortQueue, time.Minute, choose)
+	took, err := claimLatency(ctx, st, shortQueue, shortQueue, 0, choose)
 	if err != nil {
 		return 0, err
 	}
@@ -180,7 +178,7 @@ func shortQueueClaim(ctx context.Context, st *store.Store, choose store.ChooseFu
 // registerExecutors registers and activates executors number from..to-1
 // (as an executor daemon would, then an operator) and hands them to hb.
 // One at a time: concurrent registrations can deadlock in the database.
-func registerExecutors(ctx context.Context, st *store.Store, hb *heartbeater, from, to int) error {
+func registerExecutors(ctx context.Context, st *store.Store, hb *heartbeater, from, to int) ([]int64, error) {
 	ids := make([]int64, to-from)
 	_, err := parallel(ctx, 1, to-from, func(i int) error {
 		n := from + i
@@ -197,9 +195,24 @@ func registerExecutors(ctx context.Context, st *store.Store, hb *heartbeater, fr
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("register executors: %w", err)
+		return nil, fmt.Errorf("register executors: %w", err)
 	}
 	hb.add(ids)
+	return ids, nil
+}
+
+// removeExecutors stops heartbeating executors and removes them as an
+// operator would once they stopped.
+func removeExecutors(ctx context.Context, st *store.Store, hb *heartbeater, ids []int64) error {
+	hb.remove(ids)
+	for _, id := range ids {
+		if err := st.MarkExecutorStopped(ctx, id, "crawlbench", "benchmark: scale-down"); err != nil {
+			return err
+		}
+		if err := st.DeleteExecutor(ctx, id, 30*time.Second, "crawlbench"); err != nil {
+			return fmt.Errorf("remove executor %d: %w", id, err)
+		}
+	}
 	return nil
 }
 
@@ -230,12 +243,12 @@ func dispatchRate(ctx context.Context, st *store.Store, n int, choose store.Choo
 
 // claimLatency times up to samples x (AssignQueued(1) + ClaimExecution of
 // the assigned row), as a dispatcher and an executor do for one execution;
-// it takes no new sample once budget has passed. Then it ends the claimed
-// executions so they hold no executor slot.
-func claimLatency(ctx context.Context, st *store.Store, samples int, budget time.Duration, choose store.ChooseFunc) ([]float64, error) {
+// past the first minSamples it takes no new sample once budget has passed.
+// Then it ends the claimed executions so they hold no executor slot.
+func claimLatency(ctx context.Context, st *store.Store, samples, minSamples int, budget time.Duration, choose store.ChooseFunc) ([]float64, error) {
 	var took []float64
 	began := time.Now()
-	for len(took) < samples && (len(took) == 0 || time.Since(began) < budget) {
+	for len(took) < samples && (len(took) < minSamples || time.Since(began) < budget) {
 		start := time.Now()
 		as, err := st.AssignQueued(ctx, 1, choose)
 		if err != nil {
@@ -280,6 +293,23 @@ func (h *heartbeater) add(ids []int64) {
 	h.mu.Unlock()
 }
 
+// remove stops heartbeating ids.
+func (h *heartbeater) remove(ids []int64) {
+	drop := map[int64]bool{}
+	for _, id := range ids {
+		drop[id] = true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	kept := h.ids[:0]
+	for _, id := range h.ids {
+		if !drop[id] {
+			kept = append(kept, id)
+		}
+	}
+	h.ids = kept
+}
+
 func (h *heartbeater) run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -300,6 +330,9 @@ func (h *heartbeater) run(ctx context.Context) {
 			h.mu.Lock()
 			h.worst = max(h.worst, took)
 			h.mu.Unlock()
+			if errors.Is(err, store.ErrNotFound) {
+				continue // removed meanwhile
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					h.mu.Lock()

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -150,6 +151,8 @@ func newWebCmd(g *globals) *cobra.Command {
 		maxArchive   int64
 		maxUnpacked  int64
 		misfire      time.Duration
+		sec          security
+		executorCA   string
 	)
 	serve := &cobra.Command{
 		Use:   "serve",
@@ -163,6 +166,13 @@ web servers may run against one database.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := newLogger(g, g.stderr)
+			if err != nil {
+				return err
+			}
+			if err := sec.resolve("web serve"); err != nil {
+				return err
+			}
+			execTLS, err := caPool(executorCA)
 			if err != nil {
 				return err
 			}
@@ -184,6 +194,7 @@ web servers may run against one database.
 				}
 			}
 			return runWeb(ctx, log, st, ln, webOptions{offlineAfter: offlineAfter, claimTimeout: claimTimeout, poll: poll, misfireThreshold: misfire,
+				security: sec, executorTLS: execTLS,
 				limits: flow.Limits{MaxArchiveBytes: maxArchive << 20, MaxUnpackedBytes: maxUnpacked << 20, MaxFiles: flow.DefaultLimits().MaxFiles}})
 		},
 	}
@@ -193,6 +204,8 @@ web servers may run against one database.
 	f.DurationVar(&offlineAfter, "offline-after", 30*time.Second, "an executor whose heartbeat is older than this is offline (database clock)")
 	f.DurationVar(&claimTimeout, "claim-timeout", 15*time.Second, "re-queue a dispatched flow its executor has not claimed after this long")
 	f.DurationVar(&poll, "dispatch-poll", 500*time.Millisecond, "how often to look for flows queued through other web servers")
+	sec.flags(f)
+	f.StringVar(&executorCA, "executor-ca-cert", "", "CA certificate (PEM) to trust for executors that serve HTTPS")
 	f.DurationVar(&misfire, "misfire-threshold", 5*time.Second, "a schedule's fire time handled later than this is a misfire (its --misfire policy applies)")
 	f.Int64Var(&maxArchive, "max-archive-size", flow.DefaultLimits().MaxArchiveBytes>>20, "largest project archive accepted, MiB")
 	f.Int64Var(&maxUnpacked, "max-unpacked-size", flow.DefaultLimits().MaxUnpackedBytes>>20, "largest total unpacked size of a project, MiB")
@@ -204,18 +217,25 @@ type webOptions struct {
 	offlineAfter, claimTimeout, poll time.Duration
 	misfireThreshold                 time.Duration
 	limits                           flow.Limits
+	security                         security
+	executorTLS                      *tls.Config
 }
 
 // runWeb serves the REST API and runs the dispatcher until ctx ends.
 func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Listener, o webOptions) error {
-	disp := dispatch.New(dispatch.Config{OfflineAfter: o.offlineAfter, ClaimTimeout: o.claimTimeout, Poll: o.poll}, st, log.With().Str("component", "dispatcher").Logger())
+	disp := dispatch.New(dispatch.Config{OfflineAfter: o.offlineAfter, ClaimTimeout: o.claimTimeout, Poll: o.poll,
+		ClusterSecret: o.security.secret, TLS: o.executorTLS}, st, log.With().Str("component", "dispatcher").Logger())
 	m := metrics.NewWeb(st, o.offlineAfter)
 	disp.OnAssign = func(d time.Duration) { m.DispatchLatency.Observe(d.Seconds()) }
 	disp.OnNudge = func(outcome string) { m.Dispatched.WithLabelValues(outcome).Inc() }
 	srv := &http.Server{
-		Handler:           webserver.New(webserver.Config{OfflineAfter: o.offlineAfter, Limits: o.limits}, st, disp, m.Handler(), log).Handler(),
+		Handler: webserver.New(webserver.Config{OfflineAfter: o.offlineAfter, Limits: o.limits, Insecure: o.security.insecure,
+			ClusterSecret: o.security.secret, ExecutorTLS: o.executorTLS}, st, disp, m.Handler(), log).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Minute, // a 200 MiB upload on a slow link
+		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 	}
 	sched := schedule.NewScheduler(st, log.With().Str("component", "scheduler").Logger())
 	sched.Wake = disp.Wake
@@ -228,8 +248,30 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 	go func() { disp.Run(dctx); done <- struct{}{} }()
 	go func() { sched.Run(dctx); done <- struct{}{} }()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info().Str("listen", ln.Addr().String()).Str("db", st.String()).Msg("web server started")
+	go func() {
+		if o.security.tlsCert != "" {
+			serveErr <- srv.ServeTLS(ln, o.security.tlsCert, o.security.tlsKey)
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
+	log.Info().Str("listen", ln.Addr().String()).Str("db", st.String()).Bool("tls", o.security.tlsCert != "").Msg("web server started")
+	if o.security.insecure {
+		go func() {
+			t := time.NewTicker(time.Hour)
+			defer t.Stop()
+			for {
+				log.Warn().Msg("INSECURE: --insecure is set; the REST API accepts every request without a token")
+				select {
+				case <-dctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	} else if n, err := st.CountUsers(ctx); err == nil && n == 0 {
+		log.Warn().Msg("no users yet: create the first admin with `crawlctl user add admin --role admin --db DSN`")
+	}
 	var err error
 	select {
 	case <-ctx.Done():
@@ -286,6 +328,7 @@ func newExecutorServeCmd(g *globals) *cobra.Command {
 		dsn    string
 		cfg    executor.Config
 		labels []string
+		sec    security
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -314,6 +357,10 @@ removed.
 			if cfg.Heartbeat <= 0 {
 				return usageErr("bad --heartbeat %s: must be positive", cfg.Heartbeat)
 			}
+			if err := sec.resolve("executor serve"); err != nil {
+				return err
+			}
+			cfg.ClusterSecret, cfg.Insecure, cfg.TLSCert, cfg.TLSKey = sec.secret, sec.insecure, sec.tlsCert, sec.tlsKey
 			cfg.Labels = map[string]string{}
 			for _, l := range labels {
 				k, v, ok := strings.Cut(l, "=")
@@ -352,6 +399,7 @@ removed.
 	f.DurationVar(&cfg.Heartbeat, "heartbeat", 5*time.Second, "heartbeat interval")
 	f.DurationVar(&cfg.Poll, "poll", time.Second, "how often to look in the database for work and cancels (covers lost HTTP nudges)")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 10*time.Minute, "on SIGTERM, how long running flows may finish before they are killed")
+	sec.flags(f)
 	f.DurationVar(&cfg.ClockOffset, "clock-offset", 0, "shift the clock this executor reports (to rehearse clock skew)")
 	_ = f.MarkHidden("clock-offset")
 	return cmd

@@ -59,16 +59,24 @@ type globals struct {
 	connectTimeout time.Duration
 	logLevel       string
 	logFormat      string
+	caCert         string
 	stdout         io.Writer
 	stderr         io.Writer
 }
 
+// client talks to --server with the token from CRAWLCTL_TOKEN or, failing
+// that, the one `crawlctl login` (or solo) saved for this server.
 func (g *globals) client() *client.Client {
 	name := os.Getenv("USER")
 	if u, err := user.Current(); err == nil && name == "" {
 		name = u.Username
 	}
-	return client.New(g.server, g.connectTimeout, name)
+	token := os.Getenv("CRAWLCTL_TOKEN")
+	if token == "" {
+		token = client.SavedToken(g.server)
+	}
+	tlsConf, _ := caPool(g.caCert) // validated in applyConfig
+	return client.New(g.server, client.Options{ConnectTimeout: g.connectTimeout, User: name, Token: token, TLS: tlsConf})
 }
 
 // NewRoot builds the command tree.
@@ -107,6 +115,7 @@ killed, 2 bad usage or input, 3 server unreachable or server error, 4 timed out.
 	pf.DurationVar(&g.connectTimeout, "connect-timeout", 10*time.Second, "give up connecting to the server after this long (exit 3)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "daemon log level: debug, info, warn, error")
 	pf.StringVar(&g.logFormat, "log-format", "auto", "daemon log format: json, console, or auto (console on a terminal)")
+	pf.StringVar(&g.caCert, "ca-cert", "", "CA certificate (PEM) to trust for an https --server")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see `%s --help`)", err, c.CommandPath())
 	})
@@ -121,6 +130,9 @@ killed, 2 bad usage or input, 3 server unreachable or server error, 4 timed out.
 		newExecCmd(g),
 		newSoloCmd(g),
 		newScheduleCmd(g),
+		newLoginCmd(g),
+		newUserCmd(g),
+		newTokenCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the crawlctl version",
@@ -176,6 +188,9 @@ func applyConfig(cmd *cobra.Command, g *globals) error {
 	if g.output != "table" && g.output != "json" {
 		return usageErr("bad --output %q: use table or json", g.output)
 	}
+	if _, err := caPool(g.caCert); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -199,7 +214,7 @@ func exitCode(err error) int {
 	}
 	var ae *client.APIError
 	if errors.As(err, &ae) {
-		if ae.Status >= 500 {
+		if ae.Status >= 500 || ae.Status == 429 {
 			return ExitServer
 		}
 		return ExitUsage

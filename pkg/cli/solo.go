@@ -1,15 +1,21 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/crawlctl/crawlctl/pkg/auth"
+	"github.com/crawlctl/crawlctl/pkg/client"
 	"github.com/crawlctl/crawlctl/pkg/executor"
 	"github.com/crawlctl/crawlctl/pkg/flow"
+	"github.com/crawlctl/crawlctl/pkg/store"
 )
 
 func newSoloCmd(g *globals) *cobra.Command {
@@ -54,8 +60,18 @@ for --drain-timeout).
 			if err != nil {
 				return err
 			}
+			server := "http://" + ln.Addr().String()
+			tokenPath, err := soloAdminToken(ctx, st, dataDir, server)
+			if err != nil {
+				ln.Close()
+				return withCode(ExitServer, err)
+			}
+			// The web server and the executor share this process: a fresh
+			// secret per start authenticates the nudges between them.
+			sec := security{secret: auth.NewSecret()}
 			ex := executor.New(executor.Config{
-				Host: "127.0.0.1", Bind: "127.0.0.1", Port: execPort, Name: "solo",
+				ClusterSecret: sec.secret,
+				Host:          "127.0.0.1", Bind: "127.0.0.1", Port: execPort, Name: "solo",
 				PortFile: filepath.Join(dataDir, "executor.port"), WorkDir: filepath.Join(dataDir, "executor"),
 				Heartbeat: 2 * time.Second, Poll: time.Second, DrainTimeout: drainTimeout, AutoActivate: true,
 			}, st, log.With().Str("component", "executor").Logger())
@@ -67,17 +83,19 @@ for --drain-timeout).
 			go func() { execDone <- ex.Run(ctx) }()
 			if !g.quiet {
 				fmt.Fprintf(g.stdout, `crawlctl solo is running
-  web server: http://%s   (database %s)
+  web server: %s   (database %s)
   executor:   solo, 127.0.0.1:%d, active
+  admin token: %s (the CLI on this host uses it for %s)
 Try, in another terminal:
   crawlctl executor list
   crawlctl project upload configs/examples/hello-crawl
   crawlctl flow run hello-crawl crawl --wait
   crawlctl exec list
 Stop with Ctrl-C.
-`, ln.Addr(), st, ex.Port())
+`, server, st, ex.Port(), tokenPath, server)
 			}
-			webErr := runWeb(ctx, log, st, ln, webOptions{offlineAfter: 10 * time.Second, claimTimeout: 10 * time.Second, poll: time.Second, limits: flow.DefaultLimits()})
+			webErr := runWeb(ctx, log, st, ln, webOptions{offlineAfter: 10 * time.Second, claimTimeout: 10 * time.Second, poll: time.Second,
+				limits: flow.DefaultLimits(), security: sec})
 			if err := <-execDone; err != nil && webErr == nil {
 				webErr = withCode(ExitServer, err)
 			}
@@ -86,8 +104,47 @@ Stop with Ctrl-C.
 	}
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data-dir", "var", "directory for the SQLite database, the executor's files and its port file")
-	f.StringVar(&listen, "listen", "127.0.0.1:8081", "address of the web server (loopback only by default)")
+	f.StringVar(&listen, "listen", "127.0.0.1:8081", "address of the web server (loopback only by default; the API needs a token either way)")
 	f.IntVar(&execPort, "executor-port", 0, "port of the embedded executor (0 picks a free one)")
 	f.DurationVar(&drainTimeout, "drain-timeout", time.Minute, "on Ctrl-C, how long running flows may finish before they are killed")
 	return cmd
+}
+
+// soloAdminToken makes sure an admin exists and that DATA-DIR/admin.token
+// holds a valid token of it, and saves that token in the CLI's token file for
+// server, so the CLI on this host needs nothing typed. It returns the path.
+func soloAdminToken(ctx context.Context, st *store.Store, dataDir, server string) (string, error) {
+	path := filepath.Join(dataDir, "admin.token")
+	if _, err := st.GetUser(ctx, "admin"); errors.Is(err, store.ErrNotFound) {
+		hash, err := auth.HashPassword(auth.NewSecret())
+		if err != nil {
+			return "", err
+		}
+		if _, err := st.AddUser(ctx, "admin", auth.Admin, hash); err != nil {
+			return "", err
+		}
+	} else if err != nil {
+		return "", err
+	}
+	token := ""
+	if b, err := os.ReadFile(path); err == nil {
+		token = strings.TrimSpace(string(b))
+		if _, err := auth.Authenticate(ctx, st, token); err != nil {
+			token = ""
+		}
+	}
+	if token == "" {
+		tok, hash, prefix := auth.NewToken()
+		if _, err := st.AddToken(ctx, "admin", "solo", hash, prefix, time.Time{}); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("write %s: %w", path, err)
+		}
+		token = tok
+	}
+	if _, err := client.SaveToken(server, token); err != nil {
+		return "", err
+	}
+	return path, nil
 }

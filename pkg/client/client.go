@@ -6,6 +6,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,22 +23,34 @@ import (
 
 // Client calls one web server.
 type Client struct {
-	base string
-	http *http.Client
-	user string
+	base  string
+	http  *http.Client
+	user  string
+	token string
+}
+
+// Options configure a client.
+type Options struct {
+	ConnectTimeout time.Duration // bounds connection set-up only
+	User           string        // sent as X-Crawlctl-User (used only by --insecure servers)
+	Token          string        // API token, sent as a bearer token
+	TLS            *tls.Config   // for https servers with a private CA
 }
 
 // New returns a client of the web server at base (e.g. http://127.0.0.1:8081).
-// connectTimeout bounds connection set-up; user is recorded as the actor.
-func New(base string, connectTimeout time.Duration, user string) *Client {
+func New(base string, o Options) *Client {
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = (&netDialer{timeout: connectTimeout}).DialContext
+	tr.DialContext = (&netDialer{timeout: o.ConnectTimeout}).DialContext
 	tr.ResponseHeaderTimeout = 2 * time.Minute
-	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}, user: user}
+	tr.TLSClientConfig = o.TLS
+	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}, user: o.User, token: o.Token}
 }
+
+// Base is the server URL.
+func (c *Client) Base() string { return c.base }
 
 // APIError is an error reply of the server.
 type APIError struct {
@@ -71,6 +84,9 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, co
 	}
 	if c.user != "" {
 		req.Header.Set("X-Crawlctl-User", c.user)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -269,4 +285,56 @@ func (c *Client) SetSchedulePaused(ctx context.Context, id int64, paused bool) (
 func (c *Client) RemoveSchedule(ctx context.Context, id int64) (*webserver.ScheduleView, error) {
 	var out webserver.ScheduleView
 	return &out, c.do(ctx, http.MethodDelete, "/api/v1/schedules/"+strconv.FormatInt(id, 10), nil, "", &out)
+}
+
+// Login exchanges a user name and password for a token.
+func (c *Client) Login(ctx context.Context, user, password, expiresIn string) (*webserver.TokenResult, error) {
+	var out webserver.TokenResult
+	return &out, c.postJSON(ctx, "/api/v1/login", webserver.LoginRequest{User: user, Password: password, ExpiresIn: expiresIn}, &out)
+}
+
+// WhoAmI returns the caller's user name and role.
+func (c *Client) WhoAmI(ctx context.Context) (map[string]string, error) {
+	var out map[string]string
+	return out, c.getJSON(ctx, "/api/v1/whoami", &out)
+}
+
+// AddUser creates a user.
+func (c *Client) AddUser(ctx context.Context, req webserver.UserRequest) (*store.User, error) {
+	var out store.User
+	return &out, c.postJSON(ctx, "/api/v1/users", req, &out)
+}
+
+// Users lists users.
+func (c *Client) Users(ctx context.Context) ([]store.User, error) {
+	var out []store.User
+	return out, c.getJSON(ctx, "/api/v1/users", &out)
+}
+
+// RemoveUser deletes a user.
+func (c *Client) RemoveUser(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/users/"+url.PathEscape(name), nil, "", nil)
+}
+
+// SetPassword changes a user's password.
+func (c *Client) SetPassword(ctx context.Context, name, password string) error {
+	b, _ := json.Marshal(map[string]string{"password": password})
+	return c.do(ctx, http.MethodPut, "/api/v1/users/"+url.PathEscape(name)+"/password", bytes.NewReader(b), "application/json", nil)
+}
+
+// CreateToken creates an API token.
+func (c *Client) CreateToken(ctx context.Context, req webserver.TokenRequest) (*webserver.TokenResult, error) {
+	var out webserver.TokenResult
+	return &out, c.postJSON(ctx, "/api/v1/tokens", req, &out)
+}
+
+// Tokens lists tokens (the caller's; an admin's lists everyone's).
+func (c *Client) Tokens(ctx context.Context) ([]store.Token, error) {
+	var out []store.Token
+	return out, c.getJSON(ctx, "/api/v1/tokens", &out)
+}
+
+// RevokeToken revokes a token by id.
+func (c *Client) RevokeToken(ctx context.Context, id int64) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/tokens/"+strconv.FormatInt(id, 10), nil, "", nil)
 }

@@ -9,6 +9,7 @@ package dispatch
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,10 @@ type Config struct {
 	Batch int
 	// NudgeTimeout bounds the HTTP "execute" call.
 	NudgeTimeout time.Duration
+	// ClusterSecret is presented to executors with every nudge.
+	ClusterSecret string
+	// TLS is the client configuration for executors serving HTTPS.
+	TLS *tls.Config
 }
 
 func (c *Config) defaults() {
@@ -87,7 +92,7 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Dispatcher {
 	cfg.defaults()
 	return &Dispatcher{
 		cfg: cfg, store: st, log: log,
-		client: &http.Client{Timeout: cfg.NudgeTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute}},
+		client: &http.Client{Timeout: cfg.NudgeTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute, TLSClientConfig: cfg.TLS}},
 		wake:   make(chan struct{}, 1),
 		rnd:    rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15)),
 	}
@@ -223,9 +228,16 @@ func (d *Dispatcher) nudge(ctx context.Context, a store.Assignment) {
 // outcome: delivered, requeued or undelivered.
 func (d *Dispatcher) sendNudge(ctx context.Context, a store.Assignment) string {
 	log := d.log.With().Int64("execution", a.ExecutionID).Int64("executor_id", a.Executor.ID).Str("executor", a.Executor.Addr()).Logger()
-	u := url.URL{Scheme: "http", Host: net.JoinHostPort(a.Executor.Host, strconv.Itoa(a.Executor.Port)), Path: "/executor",
+	scheme := "http"
+	if a.Executor.TLS {
+		scheme = "https"
+	}
+	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(a.Executor.Host, strconv.Itoa(a.Executor.Port)), Path: "/executor",
 		RawQuery: url.Values{"action": {"execute"}, "execid": {strconv.FormatInt(a.ExecutionID, 10)}}.Encode()}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	if d.cfg.ClusterSecret != "" {
+		req.Header.Set("Authorization", "Bearer "+d.cfg.ClusterSecret)
+	}
 	resp, err := d.client.Do(req)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {

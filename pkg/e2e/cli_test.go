@@ -79,6 +79,7 @@ func TestLogsFollow(t *testing.T) {
 	}), "--name", "p")
 	id := submit(t, c, "p", "talk")
 	cmd := exec.Command(c.Bin, "exec", "logs", strconv.FormatInt(id, 10), "--job", "job", "--follow", "--server", c.Server())
+	cmd.Env = append(os.Environ(), c.Env()...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +127,9 @@ func TestQuickstart(t *testing.T) {
 	listen := fmt.Sprintf("127.0.0.1:%d", testcluster.FreePort(t))
 	cmd := exec.Command(filepath.Join(root, "scripts", "quickstart.sh"), "--bin", bin, "--data-dir", t.TempDir(), "--listen", listen)
 	cmd.Dir = root
+	// No token is typed anywhere: solo saves its admin token for the CLI.
+	config := t.TempDir()
+	cmd.Env = append(withoutToken(os.Environ()), "XDG_CONFIG_HOME="+config)
 	out := &lockedOutput{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -142,13 +146,14 @@ func TestQuickstart(t *testing.T) {
 		return strings.Contains(out.String(), "Ctrl-C stops it."), out.String()
 	})
 	text := out.String()
-	for _, want := range []string{"crawlctl solo is running", "uploaded hello-crawl version 1", "SUCCEEDED", "crawling 3 news pages of example.org"} {
+	for _, want := range []string{"crawlctl solo is running", "web server: http://127.0.0.1:", "uploaded hello-crawl version 1", "SUCCEEDED", "crawling 3 news pages of example.org"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("quickstart output lacks %q:\n%s", want, text)
 		}
 	}
 	// The CLI works against solo like against a cluster.
 	r := exec.Command(bin, "executor", "list", "-o", "json", "--server", "http://"+listen)
+	r.Env = cmd.Env
 	b, err := r.Output()
 	if err != nil || !strings.Contains(string(b), `"active": true`) || !strings.Contains(string(b), `"name": "solo"`) {
 		t.Fatalf("executor list against solo: %v %s", err, b)
@@ -163,4 +168,14 @@ func TestQuickstart(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("quickstart did not stop on Ctrl-C:\n%s", out.String())
 	}
+}
+
+func withoutToken(env []string) []string {
+	out := env[:0:0]
+	for _, e := range env {
+		if !strings.HasPrefix(e, "CRAWLCTL_TOKEN=") && !strings.HasPrefix(e, "XDG_CONFIG_HOME=") {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -257,7 +257,10 @@ func TestTwoWebServersRunEachExecutionOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			resp, err := http.Post("http://"+web.Addr+"/api/v1/executions", "application/json", bytes.NewReader(body))
+			req, _ := http.NewRequest(http.MethodPost, "http://"+web.Addr+"/api/v1/executions", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+c.Token)
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				errs <- err
 				return

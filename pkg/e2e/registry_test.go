@@ -89,7 +89,14 @@ func TestExecutorRegistryEndToEnd(t *testing.T) {
 	if _, err := strconv.Atoi(string(port)); err != nil {
 		t.Fatalf("port file holds %q, want digits only", port)
 	}
-	code, body := testcluster.Get(t, "http://127.0.0.1:"+string(port)+"/executor?action=activate")
+	url := "http://127.0.0.1:" + string(port) + "/executor?action=activate"
+	if code, body := testcluster.Get(t, url); code != 401 || strings.TrimSpace(body) != `{"error":"unauthorized"}` {
+		t.Fatalf("activate without the cluster secret: %d %s", code, body)
+	}
+	if listExecutors(c)["node-1"].Active {
+		t.Fatal("an unauthorized activate changed the row")
+	}
+	code, body := testcluster.Do(t, http.MethodGet, url, c.Secret, nil)
 	if code != 200 || strings.TrimSpace(body) != `{"status":"success"}` {
 		t.Fatalf("activate via servlet: %d %s", code, body)
 	}
@@ -115,7 +122,7 @@ func TestExecutorRegistryEndToEnd(t *testing.T) {
 	}
 	// Deactivate through the servlet, POST with a form body, is idempotent.
 	for i := 0; i < 2; i++ {
-		_, body := postForm(t, "http://"+n2.Addr+"/executor", "action=deactivate")
+		_, body := postForm(t, "http://"+n2.Addr+"/executor", "action=deactivate", c.Secret)
 		if strings.TrimSpace(body) != `{"status":"success"}` {
 			t.Fatalf("deactivate: %s", body)
 		}
@@ -206,10 +213,12 @@ func TestBadInput(t *testing.T) {
 		{"unknown command", []string{"executor", "frobnicate"}, 2, "unknown command"},
 		{"bad output", []string{"executor", "list", "-o", "yaml"}, 2, "bad --output"},
 		{"unreachable server", []string{"executor", "list", "--server", "http://127.0.0.1:1"}, 3, "cannot reach"},
-		{"unreachable database", []string{"executor", "serve", "--db", "mysql://root@127.0.0.1:1/x", "--port", "0"}, 3, "unreachable"},
-		{"bad dsn", []string{"web", "serve", "--db", "postgres://x"}, 2, "must start with mysql:// or sqlite://"},
-		{"port in use", []string{"executor", "serve", "--db", c.DSN, "--port", strings.Split(a.Addr, ":")[1], "--port-file", ""}, 2, "already in use"},
-		{"bad label", []string{"executor", "serve", "--db", c.DSN, "--label", "novalue"}, 2, "bad --label"},
+		{"unreachable database", []string{"executor", "serve", "--insecure", "--db", "mysql://root@127.0.0.1:1/x", "--port", "0"}, 3, "unreachable"},
+		{"bad dsn", []string{"web", "serve", "--insecure", "--db", "postgres://x"}, 2, "must start with mysql:// or sqlite://"},
+		{"port in use", []string{"executor", "serve", "--insecure", "--db", c.DSN, "--port", strings.Split(a.Addr, ":")[1], "--port-file", ""}, 2, "already in use"},
+		{"bad label", []string{"executor", "serve", "--insecure", "--db", c.DSN, "--label", "novalue"}, 2, "bad --label"},
+		{"no auth configured", []string{"executor", "serve", "--db", c.DSN, "--port", "0"}, 2, "--cluster-secret-file"},
+		{"world-readable secret", []string{"web", "serve", "--db", c.DSN, "--cluster-secret-file", worldReadable(t)}, 2, "chmod 600"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -246,7 +255,7 @@ func TestDaemonsRefuseUnmigratedDatabase(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{Dialect: "sqlite"})
 	c.StartWeb()
 	empty := "sqlite://" + filepath.Join(t.TempDir(), "empty.db")
-	for _, args := range [][]string{{"web", "serve", "--db", empty, "--listen", "127.0.0.1:0"}, {"executor", "serve", "--db", empty, "--port", "0"}} {
+	for _, args := range [][]string{{"web", "serve", "--insecure", "--db", empty, "--listen", "127.0.0.1:0"}, {"executor", "serve", "--insecure", "--db", empty, "--port", "0"}} {
 		r := c.CLI(args...)
 		if r.Code != 3 || !strings.Contains(r.Stderr, "crawlctl migrate up") {
 			t.Fatalf("%s %v: exit %d %q; want 3 and a hint to migrate", bin, args, r.Code, r.Stderr)
@@ -277,9 +286,12 @@ func (d *sqlDB) Exec(q string, args ...any) (sql.Result, error) {
 	return d.s.ExecRaw(context.Background(), q, args...)
 }
 
-func postForm(t *testing.T, url, form string) (int, string) {
+func postForm(t *testing.T, url, form, secret string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(url, "application/x-www-form-urlencoded", strings.NewReader(form))
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,3 +301,13 @@ func postForm(t *testing.T, url, form string) (int, string) {
 }
 
 func storeFilter() store.ExecutionFilter { return store.ExecutionFilter{Limit: 10000} }
+
+// worldReadable writes a cluster secret file that others may read.
+func worldReadable(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(p, []byte("a-long-enough-cluster-secret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

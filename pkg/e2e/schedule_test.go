@@ -285,7 +285,8 @@ func TestCLIUnderCron(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command("env", append([]string{"-i", c.Bin}, args...)...)
+		// A crontab sets the token as a variable; nothing else is inherited.
+		cmd := exec.Command("env", append([]string{"-i", "CRAWLCTL_TOKEN=" + c.Token, c.Bin}, args...)...)
 		cmd.Stdout, cmd.Stderr = f, f
 		err = cmd.Run()
 		f.Close()

@@ -46,6 +46,12 @@ type Config struct {
 	AutoActivate bool
 	// ClockOffset shifts the clock this executor reports (to see skew handling).
 	ClockOffset time.Duration
+	// ClusterSecret must be presented (Authorization: Bearer) for execute,
+	// cancel, activate, deactivate and log; "" only with Insecure.
+	ClusterSecret string
+	Insecure      bool
+	// TLSCert and TLSKey make the executor serve HTTPS.
+	TLSCert, TLSKey string
 }
 
 // Executor is a running executor daemon.
@@ -145,7 +151,7 @@ func (e *Executor) Start(ctx context.Context) error {
 func (e *Executor) register(ctx context.Context) error {
 	ex, err := e.store.RegisterExecutor(ctx, store.ExecutorSpec{
 		ID: e.ID(), Name: e.cfg.Name, Host: e.cfg.Host, Port: e.Port(),
-		Labels: e.cfg.Labels, MaxFlows: e.cfg.MaxFlows, Version: buildinfo.String(), LocalTime: e.now(),
+		Labels: e.cfg.Labels, MaxFlows: e.cfg.MaxFlows, Version: buildinfo.String(), LocalTime: e.now(), TLS: e.cfg.TLSCert != "",
 	})
 	if err != nil {
 		return err
@@ -179,10 +185,20 @@ func writePortFile(path string, port int) error {
 // stopped and the port file removed.
 func (e *Executor) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- e.srv.Serve(e.ln) }()
+	go func() {
+		if e.cfg.TLSCert != "" {
+			serveErr <- e.srv.ServeTLS(e.ln, e.cfg.TLSCert, e.cfg.TLSKey)
+			return
+		}
+		serveErr <- e.srv.Serve(e.ln)
+	}()
 	close(e.ready)
 
 	loops, stopLoops := context.WithCancel(context.Background())
+	if e.cfg.Insecure {
+		e.wg.Add(1)
+		go e.insecureWarnings(loops)
+	}
 	e.wg.Add(2)
 	go e.heartbeatLoop(loops)
 	go e.claimLoop(loops)
@@ -269,6 +285,21 @@ func (e *Executor) beat(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// insecureWarnings repeats, every hour, that the servlet is open to anyone.
+func (e *Executor) insecureWarnings(ctx context.Context) {
+	defer e.wg.Done()
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		e.log.Warn().Msg("INSECURE: --insecure is set; anyone who reaches this port can run, cancel and activate work here")
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // now is this executor's own clock reading, as reported to the database.

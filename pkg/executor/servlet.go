@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/crawlctl/crawlctl/pkg/auth"
 )
 
 // routes serves Azkaban's executor servlet and health checks.
@@ -46,6 +48,14 @@ func (e *Executor) servlet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action := r.Form.Get("action")
+	switch action {
+	case "execute", "cancel", "activate", "deactivate", "log":
+		if !e.cfg.Insecure && !auth.SecretMatches(e.cfg.ClusterSecret, auth.BearerToken(r)) {
+			e.log.Warn().Str("action", action).Str("remote", r.RemoteAddr).Msg("servlet call without the cluster secret refused")
+			servletError(w, http.StatusUnauthorized, "unauthorized")
+			return
+		}
+	}
 	switch action {
 	case "":
 		servletError(w, http.StatusBadRequest, "Parameter action not set")

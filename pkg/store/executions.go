@@ -39,6 +39,7 @@ type Execution struct {
 	ExecutorID       *int64            `json:"executor_id"`
 	ExecutorName     string            `json:"executor_name"`
 	ExecutorAddr     string            `json:"executor_addr,omitempty"`
+	ExecutorTLS      bool              `json:"-"`
 	PinnedExecutorID *int64            `json:"pinned_executor_id,omitempty"`
 	Attempt          int               `json:"attempt"`
 	DispatchFailures int               `json:"dispatch_failures"`
@@ -106,7 +107,7 @@ func (e *AlreadyRunningError) Error() string {
 	return fmt.Sprintf("flow is already %s as execution %d", strings.ToLower(e.Status), e.ID)
 }
 
-const execColumns = `e.id, e.project_id, e.project, e.version, e.flow, e.status, e.executor_id, COALESCE(x.name, ''), COALESCE(x.host, ''), COALESCE(x.port, 0),
+const execColumns = `e.id, e.project_id, e.project, e.version, e.flow, e.status, e.executor_id, COALESCE(x.name, ''), COALESCE(x.host, ''), COALESCE(x.port, 0), COALESCE(x.tls, 0),
   e.pinned_executor_id, e.attempt, e.dispatch_failures, e.excluded, e.flow_retries, e.params, e.priority, e.concurrent, e.failure_action,
   e.submit_user, e.submit_time, e.dispatched_time, e.start_time, e.end_time, e.wait_reason, e.error, e.kill_reason,
   e.schedule_id, e.scheduled_time`
@@ -123,7 +124,7 @@ func scanExecution(r scanner) (*Execution, error) {
 		excluded, params                      string
 		submit, dispatched, started, finished nullTime
 	)
-	if err := r.Scan(&e.ID, &e.ProjectID, &e.Project, &e.Version, &e.Flow, &e.Status, &execID, &e.ExecutorName, &host, &port,
+	if err := r.Scan(&e.ID, &e.ProjectID, &e.Project, &e.Version, &e.Flow, &e.Status, &execID, &e.ExecutorName, &host, &port, &e.ExecutorTLS,
 		&pinned, &e.Attempt, &e.DispatchFailures, &excluded, &e.FlowRetries, &params, &e.Priority, &e.Concurrent, &e.FailureAction,
 		&e.SubmitUser, &submit, &dispatched, &started, &finished, &e.WaitReason, &e.Error, &e.KillReason, &schedID, &scheduled); err != nil {
 		return nil, err

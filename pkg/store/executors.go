@@ -47,6 +47,8 @@ type Executor struct {
 	Load1        float64       `json:"load1"`
 	// Stopped is true when the executor shut down cleanly after its last start.
 	Stopped bool `json:"-"`
+	// TLS is true when the executor serves HTTPS.
+	TLS bool `json:"tls"`
 }
 
 // Status is online, offline or stopped, judged by the database clock.
@@ -76,6 +78,7 @@ type ExecutorSpec struct {
 	MaxFlows  int
 	Version   string
 	LocalTime time.Time // the executor's own clock, for the skew column
+	TLS       bool
 }
 
 // Heartbeat is what an executor reports every few seconds.
@@ -98,7 +101,7 @@ type ExecutorEvent struct {
 func (s *Store) executorColumns() string {
 	return `id, name, host, port, active, labels, max_flows, version, started_at, stopped_at, last_heartbeat,
   COALESCE(` + s.d.msSince("last_heartbeat") + `, -1), clock_skew_ms, running_flows, load1,
-  CASE WHEN stopped_at IS NOT NULL AND (started_at IS NULL OR stopped_at >= started_at) THEN 1 ELSE 0 END`
+  CASE WHEN stopped_at IS NOT NULL AND (started_at IS NULL OR stopped_at >= started_at) THEN 1 ELSE 0 END, tls`
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -111,7 +114,7 @@ func scanExecutor(r scanner) (*Executor, error) {
 		ageMs, skewMs, isStopped int64
 	)
 	if err := r.Scan(&e.ID, &e.Name, &e.Host, &e.Port, &e.Active, &labels, &e.MaxFlows, &e.Version,
-		&started, &stopped, &beat, &ageMs, &skewMs, &e.RunningFlows, &e.Load1, &isStopped); err != nil {
+		&started, &stopped, &beat, &ageMs, &skewMs, &e.RunningFlows, &e.Load1, &isStopped, &e.TLS); err != nil {
 		return nil, err
 	}
 	e.Labels = map[string]string{}
@@ -153,9 +156,9 @@ func (s *Store) RegisterExecutor(ctx context.Context, spec ExecutorSpec) (*Execu
 		skew := s.localTimeArg(spec.LocalTime)
 		if existing == 0 && spec.ID > 0 {
 			// Re-create a deleted row under its old id, if nobody took it.
-			res, err := tx.ExecContext(ctx, s.d.insertIgnore+` executors (id, name, host, port, active, labels, max_flows, version, started_at, stopped_at, last_heartbeat, clock_skew_ms, running_flows, created_at)
-VALUES (?, ?, ?, ?, 0, ?, ?, ?, `+s.d.now+`, NULL, `+s.d.now+`, `+s.skewExpr()+`, 0, `+s.d.now+`)`,
-				spec.ID, spec.Name, spec.Host, spec.Port, labelsJSON(spec.Labels), spec.MaxFlows, spec.Version, skew)
+			res, err := tx.ExecContext(ctx, s.d.insertIgnore+` executors (id, name, host, port, active, labels, max_flows, version, started_at, stopped_at, last_heartbeat, clock_skew_ms, running_flows, created_at, tls)
+VALUES (?, ?, ?, ?, 0, ?, ?, ?, `+s.d.now+`, NULL, `+s.d.now+`, `+s.skewExpr()+`, 0, `+s.d.now+`, ?)`,
+				spec.ID, spec.Name, spec.Host, spec.Port, labelsJSON(spec.Labels), spec.MaxFlows, spec.Version, skew, spec.TLS)
 			if err != nil {
 				return fmt.Errorf("re-create executor %d: %w", spec.ID, err)
 			}
@@ -165,7 +168,7 @@ VALUES (?, ?, ?, ?, 0, ?, ?, ?, `+s.d.now+`, NULL, `+s.d.now+`, `+s.skewExpr()+`
 		}
 		if existing != -1 {
 			if _, err := tx.ExecContext(ctx, s.d.upsertExecutor,
-				spec.Name, spec.Host, spec.Port, labelsJSON(spec.Labels), spec.MaxFlows, spec.Version, skew); err != nil {
+				spec.Name, spec.Host, spec.Port, labelsJSON(spec.Labels), spec.MaxFlows, spec.Version, skew, spec.TLS); err != nil {
 				return fmt.Errorf("register executor %s:%d: %w", spec.Host, spec.Port, err)
 			}
 		}

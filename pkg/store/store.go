@@ -71,11 +71,11 @@ var mysqlDialect = dialect{
 	// SKIP LOCKED lets several web servers take disjoint batches of the queue.
 	skipLocked: " FOR UPDATE SKIP LOCKED",
 	forUpdate:  " FOR UPDATE",
-	upsertExecutor: `INSERT INTO executors (name, host, port, active, labels, max_flows, version, started_at, stopped_at, last_heartbeat, clock_skew_ms, running_flows, created_at)
-VALUES (?, ?, ?, FALSE, ?, ?, ?, NOW(6), NULL, NOW(6), (TIMESTAMPDIFF(MICROSECOND, NOW(6), ?) DIV 1000), 0, NOW(6))
+	upsertExecutor: `INSERT INTO executors (name, host, port, active, labels, max_flows, version, started_at, stopped_at, last_heartbeat, clock_skew_ms, running_flows, created_at, tls)
+VALUES (?, ?, ?, FALSE, ?, ?, ?, NOW(6), NULL, NOW(6), (TIMESTAMPDIFF(MICROSECOND, NOW(6), ?) DIV 1000), 0, NOW(6), ?)
 ON DUPLICATE KEY UPDATE name = VALUES(name), active = FALSE, labels = VALUES(labels), max_flows = VALUES(max_flows),
   version = VALUES(version), started_at = NOW(6), stopped_at = NULL, last_heartbeat = NOW(6),
-  clock_skew_ms = VALUES(clock_skew_ms), running_flows = 0`,
+  clock_skew_ms = VALUES(clock_skew_ms), running_flows = 0, tls = VALUES(tls)`,
 	insertIgnore: "INSERT IGNORE INTO",
 	nowPlus:      "NOW(6) + INTERVAL ? MICROSECOND",
 	nowPlusArg:   func(d time.Duration) any { return d.Microseconds() },
@@ -100,11 +100,11 @@ var sqliteDialect = dialect{
 	// queue needs no row locks.
 	skipLocked: "",
 	forUpdate:  "",
-	upsertExecutor: `INSERT INTO executors (name, host, port, active, labels, max_flows, version, started_at, stopped_at, last_heartbeat, clock_skew_ms, running_flows, created_at)
-VALUES (?, ?, ?, 0, ?, ?, ?, ` + sqliteNow + `, NULL, ` + sqliteNow + `, CAST(ROUND((julianday(?) - julianday(` + sqliteNow + `)) * 86400000) AS INTEGER), 0, ` + sqliteNow + `)
+	upsertExecutor: `INSERT INTO executors (name, host, port, active, labels, max_flows, version, started_at, stopped_at, last_heartbeat, clock_skew_ms, running_flows, created_at, tls)
+VALUES (?, ?, ?, 0, ?, ?, ?, ` + sqliteNow + `, NULL, ` + sqliteNow + `, CAST(ROUND((julianday(?) - julianday(` + sqliteNow + `)) * 86400000) AS INTEGER), 0, ` + sqliteNow + `, ?)
 ON CONFLICT (host, port) DO UPDATE SET name = excluded.name, active = 0, labels = excluded.labels, max_flows = excluded.max_flows,
   version = excluded.version, started_at = ` + sqliteNow + `, stopped_at = NULL, last_heartbeat = ` + sqliteNow + `,
-  clock_skew_ms = excluded.clock_skew_ms, running_flows = 0`,
+  clock_skew_ms = excluded.clock_skew_ms, running_flows = 0, tls = excluded.tls`,
 	insertIgnore: "INSERT OR IGNORE INTO",
 	nowPlus:      "strftime('%Y-%m-%d %H:%M:%f', 'now', ?)",
 	nowPlusArg:   func(d time.Duration) any { return fmt.Sprintf("%+.3f seconds", d.Seconds()) },
@@ -304,4 +304,10 @@ func (s *Store) Now(ctx context.Context) (time.Time, error) {
 // to act as an operator typing SQL by hand.
 func (s *Store) ExecRaw(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return s.db.ExecContext(ctx, q, args...)
+}
+
+// QueryRaw runs an arbitrary query; only tests use it, to look at what is
+// really stored.
+func (s *Store) QueryRaw(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, q, args...)
 }

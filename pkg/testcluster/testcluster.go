@@ -8,6 +8,8 @@ package testcluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,8 +67,16 @@ type Cluster struct {
 	DSN     string
 	Dir     string
 	Offline time.Duration
-	mu      sync.Mutex
-	webs    []*Proc
+	// Token is an admin's API token; SecretFile holds the cluster secret
+	// (both empty with Options.Insecure).
+	Token      string
+	Secret     string
+	SecretFile string
+	insecure   bool
+	scheme     string // "" = http
+	caFile     string
+	mu         sync.Mutex
+	webs       []*Proc
 }
 
 // Options tunes a cluster.
@@ -74,6 +84,9 @@ type Options struct {
 	Dialect      string        // "mysql" (default) or "sqlite"
 	OfflineAfter time.Duration // default 2s
 	ClaimTimeout time.Duration // default 3s
+	// Insecure starts the daemons with --insecure instead of creating an
+	// admin and a cluster secret.
+	Insecure bool
 }
 
 // New makes a fresh migrated database and an empty cluster around it.
@@ -85,8 +98,45 @@ func New(t testing.TB, o Options) *Cluster {
 	if o.OfflineAfter == 0 {
 		o.OfflineAfter = 2 * time.Second
 	}
-	c := &Cluster{t: t, Bin: Binary(t), DSN: storetest.NewMigratedDSN(t, o.Dialect), Dir: t.TempDir(), Offline: o.OfflineAfter}
+	c := &Cluster{t: t, Bin: Binary(t), DSN: storetest.NewMigratedDSN(t, o.Dialect), Dir: t.TempDir(), Offline: o.OfflineAfter, insecure: o.Insecure}
+	if err := os.MkdirAll(filepath.Join(c.Dir, "config"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if !o.Insecure {
+		c.Secret = "test-cluster-secret-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		c.SecretFile = filepath.Join(c.Dir, "cluster.secret")
+		if err := os.WriteFile(c.SecretFile, []byte(c.Secret+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(c.Bin, "user", "add", "admin", "--role", "admin", "--db", c.DSN, "-o", "json").CombinedOutput()
+		if err != nil {
+			t.Fatalf("create the admin: %v\n%s", err, out)
+		}
+		var res struct{ Token string }
+		if err := json.Unmarshal(out, &res); err != nil || res.Token == "" {
+			t.Fatalf("user add printed %q", out)
+		}
+		c.Token = res.Token
+	}
 	return c
+}
+
+// authArgs are the daemon flags for this cluster's security setting.
+func (c *Cluster) authArgs() []string {
+	if c.insecure {
+		return []string{"--insecure"}
+	}
+	return []string{"--cluster-secret-file", c.SecretFile}
+}
+
+// Env is the environment every process of the cluster gets: a private
+// config directory (token file) and, for the CLI, the admin token.
+func (c *Cluster) Env() []string {
+	env := []string{"XDG_CONFIG_HOME=" + filepath.Join(c.Dir, "config")}
+	if c.Token != "" {
+		env = append(env, "CRAWLCTL_TOKEN="+c.Token)
+	}
+	return env
 }
 
 // Proc is a running crawlctl daemon.
@@ -147,7 +197,7 @@ func (c *Cluster) start(name, dir string, env []string, args ...string) *Proc {
 func (c *Cluster) launch(p *Proc) {
 	cmd := exec.Command(c.Bin, p.args...)
 	cmd.Dir = p.Dir
-	cmd.Env = append(append(os.Environ(), "CRAWLCTL_LOG_FORMAT=json", "CRAWLCTL_LOG_LEVEL=debug"), p.env...)
+	cmd.Env = append(append(append(os.Environ(), "CRAWLCTL_LOG_FORMAT=json", "CRAWLCTL_LOG_LEVEL=debug"), c.Env()...), p.env...)
 	cmd.Stdout, cmd.Stderr = p.Log, p.Log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -177,6 +227,15 @@ func FreePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// StartWebTLS starts a web server serving HTTPS with cert and key; the
+// cluster's CLI calls then use https (trusting CRAWLCTL_CA_CERT).
+func (c *Cluster) StartWebTLS(cert, key string, extra ...string) *Proc {
+	c.t.Helper()
+	c.scheme = "https"
+	c.caFile = cert
+	return c.StartWeb(append([]string{"--tls-cert", cert, "--tls-key", key}, extra...)...)
+}
+
 // StartWeb starts a web server and waits until it is ready.
 func (c *Cluster) StartWeb(extra ...string) *Proc {
 	c.t.Helper()
@@ -184,8 +243,8 @@ func (c *Cluster) StartWeb(extra ...string) *Proc {
 	n := len(c.webs) + 1
 	c.mu.Unlock()
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(c.t))
-	args := append([]string{"web", "serve", "--db", c.DSN, "--listen", addr, "--offline-after", c.Offline.String(),
-		"--claim-timeout", "3s", "--dispatch-poll", "200ms"}, extra...)
+	args := append(append([]string{"web", "serve", "--db", c.DSN, "--listen", addr, "--offline-after", c.Offline.String(),
+		"--claim-timeout", "3s", "--dispatch-poll", "200ms"}, c.authArgs()...), extra...)
 	p := c.start(fmt.Sprintf("web-%d", n), filepath.Join(c.Dir, fmt.Sprintf("web-%d", n)), nil, args...)
 	p.Addr = addr
 	c.mu.Lock()
@@ -197,7 +256,7 @@ func (c *Cluster) StartWeb(extra ...string) *Proc {
 			c.t.Fatalf("web server exited: %s", p.Log.String())
 		default:
 		}
-		resp, err := http.Get("http://" + addr + "/readyz")
+		resp, err := c.httpClient().Get(c.scheme0() + "://" + addr + "/readyz")
 		if err != nil {
 			return false, err.Error()
 		}
@@ -214,7 +273,28 @@ func (c *Cluster) Server() string {
 	if len(c.webs) == 0 {
 		c.t.Fatal("no web server started")
 	}
-	return "http://" + c.webs[0].Addr
+	return c.scheme0() + "://" + c.webs[0].Addr
+}
+
+func (c *Cluster) scheme0() string {
+	if c.scheme == "" {
+		return "http"
+	}
+	return c.scheme
+}
+
+// httpClient trusts the cluster's test CA, if any.
+func (c *Cluster) httpClient() *http.Client {
+	if c.caFile == "" {
+		return http.DefaultClient
+	}
+	pem, err := os.ReadFile(c.caFile)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 
 // StartExecutor starts an executor named name on a free port (--port 0) in
@@ -222,8 +302,8 @@ func (c *Cluster) Server() string {
 func (c *Cluster) StartExecutor(name string, extra ...string) *Proc {
 	c.t.Helper()
 	dir := filepath.Join(c.Dir, name)
-	args := append([]string{"executor", "serve", "--db", c.DSN, "--host", "127.0.0.1", "--bind", "127.0.0.1", "--port", "0", "--name", name,
-		"--heartbeat", "500ms", "--poll", "500ms", "--drain-timeout", "5s"}, extra...)
+	args := append(append([]string{"executor", "serve", "--db", c.DSN, "--host", "127.0.0.1", "--bind", "127.0.0.1", "--port", "0", "--name", name,
+		"--heartbeat", "500ms", "--poll", "500ms", "--drain-timeout", "5s"}, c.authArgs()...), extra...)
 	p := c.start(name, dir, nil, args...)
 	c.WaitExecutorPort(p)
 	return p
@@ -269,7 +349,7 @@ func (c *Cluster) CLIEnv(env []string, args ...string) Result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.Bin, args...)
 	cmd.Dir = c.Dir
-	cmd.Env = append(append(os.Environ(), "CRAWLCTL_SERVER="+c.Server()), env...)
+	cmd.Env = append(append(append(os.Environ(), "CRAWLCTL_SERVER="+c.Server()), c.Env()...), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -330,7 +410,23 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool
 // Get fetches an HTTP URL and returns status and body.
 func Get(t testing.TB, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	return Do(t, http.MethodGet, url, "", nil)
+}
+
+// Do sends a request with an optional bearer token and body.
+func Do(t testing.TB, method, url, bearer string, body io.Reader) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}

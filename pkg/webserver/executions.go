@@ -172,9 +172,17 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
 	}
 	if ex.Status == store.ExecKilling && ex.ExecutorAddr != "" {
 		// The database already says KILLING; this call only makes it faster.
-		u := url.URL{Scheme: "http", Host: ex.ExecutorAddr, Path: "/executor",
+		scheme := "http"
+		if ex.ExecutorTLS {
+			scheme = "https"
+		}
+		u := url.URL{Scheme: scheme, Host: ex.ExecutorAddr, Path: "/executor",
 			RawQuery: url.Values{"action": {"cancel"}, "execid": {strconv.FormatInt(id, 10)}, "user": {actor(r)}}.Encode()}
-		if resp, err := s.executor.Post(u.String(), "", nil); err != nil {
+		req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, u.String(), nil)
+		if s.cfg.ClusterSecret != "" {
+			req.Header.Set("Authorization", "Bearer "+s.cfg.ClusterSecret)
+		}
+		if resp, err := s.executor.Do(req); err != nil {
 			s.log.Warn().Err(err).Int64("execution", id).Msg("cancel nudge failed; the executor's poll will see KILLING")
 		} else {
 			resp.Body.Close()

@@ -29,6 +29,7 @@ type ExecutorView struct {
 	StartedAt      *time.Time            `json:"started_at"`
 	StoppedAt      *time.Time            `json:"stopped_at"`
 	Load1          float64               `json:"load1"`
+	TLS            bool                  `json:"tls"`
 	Events         []store.ExecutorEvent `json:"events,omitempty"`
 }
 
@@ -36,7 +37,7 @@ func (s *Server) view(e *store.Executor) ExecutorView {
 	return ExecutorView{
 		ID: e.ID, Name: e.Name, Host: e.Host, Port: e.Port, Active: e.Active, Status: e.Status(s.cfg.OfflineAfter),
 		RunningFlows: e.RunningFlows, MaxFlows: e.MaxFlows, LastHeartbeat: e.LastHeartbeat, HeartbeatAgeMs: e.HeartbeatAge.Milliseconds(),
-		ClockSkewMs: e.ClockSkew.Milliseconds(), Version: e.Version, Labels: e.Labels, StartedAt: e.StartedAt, StoppedAt: e.StoppedAt, Load1: e.Load1,
+		ClockSkewMs: e.ClockSkew.Milliseconds(), Version: e.Version, Labels: e.Labels, StartedAt: e.StartedAt, StoppedAt: e.StoppedAt, Load1: e.Load1, TLS: e.TLS,
 	}
 }
 

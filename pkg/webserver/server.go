@@ -6,6 +6,7 @@ package webserver
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/crawlctl/crawlctl/pkg/auth"
 	"github.com/crawlctl/crawlctl/pkg/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/flow"
 	"github.com/crawlctl/crawlctl/pkg/store"
@@ -20,6 +22,12 @@ import (
 
 // Config is the web server's settings.
 type Config struct {
+	// Insecure turns authentication off: every request may do everything.
+	Insecure bool
+	// ClusterSecret authenticates the web server to executors.
+	ClusterSecret string
+	// ExecutorCAs, if set, are the CAs trusted for executors serving TLS.
+	ExecutorTLS  *tls.Config
 	OfflineAfter time.Duration
 	Limits       flow.Limits
 	// ExecutorTimeout bounds HTTP calls to executors (cancel nudges).
@@ -34,6 +42,7 @@ type Server struct {
 	log      zerolog.Logger
 	executor *http.Client
 	metrics  http.Handler
+	logins   *auth.Limiter
 }
 
 // New builds a server; disp may be nil (no dispatching from this process),
@@ -48,7 +57,10 @@ func New(cfg Config, st *store.Store, disp *dispatch.Dispatcher, metrics http.Ha
 	if cfg.ExecutorTimeout <= 0 {
 		cfg.ExecutorTimeout = 5 * time.Second
 	}
-	return &Server{cfg: cfg, store: st, disp: disp, metrics: metrics, log: log, executor: &http.Client{Timeout: cfg.ExecutorTimeout}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = cfg.ExecutorTLS
+	return &Server{cfg: cfg, store: st, disp: disp, metrics: metrics, log: log,
+		executor: &http.Client{Timeout: cfg.ExecutorTimeout, Transport: tr}, logins: auth.NewLimiter(5, time.Minute)}
 }
 
 // Handler returns the HTTP handler with every route.
@@ -62,30 +74,42 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /metrics", s.metrics)
 	}
 
-	mux.HandleFunc("GET /api/v1/executors", s.listExecutors)
-	mux.HandleFunc("GET /api/v1/executors/{ref}", s.getExecutor)
-	mux.HandleFunc("POST /api/v1/executors/{ref}/activate", s.activateExecutor)
-	mux.HandleFunc("POST /api/v1/executors/{ref}/deactivate", s.deactivateExecutor)
-	mux.HandleFunc("DELETE /api/v1/executors/{ref}", s.removeExecutor)
+	v, op, ad := auth.Viewer, auth.Operator, auth.Admin
+	mux.HandleFunc("POST /api/v1/login", s.login)
+	s.handle(mux, "GET /api/v1/whoami", v, s.whoami)
 
-	mux.HandleFunc("GET /api/v1/projects", s.listProjects)
-	mux.HandleFunc("POST /api/v1/projects/{name}", s.uploadProject)
-	mux.HandleFunc("GET /api/v1/projects/{name}", s.getProject)
-	mux.HandleFunc("GET /api/v1/projects/{name}/flows", s.listFlows)
-	mux.HandleFunc("GET /api/v1/projects/{name}/flows/{flow}", s.getFlow)
+	s.handle(mux, "GET /api/v1/executors", v, s.listExecutors)
+	s.handle(mux, "GET /api/v1/executors/{ref}", v, s.getExecutor)
+	s.handle(mux, "POST /api/v1/executors/{ref}/activate", ad, s.activateExecutor)
+	s.handle(mux, "POST /api/v1/executors/{ref}/deactivate", ad, s.deactivateExecutor)
+	s.handle(mux, "DELETE /api/v1/executors/{ref}", ad, s.removeExecutor)
 
-	mux.HandleFunc("POST /api/v1/executions", s.submit)
-	mux.HandleFunc("GET /api/v1/executions", s.listExecutions)
-	mux.HandleFunc("GET /api/v1/executions/{id}", s.getExecution)
-	mux.HandleFunc("POST /api/v1/executions/{id}/cancel", s.cancelExecution)
-	mux.HandleFunc("GET /api/v1/executions/{id}/logs", s.executionLogs)
+	s.handle(mux, "GET /api/v1/projects", v, s.listProjects)
+	s.handle(mux, "POST /api/v1/projects/{name}", op, s.uploadProject)
+	s.handle(mux, "GET /api/v1/projects/{name}", v, s.getProject)
+	s.handle(mux, "GET /api/v1/projects/{name}/flows", v, s.listFlows)
+	s.handle(mux, "GET /api/v1/projects/{name}/flows/{flow}", v, s.getFlow)
 
-	mux.HandleFunc("POST /api/v1/schedules", s.addSchedule)
-	mux.HandleFunc("GET /api/v1/schedules", s.listSchedules)
-	mux.HandleFunc("GET /api/v1/schedules/{id}", s.getSchedule)
-	mux.HandleFunc("POST /api/v1/schedules/{id}/pause", s.pauseSchedule)
-	mux.HandleFunc("POST /api/v1/schedules/{id}/resume", s.resumeSchedule)
-	mux.HandleFunc("DELETE /api/v1/schedules/{id}", s.removeSchedule)
+	s.handle(mux, "POST /api/v1/executions", op, s.submit)
+	s.handle(mux, "GET /api/v1/executions", v, s.listExecutions)
+	s.handle(mux, "GET /api/v1/executions/{id}", v, s.getExecution)
+	s.handle(mux, "POST /api/v1/executions/{id}/cancel", op, s.cancelExecution)
+	s.handle(mux, "GET /api/v1/executions/{id}/logs", v, s.executionLogs)
+
+	s.handle(mux, "POST /api/v1/schedules", op, s.addSchedule)
+	s.handle(mux, "GET /api/v1/schedules", v, s.listSchedules)
+	s.handle(mux, "GET /api/v1/schedules/{id}", v, s.getSchedule)
+	s.handle(mux, "POST /api/v1/schedules/{id}/pause", op, s.pauseSchedule)
+	s.handle(mux, "POST /api/v1/schedules/{id}/resume", op, s.resumeSchedule)
+	s.handle(mux, "DELETE /api/v1/schedules/{id}", op, s.removeSchedule)
+
+	s.handle(mux, "POST /api/v1/users", ad, s.addUser)
+	s.handle(mux, "GET /api/v1/users", ad, s.listUsers)
+	s.handle(mux, "DELETE /api/v1/users/{name}", ad, s.removeUser)
+	s.handle(mux, "PUT /api/v1/users/{name}/password", v, s.setPassword)
+	s.handle(mux, "POST /api/v1/tokens", v, s.createToken)
+	s.handle(mux, "GET /api/v1/tokens", v, s.listTokens)
+	s.handle(mux, "DELETE /api/v1/tokens/{id}", v, s.revokeToken)
 
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
@@ -119,10 +143,14 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// actor names who made a request, for events and submit_user.
+// actor names who made a request, for events, submit_user and owners: the
+// authenticated user, or (with --insecure) what the client says it is.
 func actor(r *http.Request) string {
+	if id, ok := auth.FromContext(r.Context()); ok {
+		return id.User
+	}
 	if u := r.Header.Get("X-Crawlctl-User"); u != "" {
-		return u
+		return u + " (unauthenticated)"
 	}
 	return "api " + r.RemoteAddr
 }

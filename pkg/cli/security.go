@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/crawlctl/crawlctl/pkg/auth"
+)
+
+// security holds the authentication and TLS flags both daemons share.
+type security struct {
+	secretFile string
+	insecure   bool
+	tlsCert    string
+	tlsKey     string
+	secret     string // resolved
+}
+
+func (s *security) flags(f *pflag.FlagSet) {
+	f.StringVar(&s.secretFile, "cluster-secret-file", "", "file holding the secret shared by the web servers and executors (mode 600); or set CRAWLCTL_CLUSTER_SECRET")
+	f.BoolVar(&s.insecure, "insecure", false, "run without authentication: anyone who reaches the port may do anything (never in production)")
+	f.StringVar(&s.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	f.StringVar(&s.tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
+}
+
+// resolve loads the secret and refuses to go on without one unless --insecure.
+func (s *security) resolve(daemon string) error {
+	secret, err := auth.LoadSecret(s.secretFile, os.Getenv("CRAWLCTL_CLUSTER_SECRET"))
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	s.secret = secret
+	if s.secret == "" && !s.insecure {
+		return usageErr("%s needs authentication configured: give --cluster-secret-file (or CRAWLCTL_CLUSTER_SECRET), the same on the web servers and executors, or --insecure to run open (never in production)", daemon)
+	}
+	if (s.tlsCert == "") != (s.tlsKey == "") {
+		return usageErr("--tls-cert and --tls-key go together")
+	}
+	if s.tlsCert != "" {
+		if _, err := tls.LoadX509KeyPair(s.tlsCert, s.tlsKey); err != nil {
+			return usageErr("--tls-cert/--tls-key: %v", err)
+		}
+	}
+	return nil
+}
+
+// caPool reads PEM certificates to trust, added to the system's.
+func caPool(file string) (*tls.Config, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usageErr("CA certificate: %v", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, usageErr("CA certificate %s holds no PEM certificate", file)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
