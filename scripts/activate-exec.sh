@@ -22,9 +22,10 @@ prints the executor's JSON reply.
   --secret-file FILE
                 file whose first line is the cluster secret the executor runs
                 with (its --cluster-secret-file, e.g.
-                /etc/crawlctl/cluster.secret); default $CRAWLCTL_CLUSTER_SECRET_FILE,
-                else the secret itself from $CRAWLCTL_CLUSTER_SECRET, else none
-                (only an executor started with --insecure activates without it)
+                /etc/crawlctl/cluster.secret); default:
+                $CRAWLCTL_CLUSTER_SECRET_FILE, else the secret itself from
+                $CRAWLCTL_CLUSTER_SECRET, else none (only an executor started
+                with --insecure activates without one)
   --cacert FILE the executor serves HTTPS (--tls-cert): use https and trust
                 this CA certificate (PEM); the certificate must name HOST
   -h, --help    print this help

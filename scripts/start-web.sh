@@ -29,7 +29,8 @@ flags, else $CRAWLCTL_LISTEN, else the default 0.0.0.0:8081; a wildcard host
 (0.0.0.0, ::, empty) is checked on 127.0.0.1. With --tls-cert among the
 flags (or CRAWLCTL_TLS_CERT) it checks https, without verifying the
 certificate (it is the process just started; /healthz carries nothing
-secret). The REST API then wants an API token: create the first admin with
+secret). Once it runs, its REST API answers only requests with an API token
+(CRAWLCTL_TOKEN for the CLI): create the first admin, and its token, with
 `crawlctl user add admin --role admin --db DSN`.
 
 Refuses to start when DIR/web.pid names a live process. Exit status: 0 when

@@ -44,6 +44,10 @@ func main() {
 	defer stop()
 	start := time.Now()
 	if _, err := bench.Run(ctx, cfg); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(os.Stderr, "crawlbench: interrupted after %s; its processes are stopped and its databases dropped\n", time.Since(start).Round(time.Second))
+			os.Exit(130)
+		}
 		fmt.Fprintf(os.Stderr, "crawlbench: failed after %s: %v\n", time.Since(start).Round(time.Second), err)
 		os.Exit(1)
 	}

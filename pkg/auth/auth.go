@@ -100,7 +100,11 @@ func SecretMatches(secret, presented string) bool {
 // returns value when no file is given. A file readable by others is refused.
 func LoadSecret(file, value string) (string, error) {
 	if file == "" {
-		return strings.TrimSpace(value), nil
+		v := strings.TrimSpace(value)
+		if v != "" && len(v) < 16 {
+			return "", errors.New("CRAWLCTL_CLUSTER_SECRET is shorter than 16 characters")
+		}
+		return v, nil
 	}
 	fi, err := os.Stat(file)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,6 +26,8 @@ func newAPI(base, token string) *api {
 	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute, DisableCompression: true}
 	return &api{base: base, token: token, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
+
+var errNotEnded = errors.New("execution did not end in time")
 
 // execView is the part of an execution's JSON the benchmark reads.
 type execView struct {

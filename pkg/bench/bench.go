@@ -14,7 +14,8 @@
 //   - throughput: one-job flows per second with 8 clients submitting;
 //   - scale: in-process against a second database, the dispatch rate with 4
 //     and with 1000 registered executors, and the latency of one
-//     assign+claim with 100,000 executions queued.
+//     assign+claim with 100,000 executions queued (with 4 executors; one
+//     sample with 1000).
 //
 // Every figure comes from the times the system recorded (database clock for
 // executions, executor clock for jobs; one machine, so they compare), never
@@ -116,6 +117,7 @@ func (c *Config) defaults() {
 	pick(&c.HTTPSamples, 2000, 1000)
 	pick(&c.ScaleExecutions, 2000, 500)
 	pick(&c.ScaleExecutors, 1000, 1000)
+	c.ScaleExecutors = max(c.ScaleExecutors, smallCluster+1)
 	pick(&c.BulkQueued, 100_000, 20_000)
 	pick(&c.ClaimSamples, 200, 50)
 	if c.Log == nil {
@@ -201,6 +203,13 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 	cleanups = append(cleanups, func(context.Context) { os.RemoveAll(tmp) })
 
+	db, err := store.CreateScratchDatabase(ctx, cfg.ServerDSN, "crawlbench")
+	if err != nil {
+		return nil, err
+	}
+	dropOnExit(db)
+	logf("database %s", db.Name)
+
 	bin := cfg.Bin
 	if bin == "" {
 		logf("building crawlctl")
@@ -208,13 +217,6 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			return nil, err
 		}
 	}
-
-	db, err := store.CreateScratchDatabase(ctx, cfg.ServerDSN, "crawlbench")
-	if err != nil {
-		return nil, err
-	}
-	dropOnExit(db)
-	logf("database %s", db.Name)
 	if err := migrateUp(ctx, bin, tmp, db.DSN); err != nil {
 		return nil, err
 	}

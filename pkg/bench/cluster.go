@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -431,5 +430,3 @@ func benchProject() ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
-
-var errNotEnded = errors.New("execution did not end in time")

@@ -116,6 +116,9 @@ func writeTable(w io.Writer, r *Report) {
 	row(fmt.Sprintf("  assign+claim p50, %d queued, %d executors", shortQueue, s.ExecutorsSmall), msText(s.ClaimP50MsShortQueue), commit, ratioText(ratio(s.ClaimP50MsShortQueue, l.CommitMs)))
 	row(fmt.Sprintf("  assign+claim p50, %d queued, %d executors", shortQueue, s.ExecutorsLarge), msText(s.ClaimP50MsShortQueueLarge), commit, ratioText(ratio(s.ClaimP50MsShortQueueLarge, l.CommitMs)))
 	row(fmt.Sprintf("  assign+claim p50, %d queued, %d executors (%d samples)", s.Queued, s.ExecutorsLarge, s.ClaimSamplesLarge), msText(s.ClaimP50MsAt100kQueuedLarge), commit, ratioText(ratio(s.ClaimP50MsAt100kQueuedLarge, l.CommitMs)))
+	if s.DBErrors > 0 {
+		row(fmt.Sprintf("  database errors retried: %d (last: %s)", s.DBErrors, s.LastDBError), "", "", "")
+	}
 	row("", "", "", "")
 	row(fmt.Sprintf("total run time %s s", num(r.TotalS)), "", "", "")
 	tw.Flush()

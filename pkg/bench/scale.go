@@ -29,7 +29,9 @@ type Scale struct {
 	ExecutorsLarge           int     `json:"executors_large"`
 	RegisterLargeS           float64 `json:"register_large_s"`
 	// HeartbeatRoundMsLarge is the mean time to heartbeat every executor of
-	// the large cluster once, one after the other.
+	// the large cluster once, one after the other, while the large-cluster
+	// measurements ran (including the deep-queue claim, whose transaction
+	// the heartbeats may wait for).
 	HeartbeatRoundMsLarge float64 `json:"heartbeat_round_ms_large"`
 	// HeartbeatMaxMsLarge is the slowest single heartbeat meanwhile.
 	HeartbeatMaxMsLarge float64 `json:"heartbeat_max_ms_large"`
@@ -57,6 +59,10 @@ type Scale struct {
 	// from only ClaimSamplesLarge samples: each one is slow.
 	ClaimP50MsAt100kQueuedLarge float64 `json:"claim_p50_ms_at_100k_queued_large"`
 	ClaimSamplesLarge           int     `json:"claim_samples_large"`
+	// DBErrors counts AssignQueued calls that failed and were tried again
+	// (see assignRetries); LastDBError is the last such error.
+	DBErrors    int    `json:"db_errors"`
+	LastDBError string `json:"last_db_error,omitempty"`
 }
 
 // benchExecution is the shape of every execution the scale phase queues.
@@ -95,10 +101,10 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 		return sc, err
 	}
 	logf("scale: dispatch rate with %d executors", smallCluster)
-	if sc.DispatchRate4, err = dispatchRate(ctx, st, cfg.ScaleExecutions, choose); err != nil {
+	if sc.DispatchRate4, err = dispatchRate(ctx, st, cfg.ScaleExecutions, choose, &sc.DBErrors, &sc.LastDBError); err != nil {
 		return sc, err
 	}
-	if sc.ClaimP50MsShortQueue, err = shortQueueClaim(ctx, st, choose); err != nil {
+	if sc.ClaimP50MsShortQueue, err = shortQueueClaim(ctx, st, choose, &sc.DBErrors, &sc.LastDBError); err != nil {
 		return sc, err
 	}
 
@@ -117,11 +123,11 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 		return sc, err
 	}
 	logf("scale: dispatch rate with %d executors", cfg.ScaleExecutors)
-	if sc.DispatchRate1000, err = dispatchRate(ctx, st, cfg.ScaleExecutions, choose); err != nil {
+	if sc.DispatchRate1000, err = dispatchRate(ctx, st, cfg.ScaleExecutions, choose, &sc.DBErrors, &sc.LastDBError); err != nil {
 		return sc, err
 	}
 	sc.DispatchRateRatio1000vs4 = ratio(sc.DispatchRate1000, sc.DispatchRate4)
-	if sc.ClaimP50MsShortQueueLarge, err = shortQueueClaim(ctx, st, choose); err != nil {
+	if sc.ClaimP50MsShortQueueLarge, err = shortQueueClaim(ctx, st, choose, &sc.DBErrors, &sc.LastDBError); err != nil {
 		return sc, err
 	}
 	logf("scale: queueing %d executions", cfg.BulkQueued)
@@ -133,7 +139,7 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 	sc.BulkInserted, sc.BulkInsertS = inserted, time.Since(t0).Seconds()
 	sc.BulkRowsPerS = float64(inserted) / sc.BulkInsertS
 	logf("scale: 1 assign+claim at %d queued, %d executors", inserted, cfg.ScaleExecutors)
-	took, err := claimLatency(ctx, st, 1, 1, 0, choose)
+	took, err := claimLatency(ctx, st, 1, 1, 0, choose, &sc.DBErrors, &sc.LastDBError)
 	if err != nil {
 		return sc, err
 	}
@@ -153,7 +159,7 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 	}
 	sc.Queued = inserted - len(took)
 	logf("scale: up to %d assign+claim samples at %d queued, %d executors", cfg.ClaimSamples, sc.Queued, smallCluster)
-	if took, err = claimLatency(ctx, st, cfg.ClaimSamples, min(cfg.ClaimSamples, 20), time.Until(deadline), choose); err != nil {
+	if took, err = claimLatency(ctx, st, cfg.ClaimSamples, min(cfg.ClaimSamples, 20), time.Until(deadline), choose, &sc.DBErrors, &sc.LastDBError); err != nil {
 		return sc, err
 	}
 	sc.ClaimSamples = len(took)
@@ -164,11 +170,11 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 }
 
 // shortQueueClaim is the median assign+claim with shortQueue queued.
-func shortQueueClaim(ctx context.Context, st *store.Store, choose store.ChooseFunc) (float64, error) {
+func shortQueueClaim(ctx context.Context, st *store.Store, choose store.ChooseFunc, errs *int, last *string) (float64, error) {
 	if _, err := st.BulkQueueExecutions(ctx, benchExecution, shortQueue, 1000); err != nil {
 		return 0, err
 	}
-	took, err := claimLatency(ctx, st, shortQueue, shortQueue, 0, choose)
+	took, err := claimLatency(ctx, st, shortQueue, shortQueue, 0, choose, errs, last)
 	if err != nil {
 		return 0, err
 	}
@@ -216,16 +222,35 @@ func removeExecutors(ctx context.Context, st *store.Store, hb *heartbeater, ids 
 	return nil
 }
 
+// assignRetries is how often one AssignQueued is tried before the phase
+// fails. A retry is for the environment, not the system under test: a
+// database server whose on-disk temporary table vanished under it (another
+// process cleaning the temp dir) fails that one statement.
+const assignRetries = 3
+
+// assign is st.AssignQueued, tried up to assignRetries times; failures
+// are counted in *errs and the last one kept in *last.
+func assign(ctx context.Context, st *store.Store, limit int, choose store.ChooseFunc, errs *int, last *string) ([]store.Assignment, error) {
+	for i := 1; ; i++ {
+		as, err := st.AssignQueued(ctx, limit, choose)
+		if err == nil || i >= assignRetries || ctx.Err() != nil {
+			return as, err
+		}
+		*errs++
+		*last = err.Error()
+	}
+}
+
 // dispatchRate queues n executions, times repeated AssignQueued(64) until
 // all are assigned, then ends them so they hold no executor slot.
-func dispatchRate(ctx context.Context, st *store.Store, n int, choose store.ChooseFunc) (float64, error) {
+func dispatchRate(ctx context.Context, st *store.Store, n int, choose store.ChooseFunc, errs *int, last *string) (float64, error) {
 	if _, err := st.BulkQueueExecutions(ctx, benchExecution, n, 1000); err != nil {
 		return 0, err
 	}
 	start := time.Now()
 	assigned := 0
 	for assigned < n {
-		as, err := st.AssignQueued(ctx, 64, choose)
+		as, err := assign(ctx, st, 64, choose, errs, last)
 		if err != nil {
 			return 0, err
 		}
@@ -245,15 +270,24 @@ func dispatchRate(ctx context.Context, st *store.Store, n int, choose store.Choo
 // the assigned row), as a dispatcher and an executor do for one execution;
 // past the first minSamples it takes no new sample once budget has passed.
 // Then it ends the claimed executions so they hold no executor slot.
-func claimLatency(ctx context.Context, st *store.Store, samples, minSamples int, budget time.Duration, choose store.ChooseFunc) ([]float64, error) {
+func claimLatency(ctx context.Context, st *store.Store, samples, minSamples int, budget time.Duration, choose store.ChooseFunc, errs *int, last *string) ([]float64, error) {
 	var took []float64
 	began := time.Now()
+	failures := 0 // in a row
 	for len(took) < samples && (len(took) < minSamples || time.Since(began) < budget) {
 		start := time.Now()
 		as, err := st.AssignQueued(ctx, 1, choose)
+		if err != nil && ctx.Err() == nil && failures+1 < assignRetries {
+			// Not a sample; see assignRetries.
+			failures++
+			*errs++
+			*last = err.Error()
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
+		failures = 0
 		if len(as) != 1 {
 			return nil, fmt.Errorf("assign returned %d executions, want 1", len(as))
 		}

@@ -6,11 +6,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -54,8 +62,9 @@ var daemonSections = map[string][]string{
 }
 
 var (
-	repoRoot string // the repository checkout
-	bin      string // crawlctl built by TestMain
+	repoRoot   string // the repository checkout
+	bin        string // crawlctl built by TestMain
+	configHome string // XDG_CONFIG_HOME of every command the tests run
 )
 
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
@@ -74,6 +83,12 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	bin = filepath.Join(dir, "crawlctl")
+	// crawlctl keeps API tokens under $XDG_CONFIG_HOME: never the real home.
+	configHome = filepath.Join(dir, "config")
+	if err := os.Mkdir(configHome, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, "deploytest:", err)
+		return 1
+	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "deploytest: the go command is not on PATH; it is needed to build crawlctl")
@@ -88,16 +103,30 @@ func runTests(m *testing.M) int {
 	return m.Run()
 }
 
-// cleanEnv is the environment without CRAWLCTL_* settings, so that the
-// machine's own configuration cannot change what the tests see.
+// cleanEnv is the environment without CRAWLCTL_* settings and with
+// XDG_CONFIG_HOME pointing into the test's temporary directory, so that the
+// machine's own configuration and saved tokens cannot change what the tests
+// see (and the tests write no token into the real home).
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CRAWLCTL_") {
+		if !strings.HasPrefix(kv, "CRAWLCTL_") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
 			env = append(env, kv)
 		}
 	}
-	return env
+	return append(env, "XDG_CONFIG_HOME="+configHome)
+}
+
+// withEnv returns env with the KEY=VALUE settings kvs, replacing earlier
+// settings of the same keys.
+func withEnv(env []string, kvs ...string) []string {
+	out := slices.Clone(env)
+	for _, kv := range kvs {
+		key, _, _ := strings.Cut(kv, "=")
+		out = slices.DeleteFunc(out, func(e string) bool { return strings.HasPrefix(e, key+"=") })
+		out = append(out, kv)
+	}
+	return out
 }
 
 // --- crawlctl's own help: the source of truth for commands and flags --------
@@ -476,11 +505,24 @@ func scriptPath(name string) string { return filepath.Join(repoRoot, "scripts", 
 // runScript runs scripts/NAME in dir and returns its exit code and output.
 func runScript(t *testing.T, dir, name string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runScriptEnv(t, dir, cleanEnv(), name, args...)
+}
+
+// runScriptEnv is runScript with the environment env.
+func runScriptEnv(t *testing.T, dir string, env []string, name string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return runCommand(t, dir, env, scriptPath(name), args...)
+}
+
+// runCommand runs a program in dir with the environment env and returns its
+// exit code and output.
+func runCommand(t *testing.T, dir string, env []string, name string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, scriptPath(name), args...)
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	cmd.Env = cleanEnv()
+	cmd.Env = env
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	// A daemon left holding the pipes must not hang the test.
@@ -492,7 +534,7 @@ func runScript(t *testing.T, dir, name string, args ...string) (code int, stdout
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 	default:
-		t.Fatalf("%s %s: %v\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), err, out.String(), errOut.String())
+		t.Fatalf("%s %s: %v\nstdout: %s\nstderr: %s", filepath.Base(name), strings.Join(args, " "), err, out.String(), errOut.String())
 	}
 	return code, out.String(), errOut.String()
 }
@@ -598,6 +640,14 @@ func TestScriptFlags(t *testing.T) {
 					}
 				}
 			}
+			// Commands its texts name ("create the first admin with
+			// crawlctl user add admin --role admin") may show their flags;
+			// checkProse below holds them to that command.
+			for _, inv := range proseInvocations(t, "scripts/"+name, src) {
+				for f := range help(t, commandWords(inv.args)).long {
+					allowed[f] = true
+				}
+			}
 			// The script's own options are those of its synopsis line.
 			_, out, _ := runScript(t, dir, name, "-h")
 			synopsis := strings.SplitN(strings.TrimSpace(out), "\n", 2)[0]
@@ -677,6 +727,98 @@ func TestShellcheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSecretNotOnCommandLine checks that the scripts and the units' and
+// manifests' inline scripts never put the cluster secret (or the
+// Authorization header holding it) in the arguments of a program, where ps
+// would show it: only the shell's built-ins (printf, echo, test) may see it,
+// and curl gets the header on its standard input (curl -H @-).
+func TestSecretNotOnCommandLine(t *testing.T) {
+	sources := []inlineScript{}
+	for _, name := range deployScripts {
+		sources = append(sources, inlineScript{where: "scripts/" + name, script: readFile(t, scriptPath(name))})
+	}
+	sources = append(sources, inlineScripts(t)...)
+	for _, src := range sources {
+		bad, headers := secretArgs(src.script)
+		for _, b := range bad {
+			t.Errorf("%s: %s", src.where, b)
+		}
+		if strings.Contains(src.script, "action=activate") && headers == 0 {
+			t.Errorf("%s activates an executor but builds no Authorization: Bearer header (in printf or a here-document) for curl -H @-", src.where)
+		}
+	}
+	// The checker itself: it must catch the obvious mistakes.
+	for _, leak := range []string{
+		`curl -H "Authorization: Bearer $secret" http://127.0.0.1:1/executor?action=activate`,
+		`curl -H "Authorization: Bearer $(cat /etc/crawlctl/cluster.secret)" "$url"`,
+		"x=$(curl -fsS --header \"Authorization: Bearer $CRAWLCTL_CLUSTER_SECRET\" \"$url\")",
+		`/usr/bin/printf 'Authorization: Bearer %s' "$s" | curl -H @- "$url"`,
+		`wget --header="Authorization: Bearer ${CRAWLCTL_CLUSTER_SECRET}" "$url"`,
+		"curl_auth() { curl \"$@\"; }\ncurl_auth -H \"Authorization: Bearer $secret\" \"$url\"",
+	} {
+		if bad, _ := secretArgs(leak); len(bad) == 0 {
+			t.Errorf("secretArgs missed the secret on the command line of %q", leak)
+		}
+	}
+}
+
+var (
+	secretWordRE = regexp.MustCompile(`Authorization|Bearer|\$\{?CRAWLCTL_CLUSTER_SECRET(?:[^_A-Z0-9]|$)`)
+	shellBuiltin = map[string]bool{"printf": true, "echo": true, "[": true, "test": true, ":": true}
+	headerDocRE  = regexp.MustCompile(`^\s*Authorization: Bearer \$`)
+)
+
+// secretArgs returns the commands of shell source that pass the cluster
+// secret or its Authorization header as arguments to a program (anything
+// but a shell built-in), and how many built-ins and here-documents build the
+// header.
+func secretArgs(src string) (bad []string, headers int) {
+	var cmd []shellToken
+	end := func() {
+		defer func() { cmd = cmd[:0] }()
+		i := 0
+		for i < len(cmd) && (shellKeywords[cmd[i].s] || assignRE.MatchString(cmd[i].s)) {
+			i++
+		}
+		if i == len(cmd) {
+			return
+		}
+		for _, tk := range cmd[i+1:] {
+			if !secretWordRE.MatchString(tk.s) {
+				continue
+			}
+			// A function of the script counts as a program: it may
+			// hand its arguments on to one.
+			if shellBuiltin[cmd[i].s] {
+				if strings.Contains(tk.s, "Authorization: Bearer") {
+					headers++
+				}
+				continue
+			}
+			bad = append(bad, fmt.Sprintf("line %d: %s gets %q as an argument, visible in ps: pass it on standard input (curl -H @-) instead", cmd[i].line, cmd[i].s, tk.s))
+			return
+		}
+	}
+	stripped := stripHeredocs(src)
+	for _, tk := range shellTokens(stripped) {
+		if tk.op {
+			end()
+			continue
+		}
+		cmd = append(cmd, tk)
+	}
+	end()
+	// Here-documents are written by the shell itself: count the headers
+	// built there (the lines stripHeredocs blanked).
+	orig, blanked := strings.Split(src, "\n"), strings.Split(stripped, "\n")
+	for i := range orig {
+		if i < len(blanked) && blanked[i] == "" && headerDocRE.MatchString(orig[i]) {
+			headers++
+		}
+	}
+	return bad, headers
 }
 
 type inlineScript struct{ where, script string }
@@ -948,7 +1090,7 @@ func TestSystemdUnits(t *testing.T) {
 		return nil
 	}
 	want(web, "ExecStartPre", "migrate", "up")
-	want(web, "ExecStart", "web", "serve")
+	webArgv := want(web, "ExecStart", "web", "serve")
 	for _, e := range exe.exec() {
 		if strings.Contains(e.where, "ExecStartPre=") {
 			t.Errorf("%s: only the web unit migrates the schema", e.where)
@@ -979,6 +1121,33 @@ func TestSystemdUnits(t *testing.T) {
 	post := exe.get("Service", "ExecStartPost")
 	if len(post) != 1 || !strings.Contains(post[0], portFile) || !strings.Contains(post[0], "action=activate") || !strings.Contains(post[0], "action=ping") {
 		t.Errorf("%s: want one ExecStartPost= that waits for %s, pings and activates; have %q", rel(exe.path), portFile, post)
+	}
+	// Both daemons authenticate with the same secret file; the activation
+	// sends it, as a header curl reads from its standard input.
+	for _, d := range []struct {
+		u    *unitFile
+		argv []string
+	}{{web, webArgv}, {exe, argv}} {
+		if v, _ := flagValue(d.argv, "cluster-secret-file"); v != clusterSecretPath {
+			t.Errorf("%s: ExecStart --cluster-secret-file %q, want %s", rel(d.u.path), v, clusterSecretPath)
+		}
+		if slices.ContainsFunc(d.argv, func(a string) bool { return strings.HasPrefix(a, "--insecure") }) {
+			t.Errorf("%s: ExecStart runs with --insecure", rel(d.u.path))
+		}
+	}
+	if len(post) == 1 && (!strings.Contains(post[0], clusterSecretPath) || !strings.Contains(post[0], "Authorization: Bearer") || !strings.Contains(post[0], "-H @-")) {
+		t.Errorf("%s: ExecStartPost= must read %s and send it as \"Authorization: Bearer\" on curl's standard input (-H @-); have %q", rel(exe.path), clusterSecretPath, post[0])
+	}
+	webText := readFile(t, web.path)
+	for _, step := range []string{
+		"head -c 32 /dev/urandom | base64 > " + clusterSecretPath,
+		"chmod 600 " + clusterSecretPath,
+		"chown crawlctl:crawlctl " + clusterSecretPath,
+		"user add admin --role admin",
+	} {
+		if !strings.Contains(webText, step) {
+			t.Errorf("%s: the install steps do not show %q", rel(web.path), step)
+		}
 	}
 	if len(web.get("Service", "ExecStartPost")) != 0 || web.one("Service", "RuntimeDirectory") != "" {
 		t.Errorf("%s: the web unit needs no ExecStartPost= or RuntimeDirectory=", rel(web.path))
@@ -1227,6 +1396,23 @@ func TestKubernetesManifests(t *testing.T) {
 	if dig(sec.doc, "stringData", "CRAWLCTL_DB") == nil && dig(sec.doc, "data", "CRAWLCTL_DB") == nil {
 		t.Errorf("Secret crawlctl-db has no key CRAWLCTL_DB")
 	}
+	cluster := find("Secret", "crawlctl-cluster")
+	if dig(cluster.doc, "stringData", "cluster.secret") == nil && dig(cluster.doc, "data", "cluster.secret") == nil {
+		t.Errorf("Secret crawlctl-cluster has no key cluster.secret")
+	}
+	if v, _ := dig(cluster.doc, "stringData", "cluster.secret").(string); v != "" {
+		t.Errorf("%s: Secret crawlctl-cluster holds a fixed cluster.secret %q: ship it empty and create it with a random value", cluster.file, v)
+	}
+	// A mounted secret file would be refused: the kubelet makes it group-
+	// readable under fsGroup, root-owned without. The env var it is.
+	for _, o := range objs {
+		vols, _ := podSpec(o)["volumes"].([]any)
+		for _, v := range vols {
+			if dig(v, "secret", "secretName") == "crawlctl-cluster" {
+				t.Errorf("%s %s/%s mounts Secret crawlctl-cluster as a file: give it as env CRAWLCTL_CLUSTER_SECRET (secretKeyRef) instead", o.file, o.kind(), o.name())
+			}
+		}
+	}
 	if g, _ := dig(sts.doc, "spec", "template", "spec", "terminationGracePeriodSeconds").(int); time.Duration(g)*time.Second <= defaultDrain(t) {
 		t.Errorf("StatefulSet crawlctl-executor: terminationGracePeriodSeconds %d, want more than the default --drain-timeout %s", g, defaultDrain(t))
 	}
@@ -1259,7 +1445,26 @@ func TestKubernetesManifests(t *testing.T) {
 				}
 			}
 		}
+		if path == "web serve" || path == "executor serve" {
+			var secretEnv bool
+			env, _ := c.spec["env"].([]any)
+			for _, e := range env {
+				if dig(e, "name") == "CRAWLCTL_CLUSTER_SECRET" && dig(e, "valueFrom", "secretKeyRef", "name") == "crawlctl-cluster" && dig(e, "valueFrom", "secretKeyRef", "key") == "cluster.secret" {
+					secretEnv = true
+				}
+			}
+			if !secretEnv {
+				t.Errorf("%s: no env CRAWLCTL_CLUSTER_SECRET from secretKeyRef crawlctl-cluster/cluster.secret", c.where)
+			}
+			if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--insecure") }) {
+				t.Errorf("%s: runs with --insecure", c.where)
+			}
+		}
 		switch path {
+		case "user add":
+			if v, _ := flagValue(args, "role"); v != "admin" {
+				t.Errorf("%s: crawlctl user add with --role %q, want admin (the first admin)", c.where, v)
+			}
 		case "web serve":
 			if v, _ := flagValue(args, "listen"); v != "0.0.0.0:8081" {
 				t.Errorf("%s: --listen %q, want 0.0.0.0:8081", c.where, v)
@@ -1277,14 +1482,17 @@ func TestKubernetesManifests(t *testing.T) {
 			if p, _ := dig(c.spec, "readinessProbe", "httpGet", "path").(string); p != "/executor?action=ping" {
 				t.Errorf("%s: readinessProbe path %q, want /executor?action=ping", c.where, p)
 			}
-			var activates bool
+			var activates, authenticates bool
 			for _, e := range c.execs {
 				if s, ok := shScript(e.argv); ok && strings.HasSuffix(e.where, "postStart") && strings.Contains(s, pf) && strings.Contains(s, "action=activate") {
 					activates = true
+					authenticates = strings.Contains(s, "Authorization: Bearer $CRAWLCTL_CLUSTER_SECRET") && strings.Contains(s, "-H @-")
 				}
 			}
 			if !activates {
 				t.Errorf("%s: want a postStart hook that reads %s and activates the executor", c.where, pf)
+			} else if !authenticates {
+				t.Errorf("%s: the postStart hook must send \"Authorization: Bearer $CRAWLCTL_CLUSTER_SECRET\" on curl's standard input (-H @-)", c.where)
 			}
 			var podName bool
 			env, _ := c.spec["env"].([]any)
@@ -1298,7 +1506,7 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"Job migrate up", "Deployment web serve", "StatefulSet executor serve"} {
+	for _, want := range []string{"Job migrate up", "Job user add", "Deployment web serve", "StatefulSet executor serve"} {
 		if !paths[want] {
 			t.Errorf("configs/k8s: no %s container running crawlctl %s (have %v)", strings.Fields(want)[0], strings.Join(strings.Fields(want)[1:], " "), sortedKeys(paths))
 		}
@@ -1472,19 +1680,74 @@ func TestExampleConfig(t *testing.T) {
 		checkProse(t, inv)
 	}
 
+	// The security settings are documented, --insecure only as a comment,
+	// and the secret file is the one the systemd units pass.
+	for _, f := range securityFlags {
+		for _, c := range f.cmds {
+			if !help(t, c).long[f.name] {
+				t.Errorf("crawlctl %s has no --%s (see its --help)", strings.Join(c, " "), f.name)
+			}
+		}
+		if !regexp.MustCompile(`(?m)^\s*(?:# ?)?` + regexp.QuoteMeta(f.name) + `:`).MatchString(text) {
+			t.Errorf("configs/crawlctl.yaml does not document %s (--%s)", f.name, f.name)
+		}
+		if !strings.Contains(text, config.EnvName(f.name)) {
+			t.Errorf("configs/crawlctl.yaml does not name %s, the variable of --%s", config.EnvName(f.name), f.name)
+		}
+	}
+	for _, m := range []map[string]any{docs[0], asMap(docs[0]["web"]), asMap(docs[0]["executor"])} {
+		if _, ok := m["insecure"]; ok {
+			t.Errorf("configs/crawlctl.yaml sets insecure: it must stay a comment (no authentication at all)")
+		}
+	}
+	insecureRE := regexp.MustCompile(`(?m)^# insecure: true$`)
+	if loc := insecureRE.FindStringIndex(text); loc == nil {
+		t.Errorf("configs/crawlctl.yaml has no commented-out line \"# insecure: true\"")
+	} else if before := text[max(0, loc[0]-400):loc[0]]; !strings.Contains(before, "WARNING") || !strings.Contains(before, "never in production") {
+		t.Errorf("configs/crawlctl.yaml: the insecure setting is not preceded by a WARNING ... never in production")
+	}
+	if v, _ := docs[0]["cluster-secret-file"].(string); v != clusterSecretPath {
+		t.Errorf("configs/crawlctl.yaml: cluster-secret-file %q, want %s (as the systemd units)", v, clusterSecretPath)
+	}
+	if !strings.Contains(text, "CRAWLCTL_CLUSTER_SECRET ") && !strings.Contains(text, "CRAWLCTL_CLUSTER_SECRET\n") {
+		t.Errorf("configs/crawlctl.yaml does not mention CRAWLCTL_CLUSTER_SECRET (the secret itself from the environment)")
+	}
+	if !strings.Contains(text, "CRAWLCTL_TOKEN") {
+		t.Errorf("configs/crawlctl.yaml does not mention CRAWLCTL_TOKEN (the CLI's API token)")
+	}
+
 	// Every value must be valid for its flag: the daemons read the file and
 	// get as far as the (empty, unmigrated) database, which is exit 3, not 2.
 	// The addresses are pinned to loopback in case they ever got further.
+	// The daemons get a secret file of their own (the flag wins over the
+	// file's /etc/crawlctl/cluster.secret).
 	dir := t.TempDir()
-	for _, c := range [][]string{
-		{"web", "serve", "--listen", "127.0.0.1:0"},
-		{"executor", "serve", "--bind", "127.0.0.1"},
-		{"migrate", "status"},
+	secretFile := writeSecret(t, dir, "cluster.secret", newSecret(t))
+	insecureConfig := filepath.Join(dir, "insecure.yaml")
+	if err := os.WriteFile(insecureConfig, []byte(insecureRE.ReplaceAllString(text, "insecure: true")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args   []string
+		config string
+		want   int
+		out    string // what the output must contain
+	}{
+		{[]string{"web", "serve", "--listen", "127.0.0.1:0", "--cluster-secret-file", secretFile}, path, 3, ""},
+		{[]string{"executor", "serve", "--bind", "127.0.0.1", "--cluster-secret-file", secretFile}, path, 3, ""},
+		{[]string{"migrate", "status"}, path, 0, ""},
+		// The commented-out insecure: true, once uncommented, is accepted
+		// in place of a secret...
+		{[]string{"web", "serve", "--listen", "127.0.0.1:0", "--cluster-secret-file="}, insecureConfig, 3, ""},
+		{[]string{"executor", "serve", "--bind", "127.0.0.1", "--cluster-secret-file="}, insecureConfig, 3, ""},
+		// ...while without either the daemons refuse to start.
+		{[]string{"web", "serve", "--listen", "127.0.0.1:0", "--cluster-secret-file="}, path, 2, "--cluster-secret-file"},
+		{[]string{"executor", "serve", "--bind", "127.0.0.1", "--cluster-secret-file="}, path, 2, "--cluster-secret-file"},
 	} {
-		name := strings.Join(commandWords(c), " ")
-		dsn := "sqlite://" + filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".db")
+		name := strings.Join(commandWords(c.args), " ")
+		dsn := "sqlite://" + filepath.Join(dir, fmt.Sprintf("%s-%d.db", strings.ReplaceAll(name, " ", "-"), c.want))
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		cmd := exec.CommandContext(ctx, bin, append(c, "--config", path, "--db", dsn)...)
+		cmd := exec.CommandContext(ctx, bin, append(c.args, "--config", c.config, "--db", dsn)...)
 		cmd.Env = cleanEnv()
 		cmd.Dir = dir
 		out, err := cmd.CombinedOutput()
@@ -1496,25 +1759,73 @@ func TestExampleConfig(t *testing.T) {
 		} else if err != nil {
 			t.Fatal(err)
 		}
-		want := 3
-		if c[0] == "migrate" {
-			want = 0
-		}
-		if code != want {
-			t.Errorf("crawlctl %s --config configs/crawlctl.yaml --db <empty sqlite>: exit %d, want %d (config accepted, then the database checked): %s", name, code, want, out)
+		if code != c.want || !strings.Contains(string(out), c.out) {
+			t.Errorf("crawlctl %s --config %s --db <empty sqlite>: exit %d, want %d (3: config accepted, then the database checked) and output containing %q: %s",
+				strings.Join(c.args, " "), filepath.Base(c.config), code, c.want, c.out, out)
 		}
 	}
+}
+
+// clusterSecretPath is where the systemd units and the example config keep
+// the cluster secret.
+const clusterSecretPath = "/etc/crawlctl/cluster.secret"
+
+// securityFlags are the authentication and TLS flags the deployment files
+// use, and the commands that have them.
+var securityFlags = []struct {
+	name string
+	cmds [][]string
+}{
+	{"cluster-secret-file", [][]string{{"web", "serve"}, {"executor", "serve"}}},
+	{"insecure", [][]string{{"web", "serve"}, {"executor", "serve"}}},
+	{"tls-cert", [][]string{{"web", "serve"}, {"executor", "serve"}}},
+	{"tls-key", [][]string{{"web", "serve"}, {"executor", "serve"}}},
+	{"executor-ca-cert", [][]string{{"web", "serve"}}},
+	{"ca-cert", [][]string{nil, {"executor", "list"}}},
+}
+
+func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
+
+// newSecret returns a random cluster secret, as
+// `head -c 32 /dev/urandom | base64` would.
+func newSecret(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// writeSecret writes a cluster secret file (mode 600) and returns its path.
+func writeSecret(t *testing.T, dir, name, secret string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 var envNameRE = regexp.MustCompile(`\bCRAWLCTL_[A-Z0-9_]+`)
 
 // TestEnvNames checks that every CRAWLCTL_* variable the deployment files set
-// or mention is the variable of a real flag.
+// or mention is the variable of a real flag, or one that crawlctl's own help
+// names (CRAWLCTL_CLUSTER_SECRET of the daemons, CRAWLCTL_TOKEN of the CLI).
 func TestEnvNames(t *testing.T) {
 	valid := map[string]bool{}
-	for _, c := range [][]string{nil, {"web", "serve"}, {"executor", "serve"}, {"migrate", "up"}, {"solo"}} {
-		for f := range help(t, c).long {
+	for _, c := range [][]string{nil, {"web", "serve"}, {"executor", "serve"}, {"migrate", "up"}, {"solo"}, {"login"}, {"user", "add"}} {
+		h := help(t, c)
+		for f := range h.long {
 			valid[config.EnvName(f)] = true
+		}
+		for _, v := range envNameRE.FindAllString(h.text, -1) {
+			valid[v] = true
+		}
+	}
+	for _, v := range []string{"CRAWLCTL_CLUSTER_SECRET", "CRAWLCTL_TOKEN"} {
+		if !valid[v] {
+			t.Errorf("crawlctl's help no longer names %s, which the deployment files use", v)
 		}
 	}
 	var files []string
@@ -1637,36 +1948,141 @@ type executorRow struct {
 	Status string `json:"status"`
 }
 
-// executorState is `crawlctl executor list -o json` for one executor.
-func executorState(t *testing.T, server, name string) (executorRow, string) {
+// executorState is `crawlctl executor list -o json` for one executor, run
+// with env (which holds the API token, CRAWLCTL_TOKEN).
+func executorState(t *testing.T, env []string, server, name string) (executorRow, string) {
 	t.Helper()
 	cmd := exec.Command(bin, "executor", "list", "-o", "json", "--server", server)
-	cmd.Env = cleanEnv()
+	cmd.Env = env
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
 	out, err := cmd.Output()
 	if err != nil {
-		return executorRow{}, fmt.Sprintf("executor list: %v", err)
+		return executorRow{}, fmt.Sprintf("executor list: %v: %s", err, errOut.String())
 	}
 	var rows []executorRow
 	if err := json.Unmarshal(out, &rows); err != nil {
 		t.Fatalf("executor list -o json: %v\n%s", err, out)
 	}
-	for _, r := range rows {
-		if r.Name == name {
-			return r, fmt.Sprintf("%+v", r)
+	// The newest row of that name: a restarted executor may register anew.
+	var found *executorRow
+	for i, r := range rows {
+		if r.Name == name && (found == nil || r.ID > found.ID) {
+			found = &rows[i]
 		}
 	}
-	return executorRow{}, fmt.Sprintf("no executor %s in %s", name, out)
+	if found == nil {
+		return executorRow{}, fmt.Sprintf("no executor %s in %s", name, out)
+	}
+	return *found, fmt.Sprintf("%+v", *found)
 }
 
-func waitExecutor(t *testing.T, server, name string, active bool, status string) executorRow {
+func waitExecutor(t *testing.T, env []string, server, name string, active bool, status string) executorRow {
 	t.Helper()
 	var row executorRow
 	eventually(t, fmt.Sprintf("executor %s active=%v %s", name, active, status), func() (bool, string) {
-		r, state := executorState(t, server, name)
+		r, state := executorState(t, env, server, name)
 		row = r
 		return r.Name == name && r.Active == active && r.Status == status, state
 	})
 	return row
+}
+
+// servlet calls the executor's /executor?action=ACTION at base, with the
+// cluster secret when secret is not empty, and returns the status and body.
+func servlet(t *testing.T, base, action, secret string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+"/executor?action="+action, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret != "" {
+		req.Header.Set("Authorization", "Bearer "+secret)
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s/executor?action=%s: %v", base, action, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// addAdmin creates the first admin directly in the database, as the
+// deployment docs say, and returns its API token.
+func addAdmin(t *testing.T, env []string, dsn string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "user", "add", "admin", "--role", "admin", "--db", dsn, "-o", "json")
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("crawlctl user add admin --role admin --db DSN -o json: %v\n%s", err, out)
+	}
+	var u struct{ User, Role, Token string }
+	if err := json.Unmarshal(out, &u); err != nil || u.User != "admin" || u.Role != "admin" || !strings.HasPrefix(u.Token, "cct_") {
+		t.Fatalf("crawlctl user add admin -o json: %v: %s; want {\"user\":\"admin\",\"role\":\"admin\",\"token\":\"cct_...\"}", err, out)
+	}
+	return u.Token
+}
+
+// selfSignedCert writes a certificate for 127.0.0.1 and localhost, and its
+// key, for the daemons' --tls-cert and --tls-key.
+func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "localhost"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// inlineScriptOf returns the inline script whose location contains where.
+func inlineScriptOf(t *testing.T, where string) string {
+	t.Helper()
+	for _, s := range inlineScripts(t) {
+		if strings.Contains(s.where, where) {
+			return s.script
+		}
+	}
+	t.Fatalf("no inline script in %s", where)
+	return ""
+}
+
+// replaceAll replaces old with new in s, which must contain old.
+func replaceAll(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if !strings.Contains(s, old) {
+		t.Fatalf("the script does not contain %q:\n%s", old, s)
+	}
+	return strings.ReplaceAll(s, old, new)
 }
 
 func TestScriptsAgainstCluster(t *testing.T) {
@@ -1674,35 +2090,128 @@ func TestScriptsAgainstCluster(t *testing.T) {
 		t.Fatal("curl is not installed; the scripts need it (apt-get install curl)")
 	}
 	tmp := t.TempDir()
+	secret := newSecret(t)
+	secretFile := writeSecret(t, tmp, "cluster.secret", secret)
+	wrongFile := writeSecret(t, tmp, "wrong.secret", newSecret(t))
+	// The scripts and the CLI keep tokens under this test's directory.
+	env := withEnv(cleanEnv(), "XDG_CONFIG_HOME="+filepath.Join(tmp, "config"))
+
+	// Everything the scripts print goes into the transcript, which must
+	// never show the secret; neither may the daemons' logs (the scripts
+	// print their tails). Checked last, after the daemons stopped.
+	var transcript strings.Builder
+	t.Cleanup(func() {
+		logs, _ := filepath.Glob(filepath.Join(tmp, "*", "*.log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			fmt.Fprintf(&transcript, "=== %s\n%s", l, b)
+		}
+		if i := strings.Index(transcript.String(), secret); i >= 0 {
+			t.Errorf("the cluster secret appears in the scripts' output or the daemons' logs:\n%s", transcript.String()[max(0, i-500):i])
+		}
+	})
+	run := func(dir string, env []string, name string, args ...string) (int, string, string) {
+		t.Helper()
+		code, out, errOut := runScriptEnv(t, dir, env, name, args...)
+		fmt.Fprintf(&transcript, "$ %s %s\n%s%s", name, strings.Join(args, " "), out, errOut)
+		return code, out, errOut
+	}
+	runInline := func(env []string, where, script string) (int, string) {
+		t.Helper()
+		code, out, errOut := runCommand(t, tmp, env, "/bin/sh", "-c", script)
+		fmt.Fprintf(&transcript, "$ %s\n%s%s", where, out, errOut)
+		return code, out + errOut
+	}
+
+	// The schema (storetest migrates it, as `crawlctl migrate up` does),
+	// then the first admin, straight into the database.
 	dsn := storetest.NewMigratedDSN(t, "sqlite")
+	token := addAdmin(t, env, dsn)
+	adminEnv := withEnv(env, "CRAWLCTL_TOKEN="+token)
+
+	// The Kubernetes admin Job's command does the same with the DSN from
+	// its environment (CRAWLCTL_DB, from the Secret crawlctl-db).
+	adminJobs := 0
+	for _, c := range k8sContainers(t) {
+		if args, ok := c.crawlctlArgs(); ok && c.obj.kind() == "Job" && slices.Equal(commandWords(args), []string{"user", "add", "admin"}) {
+			adminJobs++
+			jobDSN := storetest.NewMigratedDSN(t, "sqlite")
+			code, out, errOut := runCommand(t, tmp, withEnv(env, "CRAWLCTL_DB="+jobDSN), bin, args...)
+			if code != 0 || !strings.Contains(out, "cct_") {
+				t.Errorf("%s: crawlctl %s with CRAWLCTL_DB set: exit %d, stdout %q, stderr %q; want the admin created and its token printed", c.where, strings.Join(args, " "), code, out, errOut)
+			}
+		}
+	}
+	if adminJobs == 0 {
+		t.Error("configs/k8s: no Job running crawlctl user add admin")
+	}
+
 	port := freePort(t)
 	server := "http://127.0.0.1:" + port
 	webDir := filepath.Join(tmp, "web")
 	t.Cleanup(func() { stopDaemon(t, filepath.Join(webDir, "web.pid")) })
 
-	code, out, errOut := runScript(t, tmp, "start-web.sh", "--bin", bin, "--dir", webDir, "--", "--db", dsn, "--listen", "127.0.0.1:"+port)
+	// Without a secret and without --insecure the web server refuses to
+	// start, and start-web.sh says why.
+	noAuthDir := filepath.Join(tmp, "web-noauth")
+	t.Cleanup(func() { stopDaemon(t, filepath.Join(noAuthDir, "web.pid")) })
+	code, out, errOut := run(tmp, env, "start-web.sh", "--bin", bin, "--dir", noAuthDir, "--timeout", "20", "--", "--db", dsn, "--listen", "127.0.0.1:"+port)
+	if code == 0 || !strings.Contains(errOut, "--cluster-secret-file") {
+		t.Errorf("start-web.sh without a cluster secret or --insecure: exit %d, stderr %q; want a failure naming --cluster-secret-file", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(noAuthDir, "web.pid")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("start-web.sh left a pid file for a web server that did not start: %v", err)
+	}
+
+	code, out, errOut = run(tmp, env, "start-web.sh", "--bin", bin, "--dir", webDir, "--",
+		"--db", dsn, "--listen", "127.0.0.1:"+port, "--cluster-secret-file", secretFile)
 	if code != 0 {
-		t.Fatalf("start-web.sh: exit %d\n%s%s", code, out, errOut)
+		t.Fatalf("start-web.sh --cluster-secret-file: exit %d\n%s%s", code, out, errOut)
 	}
 	resp, err := http.Get(server + "/healthz")
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /healthz after start-web.sh: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	if resp, err := http.Get(server + "/api/v1/executors"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /api/v1/executors without a token: %v %v, want 401 (the web server runs with authentication)", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	if _, err := os.Stat(filepath.Join(webDir, "web.log")); err != nil {
 		t.Errorf("start-web.sh left no log: %v", err)
 	}
-	if code, _, errOut := runScript(t, tmp, "start-web.sh", "--bin", bin, "--dir", webDir, "--", "--db", dsn, "--listen", "127.0.0.1:"+port); code == 0 || !strings.Contains(errOut, "already running") {
+	if code, _, errOut := run(tmp, env, "start-web.sh", "--bin", bin, "--dir", webDir, "--", "--db", dsn, "--listen", "127.0.0.1:"+port, "--cluster-secret-file", secretFile); code == 0 || !strings.Contains(errOut, "already running") {
 		t.Errorf("start-web.sh a second time on the same --dir: exit %d, stderr %q; want a refusal", code, errOut)
 	}
 
-	// An executor started and activated by start-exec.sh.
+	startExec := func(dir string, env []string, opts []string, flags ...string) (int, string, string) {
+		t.Helper()
+		t.Cleanup(func() { stopDaemon(t, filepath.Join(dir, "executor.pid")) })
+		args := append([]string{"--bin", bin, "--dir", dir}, opts...)
+		return run(tmp, env, "start-exec.sh", append(append(args, "--"), flags...)...)
+	}
+	node := func(name string, flags ...string) []string {
+		return append([]string{"--db", dsn, "--port", "0", "--host", "127.0.0.1", "--name", name, "--heartbeat", "500ms"}, flags...)
+	}
+	withSecret := func(name string) []string { return node(name, "--cluster-secret-file", secretFile) }
+	waitFor := func(name string, active bool, status string) executorRow {
+		t.Helper()
+		return waitExecutor(t, adminEnv, server, name, active, status)
+	}
+	shutdown := func(dir string) {
+		t.Helper()
+		if code, out, errOut := run(tmp, env, "shutdown-exec.sh", "--dir", dir, "--timeout", "30"); code != 0 {
+			t.Errorf("shutdown-exec.sh --dir %s: exit %d\n%s%s", dir, code, out, errOut)
+		}
+	}
+
+	// An executor started and activated by start-exec.sh, which sends the
+	// secret of the --cluster-secret-file it passes on.
 	execDir := filepath.Join(tmp, "exec")
-	t.Cleanup(func() { stopDaemon(t, filepath.Join(execDir, "executor.pid")) })
-	code, out, errOut = runScript(t, tmp, "start-exec.sh", "--bin", bin, "--dir", execDir, "--",
-		"--db", dsn, "--port", "0", "--host", "127.0.0.1", "--name", "node-x", "--heartbeat", "500ms")
+	code, out, errOut = startExec(execDir, env, nil, withSecret("node-x")...)
 	if code != 0 {
-		t.Fatalf("start-exec.sh: exit %d\n%s%s", code, out, errOut)
+		t.Fatalf("start-exec.sh -- --cluster-secret-file: exit %d\n%s%s", code, out, errOut)
 	}
 	portFile := filepath.Join(execDir, "executor.port")
 	b, err := os.ReadFile(portFile)
@@ -1712,66 +2221,215 @@ func TestScriptsAgainstCluster(t *testing.T) {
 	if strings.TrimSpace(out) != string(b) {
 		t.Errorf("start-exec.sh printed %q, the port file holds %q", out, b)
 	}
-	row := waitExecutor(t, server, "node-x", true, "online")
+	row := waitFor("node-x", true, "online")
 	if strconv.Itoa(row.Port) != string(b) {
 		t.Errorf("node-x listed on port %d, port file says %s", row.Port, b)
 	}
 
-	// One started inactive, activated with activate-exec.sh from its directory.
+	// One started inactive, activated with activate-exec.sh from its
+	// directory: refused without the secret or with a wrong one, done with it.
 	exec2 := filepath.Join(tmp, "exec2")
-	t.Cleanup(func() { stopDaemon(t, filepath.Join(exec2, "executor.pid")) })
-	code, out, errOut = runScript(t, tmp, "start-exec.sh", "--bin", bin, "--dir", exec2, "--no-activate", "--",
-		"--db", dsn, "--port", "0", "--host", "127.0.0.1", "--name", "node-y", "--heartbeat", "500ms")
+	code, out, errOut = startExec(exec2, env, []string{"--no-activate"}, withSecret("node-y")...)
 	if code != 0 {
 		t.Fatalf("start-exec.sh --no-activate: exit %d\n%s%s", code, out, errOut)
 	}
 	port2 := strings.TrimSpace(out)
-	waitExecutor(t, server, "node-y", false, "online")
-	code, out, errOut = runScript(t, exec2, "activate-exec.sh")
+	exec2URL := "http://127.0.0.1:" + port2
+	waitFor("node-y", false, "online")
+	inactive := func(what string) {
+		t.Helper()
+		if code, body := servlet(t, exec2URL, "getStatus", ""); code != http.StatusOK || !strings.Contains(body, `"isActive":"false"`) {
+			t.Errorf("after %s: getStatus %d %s, want the executor still inactive", what, code, body)
+		}
+		if r, state := executorState(t, adminEnv, server, "node-y"); r.Active {
+			t.Errorf("after %s: executor list shows node-y active: %s", what, state)
+		}
+	}
+	code, out, errOut = run(exec2, env, "activate-exec.sh")
+	if code != 1 || !strings.Contains(errOut, "unauthorized") || !strings.Contains(errOut, "--secret-file") || !strings.Contains(errOut, "CRAWLCTL_CLUSTER_SECRET_FILE") {
+		t.Errorf("activate-exec.sh without the secret: exit %d, stdout %q, stderr %q; want exit 1 and \"unauthorized: give the cluster secret with --secret-file or CRAWLCTL_CLUSTER_SECRET_FILE\"", code, out, errOut)
+	}
+	inactive("activate-exec.sh without the secret")
+	code, out, errOut = run(exec2, env, "activate-exec.sh", "--secret-file", wrongFile)
+	if code != 1 || !strings.Contains(errOut, "unauthorized") {
+		t.Errorf("activate-exec.sh --secret-file <wrong secret>: exit %d, stdout %q, stderr %q; want exit 1, unauthorized", code, out, errOut)
+	}
+	inactive("activate-exec.sh with a wrong secret")
+	if code, _, errOut := run(exec2, env, "activate-exec.sh", "--secret-file", filepath.Join(tmp, "no-such.secret")); code != 1 || !strings.Contains(errOut, "no-such.secret") {
+		t.Errorf("activate-exec.sh --secret-file <missing file>: exit %d, stderr %q; want exit 1 naming the file", code, errOut)
+	}
+	code, out, errOut = run(exec2, env, "activate-exec.sh", "--secret-file", secretFile)
 	if code != 0 || !strings.Contains(out, `"success"`) {
-		t.Fatalf("activate-exec.sh in %s: exit %d, stdout %q, stderr %q", exec2, code, out, errOut)
+		t.Fatalf("activate-exec.sh --secret-file in %s: exit %d, stdout %q, stderr %q", exec2, code, out, errOut)
 	}
-	waitExecutor(t, server, "node-y", true, "online")
-	if code, out, _ := runScript(t, tmp, "activate-exec.sh", "127.0.0.1:"+port2); code != 0 || !strings.Contains(out, `"success"`) {
-		t.Errorf("activate-exec.sh 127.0.0.1:%s (again): exit %d, %q", port2, code, out)
+	waitFor("node-y", true, "online")
+	for _, e := range []string{"CRAWLCTL_CLUSTER_SECRET_FILE=" + secretFile, "CRAWLCTL_CLUSTER_SECRET=" + secret} {
+		name, _, _ := strings.Cut(e, "=")
+		if code, out, errOut := run(tmp, withEnv(env, e), "activate-exec.sh", "127.0.0.1:"+port2); code != 0 || !strings.Contains(out, `"success"`) {
+			t.Errorf("activate-exec.sh 127.0.0.1:%s with %s: exit %d, %q %q", port2, name, code, out, errOut)
+		}
 	}
-	if code, _, errOut := runScript(t, tmp, "activate-exec.sh", "127.0.0.1:"+freePort(t)); code != 1 || errOut == "" {
+	if code, _, errOut := run(tmp, env, "activate-exec.sh", "--secret-file", secretFile, "127.0.0.1:"+freePort(t)); code != 1 || errOut == "" {
 		t.Errorf("activate-exec.sh on a closed port: exit %d, stderr %q; want 1 and a message", code, errOut)
 	}
-	if code, _, errOut := runScript(t, tmp, "activate-exec.sh"); code != 1 || !strings.Contains(errOut, "executor.port") {
+	if code, _, errOut := run(tmp, env, "activate-exec.sh", "--secret-file", secretFile); code != 1 || !strings.Contains(errOut, "executor.port") {
 		t.Errorf("activate-exec.sh without a port file: exit %d, stderr %q; want 1 naming the port file", code, errOut)
 	}
 
-	// One activated through the web server's API.
+	// One activated through the web server's API, with an admin's token...
 	exec3 := filepath.Join(tmp, "exec3")
-	t.Cleanup(func() { stopDaemon(t, filepath.Join(exec3, "executor.pid")) })
-	code, out, errOut = runScript(t, tmp, "start-exec.sh", "--bin", bin, "--dir", exec3, "--server", server, "--",
-		"--db", dsn, "--port", "0", "--host", "127.0.0.1", "--name", "node-z", "--heartbeat", "500ms")
+	code, out, errOut = startExec(exec3, adminEnv, []string{"--server", server}, withSecret("node-z")...)
 	if code != 0 {
-		t.Fatalf("start-exec.sh --server: exit %d\n%s%s", code, out, errOut)
+		t.Fatalf("start-exec.sh --server with CRAWLCTL_TOKEN: exit %d\n%s%s", code, out, errOut)
 	}
-	waitExecutor(t, server, "node-z", true, "online")
+	waitFor("node-z", true, "online")
+	// ...which cannot be done without one.
+	exec4 := filepath.Join(tmp, "exec4")
+	code, out, errOut = startExec(exec4, env, []string{"--server", server}, withSecret("node-w")...)
+	if code != 1 || !strings.Contains(errOut, "CRAWLCTL_TOKEN") {
+		t.Errorf("start-exec.sh --server without a token: exit %d, stderr %q; want exit 1 naming CRAWLCTL_TOKEN", code, errOut)
+	}
+	waitFor("node-w", false, "online")
+	shutdown(exec4)
+
+	// The executor's secret from the environment: start-exec.sh sends the
+	// same one.
+	for _, c := range []struct{ name, env string }{
+		{"node-v", "CRAWLCTL_CLUSTER_SECRET_FILE=" + secretFile},
+		{"node-u", "CRAWLCTL_CLUSTER_SECRET=" + secret},
+	} {
+		dir := filepath.Join(tmp, c.name)
+		if code, out, errOut := startExec(dir, withEnv(env, c.env), nil, node(c.name)...); code != 0 {
+			t.Errorf("start-exec.sh with %s: exit %d\n%s%s", strings.SplitN(c.env, "=", 2)[0], code, out, errOut)
+			continue
+		}
+		waitFor(c.name, true, "online")
+		shutdown(dir)
+	}
+
+	// The secret from a config file, which start-exec.sh cannot see: the
+	// activation is refused (the executor runs on, inactive) until
+	// --secret-file names it.
+	cfg := filepath.Join(tmp, "secret-config.yaml")
+	if err := os.WriteFile(cfg, []byte("cluster-secret-file: "+secretFile+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	execT := filepath.Join(tmp, "node-t")
+	code, out, errOut = startExec(execT, env, nil, node("node-t", "--config", cfg)...)
+	if code != 1 || !strings.Contains(errOut, "unauthorized") || !strings.Contains(errOut, "--secret-file") {
+		t.Errorf("start-exec.sh, executor secret from --config only: exit %d, stderr %q; want exit 1, unauthorized, naming --secret-file", code, errOut)
+	}
+	waitFor("node-t", false, "online")
+	shutdown(execT)
+	if code, out, errOut := startExec(execT, env, []string{"--secret-file", secretFile}, node("node-t", "--config", cfg)...); code != 0 {
+		t.Errorf("start-exec.sh --secret-file, executor secret from --config: exit %d\n%s%s", code, out, errOut)
+	} else {
+		waitFor("node-t", true, "online")
+	}
+	shutdown(execT)
+
+	// No secret and no --insecure: the executor refuses to start.
+	execN := filepath.Join(tmp, "node-n")
+	if code, _, errOut := startExec(execN, env, []string{"--timeout", "20"}, node("node-n")...); code != 1 || !strings.Contains(errOut, "--cluster-secret-file") {
+		t.Errorf("start-exec.sh without a cluster secret or --insecure: exit %d, stderr %q; want exit 1 naming --cluster-secret-file", code, errOut)
+	}
+
+	// HTTPS: start-exec.sh pings and activates over https; activate-exec.sh
+	// --cacert checks the certificate; start-web.sh checks /healthz over https.
+	certFile, keyFile := selfSignedCert(t, tmp)
+	execS := filepath.Join(tmp, "node-tls")
+	code, out, errOut = startExec(execS, env, nil, append(withSecret("node-tls"), "--tls-cert", certFile, "--tls-key", keyFile)...)
+	if code != 0 {
+		t.Errorf("start-exec.sh -- --tls-cert --tls-key: exit %d\n%s%s", code, out, errOut)
+	} else {
+		waitFor("node-tls", true, "online")
+		tlsPort := strings.TrimSpace(out)
+		if code, out, errOut := run(tmp, env, "activate-exec.sh", "--cacert", certFile, "--secret-file", secretFile, "127.0.0.1:"+tlsPort); code != 0 || !strings.Contains(out, `"success"`) {
+			t.Errorf("activate-exec.sh --cacert over https: exit %d, %q %q", code, out, errOut)
+		}
+		shutdown(execS)
+	}
+	tlsWebDir := filepath.Join(tmp, "web-tls")
+	t.Cleanup(func() { stopDaemon(t, filepath.Join(tlsWebDir, "web.pid")) })
+	tlsWebPort := freePort(t)
+	code, out, errOut = run(tmp, env, "start-web.sh", "--bin", bin, "--dir", tlsWebDir, "--",
+		"--db", dsn, "--listen", "127.0.0.1:"+tlsWebPort, "--cluster-secret-file", secretFile, "--tls-cert", certFile, "--tls-key", keyFile)
+	if code != 0 || !strings.Contains(out, "https://127.0.0.1:"+tlsWebPort) {
+		t.Errorf("start-web.sh -- --tls-cert --tls-key: exit %d, stdout %q, stderr %q; want it started at https://127.0.0.1:%s", code, out, errOut, tlsWebPort)
+	}
+	stopDaemon(t, filepath.Join(tlsWebDir, "web.pid"))
+
+	// The activation loops of the systemd unit and the Kubernetes manifest,
+	// run as they are but for the paths of the port and secret files.
+	execI := filepath.Join(tmp, "node-s")
+	code, out, errOut = startExec(execI, env, []string{"--no-activate"}, withSecret("node-s")...)
+	if code != 0 {
+		t.Fatalf("start-exec.sh --no-activate: exit %d\n%s%s", code, out, errOut)
+	}
+	sPort := filepath.Join(execI, "executor.port")
+	sURL := "http://127.0.0.1:" + strings.TrimSpace(out)
+	unitPost := replaceAll(t, inlineScriptOf(t, "crawlctl-executor.service ExecStartPost"), "/run/crawlctl/executor.port", sPort)
+	if code, out := runInline(env, "ExecStartPost= with a wrong secret", replaceAll(t, unitPost, clusterSecretPath, wrongFile)); code == 0 {
+		t.Errorf("the unit's ExecStartPost= with a wrong secret: exit 0, want a failure: %s", out)
+	}
+	waitFor("node-s", false, "online")
+	if code, out := runInline(env, "ExecStartPost=", replaceAll(t, unitPost, clusterSecretPath, secretFile)); code != 0 {
+		t.Errorf("the unit's ExecStartPost=: exit %d: %s", code, out)
+	}
+	waitFor("node-s", true, "online")
+	if code, body := servlet(t, sURL, "deactivate", secret); code != http.StatusOK {
+		t.Fatalf("deactivate node-s: %d %s", code, body)
+	}
+	waitFor("node-s", false, "online")
+	postStart := replaceAll(t, inlineScriptOf(t, "StatefulSet/crawlctl-executor container executor postStart"), "/tmp/executor.port", sPort)
+	if code, out := runInline(withEnv(env, "CRAWLCTL_CLUSTER_SECRET="+secret), "postStart", postStart); code != 0 {
+		t.Errorf("the StatefulSet's postStart hook: exit %d: %s", code, out)
+	}
+	waitFor("node-s", true, "online")
+	shutdown(execI)
+
+	// An insecure cluster of its own: --insecure passes through both
+	// scripts, with a warning, and the activation needs no secret.
+	dsnI := storetest.NewMigratedDSN(t, "sqlite")
+	portI := freePort(t)
+	serverI := "http://127.0.0.1:" + portI
+	webI := filepath.Join(tmp, "web-insecure")
+	t.Cleanup(func() { stopDaemon(t, filepath.Join(webI, "web.pid")) })
+	code, out, errOut = run(tmp, env, "start-web.sh", "--bin", bin, "--dir", webI, "--", "--db", dsnI, "--listen", "127.0.0.1:"+portI, "--insecure")
+	if code != 0 || !strings.Contains(errOut, "--insecure") {
+		t.Errorf("start-web.sh -- --insecure: exit %d, stdout %q, stderr %q; want it started, with a warning", code, out, errOut)
+	} else {
+		execI := filepath.Join(tmp, "node-i")
+		code, out, errOut = startExec(execI, env, nil, "--db", dsnI, "--port", "0", "--host", "127.0.0.1", "--name", "node-i", "--heartbeat", "500ms", "--insecure")
+		if code != 0 {
+			t.Errorf("start-exec.sh -- --insecure: exit %d\n%s%s", code, out, errOut)
+		} else {
+			waitExecutor(t, env, serverI, "node-i", true, "online") // no token needed
+			if code, out, errOut := run(execI, env, "activate-exec.sh"); code != 0 || !strings.Contains(out, `"success"`) {
+				t.Errorf("activate-exec.sh on an --insecure executor: exit %d, %q %q", code, out, errOut)
+			}
+			shutdown(execI)
+		}
+	}
+	stopDaemon(t, filepath.Join(webI, "web.pid"))
 
 	// Graceful shutdown.
-	code, out, errOut = runScript(t, tmp, "shutdown-exec.sh", "--dir", execDir, "--timeout", "30")
+	code, out, errOut = run(tmp, env, "shutdown-exec.sh", "--dir", execDir, "--timeout", "30")
 	if code != 0 {
 		t.Fatalf("shutdown-exec.sh: exit %d\n%s%s", code, out, errOut)
 	}
-	waitExecutor(t, server, "node-x", false, "stopped")
+	waitFor("node-x", false, "stopped")
 	if _, err := os.Stat(portFile); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("port file after shutdown-exec.sh: %v, want it removed", err)
 	}
 	if _, err := os.Stat(filepath.Join(execDir, "executor.pid")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("pid file after shutdown-exec.sh: %v, want it removed", err)
 	}
-	if code, _, errOut := runScript(t, tmp, "shutdown-exec.sh", "--dir", execDir, "--timeout", "30"); code != 1 || errOut == "" {
+	if code, _, errOut := run(tmp, env, "shutdown-exec.sh", "--dir", execDir, "--timeout", "30"); code != 1 || errOut == "" {
 		t.Errorf("shutdown-exec.sh with nothing to stop: exit %d, stderr %q; want 1 and a message", code, errOut)
 	}
-	for _, d := range []string{exec2, exec3} {
-		if code, out, errOut := runScript(t, tmp, "shutdown-exec.sh", "--dir", d, "--timeout", "30"); code != 0 {
-			t.Errorf("shutdown-exec.sh --dir %s: exit %d\n%s%s", d, code, out, errOut)
-		}
-	}
-	waitExecutor(t, server, "node-y", false, "stopped")
-	waitExecutor(t, server, "node-z", false, "stopped")
+	shutdown(exec2)
+	shutdown(exec3)
+	waitFor("node-y", false, "stopped")
+	waitFor("node-z", false, "stopped")
 }

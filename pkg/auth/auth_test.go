@@ -1,0 +1,64 @@
+package auth
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadSecret(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good", "0123456789abcdefXYZ\nignored second line\n", 0o600)
+	cases := []struct {
+		file, value, want, err string
+	}{
+		{good, "", "0123456789abcdefXYZ", ""},
+		{write("open", "0123456789abcdefXYZ\n", 0o644), "", "", "chmod 600"},
+		{write("short", "short\n", 0o600), "", "", "shorter than 16"},
+		{filepath.Join(dir, "missing"), "", "", "no such file"},
+		{"", "  from-the-environment-0123  ", "from-the-environment-0123", ""},
+		{"", "short", "", "shorter than 16"},
+		{"", "", "", ""},
+	}
+	for _, c := range cases {
+		got, err := LoadSecret(c.file, c.value)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("LoadSecret(%q, %q) error %v, want %q", c.file, c.value, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("LoadSecret(%q, %q) = %q, %v; want %q", c.file, c.value, got, err, c.want)
+		}
+	}
+}
+
+func TestRolesAndSecrets(t *testing.T) {
+	if !Allows(Admin, Operator) || !Allows(Operator, Viewer) || Allows(Viewer, Operator) || Allows("", Viewer) || Allows("root", Viewer) {
+		t.Fatal("role order is wrong")
+	}
+	if SecretMatches("", "") || SecretMatches("s3cret-s3cret-s3cret", "s3cret") || !SecretMatches("s3cret-s3cret-s3cret", "s3cret-s3cret-s3cret") {
+		t.Fatal("secret comparison is wrong")
+	}
+	tok, hash, prefix := NewToken()
+	tok2, _, _ := NewToken()
+	if tok == tok2 || !strings.HasPrefix(tok, "cct_") || !strings.HasPrefix(tok, prefix) || HashToken(tok) != hash || strings.Contains(hash, tok) {
+		t.Fatalf("token %q hash %q prefix %q", tok, hash, prefix)
+	}
+	h, err := HashPassword("correct horse")
+	if err != nil || !CheckPassword(h, "correct horse") || CheckPassword(h, "wrong horse") {
+		t.Fatal("password hashing is wrong")
+	}
+	if _, err := HashPassword("short"); err == nil {
+		t.Fatal("a 5-character password was accepted")
+	}
+}
