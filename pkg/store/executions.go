@@ -114,6 +114,9 @@ const execColumns = `e.id, e.project_id, e.project, e.version, e.flow, e.status,
 
 const execFrom = " FROM executions e LEFT JOIN executors x ON x.id = e.executor_id"
 
+// queueColumns are execColumns for QUEUED rows, which have no executor yet.
+var queueColumns = strings.NewReplacer("COALESCE(x.name, '')", "''", "COALESCE(x.host, '')", "''", "COALESCE(x.port, 0)", "0", "COALESCE(x.tls, 0)", "0").Replace(execColumns)
+
 func scanExecution(r scanner) (*Execution, error) {
 	var (
 		e                                     Execution
@@ -309,7 +312,10 @@ func (s *Store) AssignQueued(ctx context.Context, limit int, choose ChooseFunc) 
 	var out []Assignment
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, "SELECT "+execColumns+" FROM executions e LEFT JOIN executors x ON 1 = 0 WHERE e.status = 'QUEUED' AND (e.not_before IS NULL OR e.not_before <= "+s.d.now+") ORDER BY e.priority DESC, e.id LIMIT ?"+s.d.skipLocked, limit)
+		// Read in index order (status, priority DESC, id) so only the rows
+		// taken are read and locked; no join, so executor rows stay unlocked
+		// for their heartbeats.
+		rows, err := tx.QueryContext(ctx, "SELECT "+queueColumns+" FROM executions e WHERE e.status = 'QUEUED' AND (e.not_before IS NULL OR e.not_before <= "+s.d.now+") ORDER BY e.priority DESC, e.id LIMIT ?"+s.d.skipLocked, limit)
 		if err != nil {
 			return err
 		}

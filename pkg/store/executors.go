@@ -148,8 +148,11 @@ func (s *Store) skewExpr() string { return s.d.msBetween(s.d.now, "?") }
 func (s *Store) RegisterExecutor(ctx context.Context, spec ExecutorSpec) (*Executor, error) {
 	var e *Executor
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// A plain read (no locking read of a row that may not exist yet: gap
+		// locks would deadlock executors registering at the same time); the
+		// upsert below is atomic on its own.
 		var existing int64
-		err := tx.QueryRowContext(ctx, "SELECT id FROM executors WHERE host = ? AND port = ?"+s.d.forUpdate, spec.Host, spec.Port).Scan(&existing)
+		err := tx.QueryRowContext(ctx, "SELECT id FROM executors WHERE host = ? AND port = ?", spec.Host, spec.Port).Scan(&existing)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}

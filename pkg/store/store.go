@@ -187,6 +187,11 @@ func parseDSN(dsn string) (driver, source string, d dialect, err error) {
 		}
 		cfg.ParseTime = true
 		cfg.Loc = time.UTC
+		// Client-side placeholders: one round trip per statement instead of
+		// prepare + execute + close (utf8mb4 connections make this safe).
+		if q.Get("interpolateParams") == "" {
+			cfg.InterpolateParams = true
+		}
 		if cfg.Params == nil {
 			cfg.Params = map[string]string{}
 		}
@@ -230,8 +235,28 @@ func Redact(dsn string) string {
 	return u.String()
 }
 
-// inTx runs fn in a transaction, committing when it returns nil.
+// inTx runs fn in a transaction, committing when it returns nil. A
+// transaction the database chose as a deadlock victim (or whose lock wait
+// timed out) is rolled back and run again, a few times: fn must not keep
+// state from an earlier run.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+			}
+		}
+		if err = s.tryTx(ctx, fn); !retryable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -241,6 +266,12 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// retryable reports a MySQL deadlock (1213) or lock wait timeout (1205).
+func retryable(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 // timeFormat is how times are written as parameters (always UTC).
