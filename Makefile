@@ -4,7 +4,7 @@ BIN     := bin/crawlctl
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/crawlctl/crawlctl/pkg/buildinfo.Version=$(VERSION)
 
-.PHONY: build test lint run clean
+.PHONY: build test lint run bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/crawlctl
@@ -21,6 +21,11 @@ lint:
 # Start crawlctl solo (SQLite, one executor), run the example flow, keep serving.
 run: build
 	scripts/quickstart.sh --bin $(BIN)
+
+# Measure a real loopback cluster against this machine's limits; writes
+# var/bench/latest.json. BENCH_FLAGS=--quick for a run under a minute.
+bench:
+	scripts/with-test-db.sh $(GO) run ./cmd/crawlbench $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin var
