@@ -68,10 +68,13 @@ type Executor struct {
 
 	ready chan struct{} // closed once registered and serving
 
-	// wake nudges the claim loop (an "execute" arrived).
+	// wake nudges the claim loop.
 	wake chan struct{}
-	runs *runSet
-	wg   sync.WaitGroup
+	// claimMu serializes claims (servlet and poll loop), so --max-flows is
+	// never overshot by two claims at once.
+	claimMu sync.Mutex
+	runs    *runSet
+	wg      sync.WaitGroup
 
 	metrics  *metrics.Executor
 	lastBeat atomic.Int64 // unix nanoseconds of the last successful heartbeat

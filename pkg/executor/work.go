@@ -97,6 +97,10 @@ func (e *Executor) claimLoop(ctx context.Context) {
 // stop what it no longer owns (fencing), and end what it owns but does not
 // run (it restarted mid-run).
 func (e *Executor) poll(ctx context.Context) {
+	// No claim (the servlet's) may land between the query and the
+	// reconciliation below, or a fresh run would look fenced or orphaned.
+	e.claimMu.Lock()
+	defer e.claimMu.Unlock()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	items, err := e.store.ExecutorWork(pctx, e.ID())
@@ -112,7 +116,8 @@ func (e *Executor) poll(ctx context.Context) {
 		local := e.runs.get(it.ID)
 		switch it.Status {
 		case store.ExecDispatching:
-			if local == nil && e.tryClaim(pctx, it) {
+			// A local run of a row still DISPATCHING is being claimed.
+			if local != nil || e.tryClaim(pctx, it) {
 				claimed[it.ID] = true
 			}
 			continue
@@ -351,7 +356,13 @@ func (e *Executor) servletExecute(w http.ResponseWriter, r *http.Request) {
 		servletError(w, http.StatusServiceUnavailable, reason)
 		return
 	}
-	e.nudge()
+	// Claim right here rather than waking the poll loop: one query less and
+	// no hand-off. The conditional update keeps it exclusive with the loop.
+	if e.runs.get(id) == nil {
+		e.claimMu.Lock()
+		e.tryClaim(r.Context(), store.WorkItem{ID: id, Attempt: ex.Attempt, Status: store.ExecDispatching})
+		e.claimMu.Unlock()
+	}
 	writeJSON(w, http.StatusOK, map[string]string{})
 }
 
