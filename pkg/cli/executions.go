@@ -129,10 +129,13 @@ after its executor is gone. --follow keeps printing until the execution ends.`,
 	return cmd
 }
 
-func parseID(s string) (int64, error) {
+func parseID(s string) (int64, error) { return positiveID("execution", s) }
+
+// positiveID parses the id of a kind of object given on the command line.
+func positiveID(kind, s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, usageErr("bad execution id %q: a positive number", s)
+		return 0, usageErr("bad %s id %q: a positive number", kind, s)
 	}
 	return id, nil
 }

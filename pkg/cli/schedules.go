@@ -171,13 +171,7 @@ no web server ran: fire-once submits one catch-up run, skip submits none.
 	return cmd
 }
 
-func parseScheduleID(s string) (int64, error) {
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, usageErr("bad schedule id %q: a positive number", s)
-	}
-	return id, nil
-}
+func parseScheduleID(s string) (int64, error) { return positiveID("schedule", s) }
 
 func firesString(ts []time.Time) string {
 	if len(ts) == 0 {
