@@ -53,17 +53,6 @@ func pct(samples []float64, p float64) float64 {
 
 func median(samples []float64) float64 { return pct(samples, 50) }
 
-func mean(samples []float64) float64 {
-	if len(samples) == 0 {
-		return 0
-	}
-	var sum float64
-	for _, v := range samples {
-		sum += v
-	}
-	return sum / float64(len(samples))
-}
-
 // ratio is a / b, 0 when b is not positive.
 func ratio(a, b float64) float64 {
 	if b <= 0 {

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -404,5 +403,3 @@ removed.
 	_ = f.MarkHidden("clock-offset")
 	return cmd
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

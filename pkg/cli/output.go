@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -80,7 +81,7 @@ func labelsString(l map[string]string) string {
 	for k, v := range l {
 		parts = append(parts, k+"="+v)
 	}
-	sortStrings(parts)
+	sort.Strings(parts)
 	return strings.Join(parts, ",")
 }
 

@@ -2155,7 +2155,7 @@ func TestScriptsAgainstCluster(t *testing.T) {
 	// start, and start-web.sh says why.
 	noAuthDir := filepath.Join(tmp, "web-noauth")
 	t.Cleanup(func() { stopDaemon(t, filepath.Join(noAuthDir, "web.pid")) })
-	code, out, errOut := run(tmp, env, "start-web.sh", "--bin", bin, "--dir", noAuthDir, "--timeout", "20", "--", "--db", dsn, "--listen", "127.0.0.1:"+port)
+	code, _, errOut := run(tmp, env, "start-web.sh", "--bin", bin, "--dir", noAuthDir, "--timeout", "20", "--", "--db", dsn, "--listen", "127.0.0.1:"+port)
 	if code == 0 || !strings.Contains(errOut, "--cluster-secret-file") {
 		t.Errorf("start-web.sh without a cluster secret or --insecure: exit %d, stderr %q; want a failure naming --cluster-secret-file", code, errOut)
 	}
@@ -2163,7 +2163,7 @@ func TestScriptsAgainstCluster(t *testing.T) {
 		t.Errorf("start-web.sh left a pid file for a web server that did not start: %v", err)
 	}
 
-	code, out, errOut = run(tmp, env, "start-web.sh", "--bin", bin, "--dir", webDir, "--",
+	code, out, errOut := run(tmp, env, "start-web.sh", "--bin", bin, "--dir", webDir, "--",
 		"--db", dsn, "--listen", "127.0.0.1:"+port, "--cluster-secret-file", secretFile)
 	if code != 0 {
 		t.Fatalf("start-web.sh --cluster-secret-file: exit %d\n%s%s", code, out, errOut)
@@ -2285,7 +2285,7 @@ func TestScriptsAgainstCluster(t *testing.T) {
 	waitFor("node-z", true, "online")
 	// ...which cannot be done without one.
 	exec4 := filepath.Join(tmp, "exec4")
-	code, out, errOut = startExec(exec4, env, []string{"--server", server}, withSecret("node-w")...)
+	code, _, errOut = startExec(exec4, env, []string{"--server", server}, withSecret("node-w")...)
 	if code != 1 || !strings.Contains(errOut, "CRAWLCTL_TOKEN") {
 		t.Errorf("start-exec.sh --server without a token: exit %d, stderr %q; want exit 1 naming CRAWLCTL_TOKEN", code, errOut)
 	}
@@ -2315,7 +2315,7 @@ func TestScriptsAgainstCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	execT := filepath.Join(tmp, "node-t")
-	code, out, errOut = startExec(execT, env, nil, node("node-t", "--config", cfg)...)
+	code, _, errOut = startExec(execT, env, nil, node("node-t", "--config", cfg)...)
 	if code != 1 || !strings.Contains(errOut, "unauthorized") || !strings.Contains(errOut, "--secret-file") {
 		t.Errorf("start-exec.sh, executor secret from --config only: exit %d, stderr %q; want exit 1, unauthorized, naming --secret-file", code, errOut)
 	}

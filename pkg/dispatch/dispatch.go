@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -186,7 +187,7 @@ func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.
 		if !hasRoom(e) {
 			continue
 		}
-		if containsID(ex.Excluded, e.ID) {
+		if slices.Contains(ex.Excluded, e.ID) {
 			excluded = append(excluded, e)
 		} else {
 			fresh = append(fresh, e)
@@ -203,15 +204,6 @@ func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.
 		return nil, fmt.Sprintf("waiting: all %d active online executors are full (--max-flows)", activeOnline)
 	}
 	return pool[rnd.IntN(len(pool))], ""
-}
-
-func containsID(ids []int64, id int64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // nudge tells the chosen executor to claim now. A refusal or a refused

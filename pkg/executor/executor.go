@@ -66,8 +66,6 @@ type Executor struct {
 	ln       net.Listener
 	srv      *http.Server
 
-	ready chan struct{} // closed once registered and serving
-
 	// wake nudges the claim loop.
 	wake chan struct{}
 	// claimMu serializes claims (servlet and poll loop), so --max-flows is
@@ -94,7 +92,7 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Executor {
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = "var/executor"
 	}
-	e := &Executor{cfg: cfg, store: st, log: log, ready: make(chan struct{}), wake: make(chan struct{}, 1), runs: newRunSet()}
+	e := &Executor{cfg: cfg, store: st, log: log, wake: make(chan struct{}, 1), runs: newRunSet()}
 	e.metrics = metrics.NewExecutor(e.runs.len, func() time.Time {
 		if n := e.lastBeat.Load(); n > 0 {
 			return time.Unix(0, n)
@@ -195,7 +193,6 @@ func (e *Executor) Run(ctx context.Context) error {
 		}
 		serveErr <- e.srv.Serve(e.ln)
 	}()
-	close(e.ready)
 
 	loops, stopLoops := context.WithCancel(context.Background())
 	if e.cfg.Insecure {

@@ -105,7 +105,7 @@ func (c *cluster) Collect(ch chan<- prometheus.Metric) {
 		}
 		states[[2]string{active, e.Status(c.offlineAfter)}]++
 		if e.HeartbeatAge >= 0 {
-			ch <- prometheus.MustNewConstMetric(beatDesc, prometheus.GaugeValue, e.HeartbeatAge.Seconds(), itoa(e.ID), e.Name)
+			ch <- prometheus.MustNewConstMetric(beatDesc, prometheus.GaugeValue, e.HeartbeatAge.Seconds(), strconv.FormatInt(e.ID, 10), e.Name)
 		}
 	}
 	for k, n := range states {
@@ -149,5 +149,3 @@ func NewExecutor(running func() int, lastBeat func() time.Time) *Executor {
 
 // Handler serves /metrics.
 func (x *Executor) Handler() http.Handler { return promhttp.HandlerFor(x.reg, promhttp.HandlerOpts{}) }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -433,10 +434,7 @@ func (s *Store) executorsWithLoad(ctx context.Context, tx *sql.Tx) ([]*Executor,
 // executor excluded for this execution, retried after backoff. After
 // maxFailures dispatch failures the execution FAILS with the reason.
 func (s *Store) Requeue(ctx context.Context, ex *Execution, executorID int64, reason string, maxFailures int, backoff time.Duration) (failed bool, err error) {
-	excluded := append([]int64{}, ex.Excluded...)
-	if executorID != 0 && !containsID(excluded, executorID) {
-		excluded = append(excluded, executorID)
-	}
+	excluded := exclude(ex.Excluded, executorID)
 	if ex.DispatchFailures+1 >= maxFailures {
 		_, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'FAILED', dispatch_failures = dispatch_failures + 1, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'DISPATCHING'",
 			fmt.Sprintf("dispatch failed %d times; last: %s", ex.DispatchFailures+1, reason), ex.ID, ex.Attempt)
@@ -447,13 +445,13 @@ func (s *Store) Requeue(ctx context.Context, ex *Execution, executorID int64, re
 	return false, err
 }
 
-func containsID(ids []int64, id int64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
+// exclude returns ids with executor id added (a new slice; 0 adds nothing).
+func exclude(ids []int64, id int64) []int64 {
+	out := append([]int64{}, ids...)
+	if id != 0 && !slices.Contains(out, id) {
+		out = append(out, id)
 	}
-	return false
+	return out
 }
 
 // WorkItem is an execution assigned to an executor that needs its attention.
@@ -690,10 +688,7 @@ func (s *Store) ActiveExecutions(ctx context.Context) ([]ExecutionOwner, error) 
 func (s *Store) ReapExecution(ctx context.Context, o ExecutionOwner, reason string) (bool, error) {
 	var res sql.Result
 	var err error
-	excluded := append([]int64{}, o.Excluded...)
-	if o.ExecutorID != 0 && !containsID(excluded, o.ExecutorID) {
-		excluded = append(excluded, o.ExecutorID)
-	}
+	excluded := exclude(o.Excluded, o.ExecutorID)
 	switch {
 	case o.Status == ExecDispatching:
 		res, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'QUEUED', executor_id = NULL, attempt = attempt + 1, excluded = ?, wait_reason = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'DISPATCHING'",

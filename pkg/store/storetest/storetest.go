@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -115,6 +114,3 @@ func Each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 		})
 	}
 }
-
-// Describe is a short description of a dialect for messages.
-func Describe(d string) string { return fmt.Sprintf("%s store", d) }
