@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -156,7 +157,7 @@ func (e *Executor) poll(ctx context.Context) {
 // left for the dispatcher's claim timeout to re-queue elsewhere. It reports
 // whether it claimed.
 func (e *Executor) tryClaim(ctx context.Context, it store.WorkItem) bool {
-	if reason := e.refusal(ctx, it.ID); reason != "" {
+	if reason := e.refusal(it); reason != "" {
 		e.log.Debug().Int64("execution", it.ID).Str("reason", reason).Msg("not claiming")
 		return false
 	}
@@ -177,19 +178,16 @@ func (e *Executor) tryClaim(ctx context.Context, it store.WorkItem) bool {
 	return true
 }
 
-// refusal says why this executor will not take execution id now, or "".
-func (e *Executor) refusal(ctx context.Context, id int64) string {
+// refusal says why this executor will not take it now, or "".
+func (e *Executor) refusal(it store.WorkItem) string {
 	if e.stopping.Load() {
 		return "executor is shutting down"
 	}
 	if e.cfg.MaxFlows > 0 && e.runs.len() >= e.cfg.MaxFlows {
 		return fmt.Sprintf("executor is full (%d of --max-flows %d running)", e.runs.len(), e.cfg.MaxFlows)
 	}
-	if !e.active.Load() {
-		ex, err := e.store.GetExecution(ctx, id)
-		if err != nil || ex.PinnedExecutorID == nil || *ex.PinnedExecutorID != e.ID() {
-			return "executor is inactive"
-		}
+	if !e.active.Load() && !it.Pinned {
+		return "executor is inactive"
 	}
 	return ""
 }
@@ -343,24 +341,27 @@ func (e *Executor) servletExecute(w http.ResponseWriter, r *http.Request) {
 		servletError(w, http.StatusBadRequest, "Parameter execid not set or not a number")
 		return
 	}
-	ex, err := e.store.GetExecution(r.Context(), id)
+	// One indexed query: this executor's pending rows (few), not the
+	// execution with its jobs.
+	items, err := e.store.ExecutorWork(r.Context(), e.ID())
 	if err != nil {
-		servletError(w, http.StatusNotFound, err.Error())
+		servletError(w, http.StatusServiceUnavailable, "database unavailable: "+err.Error())
 		return
 	}
-	if ex.ExecutorID == nil || *ex.ExecutorID != e.ID() || ex.Status != store.ExecDispatching {
-		servletError(w, http.StatusConflict, fmt.Sprintf("execution %d is not waiting for this executor (status %s)", id, ex.Status))
+	i := slices.IndexFunc(items, func(it store.WorkItem) bool { return it.ID == id && it.Status == store.ExecDispatching })
+	if i < 0 {
+		servletError(w, http.StatusConflict, fmt.Sprintf("execution %d is not waiting for this executor", id))
 		return
 	}
-	if reason := e.refusal(r.Context(), id); reason != "" {
+	if reason := e.refusal(items[i]); reason != "" {
 		servletError(w, http.StatusServiceUnavailable, reason)
 		return
 	}
-	// Claim right here rather than waking the poll loop: one query less and
-	// no hand-off. The conditional update keeps it exclusive with the loop.
+	// Claim right here rather than waking the poll loop: no hand-off. The
+	// conditional update keeps it exclusive with the loop.
 	if e.runs.get(id) == nil {
 		e.claimMu.Lock()
-		e.tryClaim(r.Context(), store.WorkItem{ID: id, Attempt: ex.Attempt, Status: store.ExecDispatching})
+		e.tryClaim(r.Context(), items[i])
 		e.claimMu.Unlock()
 	}
 	writeJSON(w, http.StatusOK, map[string]string{})

@@ -459,12 +459,13 @@ type WorkItem struct {
 	ID      int64
 	Attempt int
 	Status  string
+	Pinned  bool // pinned to this executor (--executor): it may run it while inactive
 }
 
 // ExecutorWork lists this executor's DISPATCHING (to claim), RUNNING and
 // KILLING (to run or kill) executions.
 func (s *Store) ExecutorWork(ctx context.Context, executorID int64) ([]WorkItem, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, attempt, status FROM executions WHERE executor_id = ? AND status IN "+activeStatuses+" ORDER BY priority DESC, id", executorID)
+	rows, err := s.db.QueryContext(ctx, "SELECT id, attempt, status, COALESCE(pinned_executor_id, 0) = executor_id FROM executions WHERE executor_id = ? AND status IN "+activeStatuses+" ORDER BY priority DESC, id", executorID)
 	if err != nil {
 		return nil, fmt.Errorf("poll work of executor %d: %w", executorID, err)
 	}
@@ -472,7 +473,7 @@ func (s *Store) ExecutorWork(ctx context.Context, executorID int64) ([]WorkItem,
 	var out []WorkItem
 	for rows.Next() {
 		var w WorkItem
-		if err := rows.Scan(&w.ID, &w.Attempt, &w.Status); err != nil {
+		if err := rows.Scan(&w.ID, &w.Attempt, &w.Status, &w.Pinned); err != nil {
 			return nil, err
 		}
 		out = append(out, w)
