@@ -225,7 +225,7 @@ func (d *Dispatcher) sendNudge(ctx context.Context, a store.Assignment) string {
 		scheme = "https"
 	}
 	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(a.Executor.Host, strconv.Itoa(a.Executor.Port)), Path: "/executor",
-		RawQuery: url.Values{"action": {"execute"}, "execid": {strconv.FormatInt(a.ExecutionID, 10)}}.Encode()}
+		RawQuery: url.Values{"action": {"execute"}, "execid": {strconv.FormatInt(a.ExecutionID, 10)}, "attempt": {strconv.Itoa(a.Attempt)}}.Encode()}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
 	if d.cfg.ClusterSecret != "" {
 		req.Header.Set("Authorization", "Bearer "+d.cfg.ClusterSecret)

@@ -74,6 +74,13 @@ type Executor struct {
 	runs    *runSet
 	wg      sync.WaitGroup
 
+	// projects caches parsed project versions (they never change).
+	projects projectCache
+	// halt ends what would otherwise wait for the database forever (a
+	// run's last writes); cancelled once the drain is over.
+	halt    context.Context
+	haltNow context.CancelFunc
+
 	metrics  *metrics.Executor
 	lastBeat atomic.Int64 // unix nanoseconds of the last successful heartbeat
 }
@@ -92,7 +99,8 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Executor {
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = "var/executor"
 	}
-	e := &Executor{cfg: cfg, store: st, log: log, wake: make(chan struct{}, 1), runs: newRunSet()}
+	e := &Executor{cfg: cfg, store: st, log: log, wake: make(chan struct{}, 1), runs: newRunSet(), projects: projectCache{max: 64}}
+	e.halt, e.haltNow = context.WithCancel(context.Background())
 	e.metrics = metrics.NewExecutor(e.runs.len, func() time.Time {
 		if n := e.lastBeat.Load(); n > 0 {
 			return time.Unix(0, n)
@@ -222,6 +230,7 @@ func (e *Executor) shutdown(stopLoops context.CancelFunc) {
 	}
 	cancel()
 	e.drain()
+	e.haltNow()
 	stopLoops()
 	e.wg.Wait()
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -200,54 +200,45 @@ func (e *Executor) execute(ctx context.Context, r *run) {
 		e.nudge() // a slot is free
 	}()
 	log := e.log.With().Int64("execution", r.id).Int("attempt", r.attempt).Logger()
-	res := e.runExecution(ctx, r)
+	rep := newReporter(e, r)
+	res := e.runExecution(ctx, r, rep)
 	r.ending.Store(true)
 	if res.Fenced {
+		rep.abandon()
 		log.Warn().Msg("execution fenced; its outcome is not recorded")
 		return
 	}
-	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for i := 0; ; i++ {
-		err := e.store.FinishExecution(fctx, r.id, e.ID(), r.attempt, res.Status, res.Error)
-		if err == nil || errors.Is(err, store.ErrFenced) || i >= 5 || fctx.Err() != nil {
-			if err != nil {
-				log.Error().Err(err).Str("status", res.Status).Msg("could not record the end of the execution")
-			}
-			break
+	if err := rep.finish(res.Status, res.Error); err != nil {
+		if errors.Is(err, store.ErrFenced) {
+			log.Warn().Str("status", res.Status).Msg("execution fenced at its end; its outcome is not recorded")
+			return
 		}
-		select {
-		case <-time.After(backoff(500*time.Millisecond, i+1)):
-		case <-fctx.Done():
-		}
+		log.Error().Err(err).Str("status", res.Status).Msg("could not record the end of the execution")
+		return
 	}
 	e.metrics.Finished.WithLabelValues(res.Status).Inc()
 	log.Info().Str("status", res.Status).Str("error", res.Error).Msg("execution ended")
 }
 
-func (e *Executor) runExecution(ctx context.Context, r *run) runner.Result {
-	ex, err := e.store.GetExecution(ctx, r.id)
+func (e *Executor) runExecution(ctx context.Context, r *run, rep runner.Reporter) runner.Result {
+	spec, err := e.store.ExecutionRunSpec(ctx, r.id)
 	if err != nil {
-		return runner.Result{Status: store.ExecFailed, Error: "load execution: " + err.Error()}
+		return runner.Result{Status: store.ExecFailed, Error: err.Error()}
 	}
-	pv, err := e.store.GetProjectVersion(ctx, ex.Project, ex.Version)
+	proj, err := e.project(ctx, spec)
 	if err != nil {
-		return runner.Result{Status: store.ExecFailed, Error: "load project: " + err.Error()}
-	}
-	var proj flow.Project
-	if err := json.Unmarshal([]byte(pv.Flows), &proj); err != nil {
 		return runner.Result{Status: store.ExecFailed, Error: "load project flows: " + err.Error()}
 	}
-	fl := proj.Flow(ex.Flow)
+	fl := proj.Flow(spec.Flow)
 	if fl == nil {
-		return runner.Result{Status: store.ExecFailed, Error: fmt.Sprintf("flow %q not found in %s version %d", ex.Flow, ex.Project, ex.Version)}
+		return runner.Result{Status: store.ExecFailed, Error: fmt.Sprintf("flow %q not found in %s version %d", spec.Flow, spec.Project, spec.Version)}
 	}
 	execDir := filepath.Join(e.cfg.WorkDir, "executions", fmt.Sprintf("%d.%d", r.id, r.attempt))
 	_ = os.RemoveAll(execDir)
 	cache := runner.WorkDirCache{Root: filepath.Join(e.cfg.WorkDir, "projects")}
-	key := fmt.Sprintf("%s/%d-%s", ex.Project, ex.Version, pv.SHA256[:12])
+	key := fmt.Sprintf("%s/%d-%s", spec.Project, spec.Version, spec.SHA256[:12])
 	err = cache.Prepare(key, func(dir string) error {
-		archive, err := e.store.ProjectArchive(ctx, pv.ProjectID, pv.Version)
+		archive, err := e.store.ProjectArchive(ctx, spec.ProjectID, spec.Version)
 		if err != nil {
 			return err
 		}
@@ -260,59 +251,72 @@ func (e *Executor) runExecution(ctx context.Context, r *run) runner.Result {
 		return runner.Result{Status: store.ExecFailed, Error: "prepare working directory: " + err.Error()}
 	}
 	defer os.RemoveAll(execDir)
-	rep := &reporter{e: e, id: r.id, attempt: r.attempt, offsets: map[string]int64{}}
 	return runner.Run(ctx, runner.Execution{
 		ID:             r.id,
-		Project:        ex.Project,
-		ProjectVersion: ex.Version,
+		Project:        spec.Project,
+		ProjectVersion: spec.Version,
 		Flow:           fl,
-		Params:         ex.Params,
-		FailureAction:  ex.FailureAction,
+		Params:         spec.Params,
+		FailureAction:  spec.FailureAction,
 		WorkDir:        filepath.Join(execDir, fl.Dir), // the folder of the .flow file
 		LogDir:         filepath.Join(e.cfg.WorkDir, "logs", fmt.Sprintf("%d.%d", r.id, r.attempt)),
 	}, rep)
 }
 
-// reporter writes job states and logs of one execution attempt to the
-// database; a stale attempt turns into runner.ErrFenced.
-type reporter struct {
-	e       *Executor
-	id      int64
-	attempt int
-	mu      sync.Mutex
-	offsets map[string]int64
+// project returns the parsed flows of the execution's project version. A
+// stored version never changes, so they are parsed once per executor and
+// kept, keyed by the archive's checksum as well (a project deleted and
+// uploaded again reuses version numbers).
+func (e *Executor) project(ctx context.Context, spec *store.RunSpec) (*flow.Project, error) {
+	key := fmt.Sprintf("%d/%d/%s", spec.ProjectID, spec.Version, spec.SHA256)
+	if p := e.projects.get(key); p != nil {
+		return p, nil
+	}
+	pv, err := e.store.GetProjectVersion(ctx, spec.Project, spec.Version)
+	if err != nil {
+		return nil, err
+	}
+	var proj flow.Project
+	if err := json.Unmarshal([]byte(pv.Flows), &proj); err != nil {
+		return nil, err
+	}
+	if pv.SHA256 == spec.SHA256 {
+		e.projects.put(key, &proj)
+	}
+	return &proj, nil
 }
 
-func (r *reporter) JobUpdate(ctx context.Context, u runner.JobUpdate) error {
-	if u.Status == runner.Running && u.Type != flow.TypeFlow {
-		r.e.metrics.JobStarts.Inc()
-	}
-	j := store.ExecutionJob{Name: u.Job, Type: u.Type, Status: string(u.Status), Attempt: u.Attempt, ExitCode: u.ExitCode, Error: u.Error}
-	if !u.StartTime.IsZero() {
-		j.StartTime = &u.StartTime
-	}
-	if !u.EndTime.IsZero() {
-		j.EndTime = &u.EndTime
-	}
-	err := r.e.store.UpsertJob(ctx, r.id, r.e.ID(), r.attempt, j)
-	if errors.Is(err, store.ErrFenced) {
-		return fmt.Errorf("%v: %w", err, runner.ErrFenced)
-	}
-	return err
+// projectCache holds parsed project versions, at most max of them.
+type projectCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]*flow.Project
 }
 
-func (r *reporter) Log(ctx context.Context, job string, attempt int, chunk []byte) error {
-	if len(chunk) == 0 {
-		return nil
-	}
-	r.mu.Lock()
-	off := r.offsets[job]
-	r.offsets[job] = off + int64(len(chunk))
-	r.mu.Unlock()
-	return r.e.store.AppendLog(ctx, r.id, r.attempt, job, attempt, off, chunk)
+func (c *projectCache) get(key string) *flow.Project {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[key]
 }
 
-// drain waits for running executions up to DrainTimeout, then kills the rest.
+func (c *projectCache) put(key string, p *flow.Project) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*flow.Project{}
+	}
+	if len(c.m) >= c.max {
+		for k := range c.m { // drop one at random
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[key] = p
+}
+
+// drain waits for running executions up to DrainTimeout, then kills the
+// rest. A run whose end cannot be recorded (the database is down) is given
+// up on a little later.
 func (e *Executor) drain() {
 	runs := e.runs.all()
 	if len(runs) == 0 {
@@ -327,6 +331,8 @@ func (e *Executor) drain() {
 			for _, r := range e.runs.all() {
 				r.cancel(fmt.Errorf("executor shutting down: drain timeout %s exceeded", e.cfg.DrainTimeout))
 			}
+			giveUp := time.AfterFunc(30*time.Second, e.haltNow)
+			defer giveUp.Stop()
 			for _, r := range runs {
 				<-r.done
 			}
@@ -341,28 +347,39 @@ func (e *Executor) servletExecute(w http.ResponseWriter, r *http.Request) {
 		servletError(w, http.StatusBadRequest, "Parameter execid not set or not a number")
 		return
 	}
-	// One indexed query: this executor's pending rows (few), not the
-	// execution with its jobs.
-	items, err := e.store.ExecutorWork(r.Context(), e.ID())
-	if err != nil {
-		servletError(w, http.StatusServiceUnavailable, "database unavailable: "+err.Error())
-		return
+	// The dispatcher names the attempt it assigned: an active executor then
+	// claims with the conditional update alone. Without it (or when inactive,
+	// where only a pinned execution may run) one indexed query reads this
+	// executor's pending rows first.
+	it := store.WorkItem{ID: id, Status: store.ExecDispatching}
+	attempt, err := strconv.Atoi(r.Form.Get("attempt"))
+	if err != nil || !e.active.Load() {
+		items, err := e.store.ExecutorWork(r.Context(), e.ID())
+		if err != nil {
+			servletError(w, http.StatusServiceUnavailable, "database unavailable: "+err.Error())
+			return
+		}
+		i := slices.IndexFunc(items, func(it store.WorkItem) bool { return it.ID == id && it.Status == store.ExecDispatching })
+		if i < 0 {
+			servletError(w, http.StatusConflict, fmt.Sprintf("execution %d is not waiting for this executor", id))
+			return
+		}
+		it = items[i]
+	} else {
+		it.Attempt = attempt
 	}
-	i := slices.IndexFunc(items, func(it store.WorkItem) bool { return it.ID == id && it.Status == store.ExecDispatching })
-	if i < 0 {
-		servletError(w, http.StatusConflict, fmt.Sprintf("execution %d is not waiting for this executor", id))
-		return
-	}
-	if reason := e.refusal(items[i]); reason != "" {
+	if reason := e.refusal(it); reason != "" {
 		servletError(w, http.StatusServiceUnavailable, reason)
 		return
 	}
 	// Claim right here rather than waking the poll loop: no hand-off. The
 	// conditional update keeps it exclusive with the loop.
-	if e.runs.get(id) == nil {
-		e.claimMu.Lock()
-		e.tryClaim(r.Context(), items[i])
-		e.claimMu.Unlock()
+	e.claimMu.Lock()
+	claimed := e.runs.get(id) != nil || e.tryClaim(r.Context(), it)
+	e.claimMu.Unlock()
+	if !claimed {
+		servletError(w, http.StatusConflict, fmt.Sprintf("execution %d attempt %d is not waiting for this executor", id, it.Attempt))
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{})
 }

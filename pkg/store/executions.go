@@ -503,38 +503,146 @@ func (s *Store) owned(ctx context.Context, tx *sql.Tx, id, executorID int64, att
 	return err
 }
 
+// LogChunk is a piece of a job's output (Job "" is the flow log) at Offset
+// of that job attempt's log.
+type LogChunk struct {
+	Job     string
+	Attempt int
+	Offset  int64
+	Data    []byte
+}
+
+// ExecutionEnd is the final status an executor records for its attempt.
+type ExecutionEnd struct {
+	Status string
+	Error  string
+}
+
+// Report records, in one transaction, job states and log chunks of the
+// executor's attempt of an execution and, when end is set, the end of that
+// attempt. A later state of a job replaces an earlier one, so jobs may hold
+// several states of one job in order. It returns ErrFenced, writing nothing,
+// when the attempt is no longer current.
+func (s *Store) Report(ctx context.Context, execID, executorID int64, attempt int, jobs []ExecutionJob, logs []LogChunk, end *ExecutionEnd) error {
+	jobs = lastStates(jobs)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if end != nil {
+			// The conditional update is the ownership check, and it locks the
+			// row for the rest of the transaction.
+			res, err := tx.ExecContext(ctx, "UPDATE executions SET status = ?, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+" WHERE id = ? AND executor_id = ? AND attempt = ? AND status IN ('RUNNING', 'KILLING')",
+				end.Status, end.Error, execID, executorID, attempt)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return fmt.Errorf("execution %d attempt %d: %w", execID, attempt, ErrFenced)
+			}
+		} else if err := s.owned(ctx, tx, execID, executorID, attempt); err != nil {
+			return err
+		}
+		if err := s.insertJobs(ctx, tx, execID, attempt, jobs); err != nil {
+			return err
+		}
+		return s.insertLogs(ctx, tx, execID, attempt, logs)
+	})
+	if err != nil && !errors.Is(err, ErrFenced) {
+		return fmt.Errorf("report on execution %d: %w", execID, err)
+	}
+	return err
+}
+
+// lastStates keeps the last state of each job, in the order of first
+// appearance.
+func lastStates(jobs []ExecutionJob) []ExecutionJob {
+	if len(jobs) < 2 {
+		return jobs
+	}
+	at := make(map[string]int, len(jobs))
+	out := make([]ExecutionJob, 0, len(jobs))
+	for _, j := range jobs {
+		if i, ok := at[j.Name]; ok {
+			out[i] = j
+			continue
+		}
+		at[j.Name] = len(out)
+		out = append(out, j)
+	}
+	return out
+}
+
+// execer is a transaction or the database.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Rows per multi-row statement: well below SQLite's 32766 bound variables,
+// and log statements also stop at logBatchBytes (MySQL's max_allowed_packet).
+const (
+	rowsPerStatement = 200
+	logBatchBytes    = 1 << 20
+)
+
+func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, execID int64, attempt int, jobs []ExecutionJob) error {
+	for len(jobs) > 0 {
+		n := min(len(jobs), rowsPerStatement)
+		args := make([]any, 0, n*10)
+		for _, j := range jobs[:n] {
+			var st, en, code any
+			if j.StartTime != nil {
+				st = dbTimeArg(*j.StartTime)
+			}
+			if j.EndTime != nil {
+				en = dbTimeArg(*j.EndTime)
+			}
+			if j.ExitCode != nil {
+				code = *j.ExitCode
+			}
+			args = append(args, execID, attempt, j.Name, j.Type, j.Status, j.Attempt, st, en, code, j.Error)
+		}
+		q := s.d.upsertJobs(n)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("record job states: %w", err)
+		}
+		jobs = jobs[n:]
+	}
+	return nil
+}
+
+func (s *Store) insertLogs(ctx context.Context, tx execer, execID int64, attempt int, logs []LogChunk) error {
+	const row = "(?, ?, ?, ?, ?, ?, "
+	for len(logs) > 0 {
+		var q strings.Builder
+		q.WriteString("INSERT INTO execution_logs (execution_id, exec_attempt, job, attempt, start_offset, data, created_at) VALUES ")
+		var args []any
+		n, size := 0, 0
+		for n < len(logs) && n < rowsPerStatement && (n == 0 || size+len(logs[n].Data) <= logBatchBytes) {
+			l := logs[n]
+			if n > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString(row + s.d.now + ")")
+			args = append(args, execID, attempt, l.Job, l.Attempt, l.Offset, l.Data)
+			size += len(l.Data)
+			n++
+		}
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("append logs: %w", err)
+		}
+		logs = logs[n:]
+	}
+	return nil
+}
+
 // UpsertJob records a job's state for the executor's attempt of an
 // execution; ErrFenced if that attempt is no longer current.
 func (s *Store) UpsertJob(ctx context.Context, execID, executorID int64, attempt int, j ExecutionJob) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.owned(ctx, tx, execID, executorID, attempt); err != nil {
-			return err
-		}
-		var st, en any
-		if j.StartTime != nil {
-			st = dbTimeArg(*j.StartTime)
-		}
-		if j.EndTime != nil {
-			en = dbTimeArg(*j.EndTime)
-		}
-		var code any
-		if j.ExitCode != nil {
-			code = *j.ExitCode
-		}
-		_, err := tx.ExecContext(ctx, s.d.upsertJob, execID, attempt, j.Name, j.Type, j.Status, j.Attempt, st, en, code, j.Error)
-		if err != nil {
-			return fmt.Errorf("record job %s of execution %d: %w", j.Name, execID, err)
-		}
-		return nil
-	})
+	return s.Report(ctx, execID, executorID, attempt, []ExecutionJob{j}, nil, nil)
 }
 
 // AppendLog stores one chunk of a job's output (job "" is the flow log).
 func (s *Store) AppendLog(ctx context.Context, execID int64, attempt int, job string, jobAttempt int, offset int64, data []byte) error {
-	_, err := s.db.ExecContext(ctx, "INSERT INTO execution_logs (execution_id, exec_attempt, job, attempt, start_offset, data, created_at) VALUES (?, ?, ?, ?, ?, ?, "+s.d.now+")",
-		execID, attempt, job, jobAttempt, offset, data)
-	if err != nil {
-		return fmt.Errorf("append log of execution %d job %q: %w", execID, job, err)
+	if err := s.insertLogs(ctx, s.db, execID, attempt, []LogChunk{{Job: job, Attempt: jobAttempt, Offset: offset, Data: data}}); err != nil {
+		return fmt.Errorf("execution %d job %q: %w", execID, job, err)
 	}
 	return nil
 }
@@ -737,4 +845,35 @@ func (s *Store) ExecutionCounts(ctx context.Context) (map[string]int64, error) {
 		out[st] = n
 	}
 	return out, rows.Err()
+}
+
+// RunSpec is what an executor needs to start an execution it claimed.
+type RunSpec struct {
+	ProjectID     int64
+	Project       string
+	Version       int
+	SHA256        string // of the project version's archive
+	Flow          string
+	Params        map[string]string
+	FailureAction string
+}
+
+// ExecutionRunSpec returns what it takes to run execution id, in one query.
+func (s *Store) ExecutionRunSpec(ctx context.Context, id int64) (*RunSpec, error) {
+	var r RunSpec
+	var params string
+	err := s.db.QueryRowContext(ctx, `SELECT e.project_id, e.project, e.version, v.sha256, e.flow, e.params, e.failure_action
+FROM executions e JOIN project_versions v ON v.project_id = e.project_id AND v.version = e.version WHERE e.id = ?`, id).
+		Scan(&r.ProjectID, &r.Project, &r.Version, &r.SHA256, &r.Flow, &params, &r.FailureAction)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("execution %d or its project version: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load execution %d: %w", id, err)
+	}
+	r.Params = map[string]string{}
+	if err := json.Unmarshal([]byte(params), &r.Params); err != nil {
+		return nil, fmt.Errorf("execution %d has unreadable parameters: %w", id, err)
+	}
+	return &r, nil
 }

@@ -59,8 +59,14 @@ type dialect struct {
 	// nowPlus is the database clock plus a duration given as nowPlusArg(d).
 	nowPlus    string
 	nowPlusArg func(d time.Duration) any
-	// upsertJob inserts or updates an execution_jobs row.
-	upsertJob string
+	// upsertJobSuffix turns an INSERT of execution_jobs rows into an upsert.
+	upsertJobSuffix string
+}
+
+// upsertJobs is the statement that inserts or updates n execution_jobs rows.
+func (d dialect) upsertJobs(n int) string {
+	return "INSERT INTO execution_jobs (execution_id, exec_attempt, job, type, status, attempt, start_time, end_time, exit_code, error) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ") + d.upsertJobSuffix
 }
 
 var mysqlDialect = dialect{
@@ -79,8 +85,7 @@ ON DUPLICATE KEY UPDATE name = VALUES(name), active = FALSE, labels = VALUES(lab
 	insertIgnore: "INSERT IGNORE INTO",
 	nowPlus:      "NOW(6) + INTERVAL ? MICROSECOND",
 	nowPlusArg:   func(d time.Duration) any { return d.Microseconds() },
-	upsertJob: `INSERT INTO execution_jobs (execution_id, exec_attempt, job, type, status, attempt, start_time, end_time, exit_code, error)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	upsertJobSuffix: `
 ON DUPLICATE KEY UPDATE type = VALUES(type), status = VALUES(status), attempt = VALUES(attempt), start_time = VALUES(start_time),
   end_time = VALUES(end_time), exit_code = VALUES(exit_code), error = VALUES(error)`,
 }
@@ -108,8 +113,7 @@ ON CONFLICT (host, port) DO UPDATE SET name = excluded.name, active = 0, labels 
 	insertIgnore: "INSERT OR IGNORE INTO",
 	nowPlus:      "strftime('%Y-%m-%d %H:%M:%f', 'now', ?)",
 	nowPlusArg:   func(d time.Duration) any { return fmt.Sprintf("%+.3f seconds", d.Seconds()) },
-	upsertJob: `INSERT INTO execution_jobs (execution_id, exec_attempt, job, type, status, attempt, start_time, end_time, exit_code, error)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	upsertJobSuffix: `
 ON CONFLICT (execution_id, exec_attempt, job) DO UPDATE SET type = excluded.type, status = excluded.status, attempt = excluded.attempt,
   start_time = excluded.start_time, end_time = excluded.end_time, exit_code = excluded.exit_code, error = excluded.error`,
 }
