@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -91,10 +90,11 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 	go func() { defer close(hbDone); hb.run(hctx) }()
 	defer func() { stopHB(); <-hbDone }()
 
-	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x853c49e6748fea9b))
-	choose := func(ex *store.Execution, executors []*store.Executor) (*store.Executor, string) {
-		return dispatch.Choose(ex, executors, 30*time.Second, rnd)
-	}
+	// The dispatcher's own view of the executors: read at most once a
+	// second, and again whenever the executors change (as an activation
+	// through the web server does).
+	pool := dispatch.NewPool(st, 30*time.Second, time.Second)
+	choose := pool.Choose
 
 	// Small cluster: dispatch rate and short-queue claims.
 	if _, err := registerExecutors(ctx, st, hb, 0, smallCluster); err != nil {
@@ -117,6 +117,7 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 		return sc, err
 	}
 	sc.RegisterLargeS = time.Since(t0).Seconds()
+	pool.Invalidate()
 	// Let a full heartbeat round of the large cluster run before timing.
 	hb.meanRound()
 	if err := hb.waitRounds(ctx, 2); err != nil {
@@ -157,6 +158,7 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 	if err := removeExecutors(ctx, st, hb, extra); err != nil {
 		return sc, err
 	}
+	pool.Invalidate()
 	sc.Queued = inserted - len(took)
 	logf("scale: up to %d assign+claim samples at %d queued, %d executors", cfg.ClaimSamples, sc.Queued, smallCluster)
 	if took, err = claimLatency(ctx, st, cfg.ClaimSamples, min(cfg.ClaimSamples, 20), time.Until(deadline), choose, &sc.DBErrors, &sc.LastDBError); err != nil {

@@ -48,6 +48,9 @@ type Config struct {
 	ClusterSecret string
 	// TLS is the client configuration for executors serving HTTPS.
 	TLS *tls.Config
+	// ViewMaxAge is how long the executors read from the database are used
+	// before they are read again (see Pool).
+	ViewMaxAge time.Duration
 }
 
 func (c *Config) defaults() {
@@ -69,6 +72,9 @@ func (c *Config) defaults() {
 	if c.NudgeTimeout <= 0 {
 		c.NudgeTimeout = 5 * time.Second
 	}
+	if c.ViewMaxAge <= 0 {
+		c.ViewMaxAge = time.Second
+	}
 }
 
 // Dispatcher is the web server's dispatch loop and reaper.
@@ -78,9 +84,9 @@ type Dispatcher struct {
 	log    zerolog.Logger
 	client *http.Client
 	wake   chan struct{}
-
-	mu  sync.Mutex
-	rnd *rand.Rand
+	pool   *Pool
+	ctx    context.Context // Run's, for nudges of assignments made elsewhere
+	ready  chan struct{}   // closed once ctx is set
 
 	// OnAssign, if set, is told how long each assigned execution waited
 	// since its submit; OnNudge the outcome of each nudge (for metrics).
@@ -95,8 +101,33 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Dispatcher {
 		cfg: cfg, store: st, log: log,
 		client: &http.Client{Timeout: cfg.NudgeTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute, TLSClientConfig: cfg.TLS}},
 		wake:   make(chan struct{}, 1),
-		rnd:    rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15)),
+		pool:   NewPool(st, cfg.OfflineAfter, cfg.ViewMaxAge),
+		ready:  make(chan struct{}),
 	}
+}
+
+// Choose picks an executor for ex from the dispatcher's view of the
+// executors and counts ex against it (a store.ChooseFunc).
+func (d *Dispatcher) Choose(ctx context.Context, ex *store.Execution) (*store.Executor, string, error) {
+	return d.pool.Choose(ctx, ex)
+}
+
+// ExecutorsChanged makes the next choice read the executors again (after an
+// activation, say).
+func (d *Dispatcher) ExecutorsChanged() { d.pool.Invalidate() }
+
+// Assigned nudges the executor of an assignment made outside the dispatch
+// loop (a submission assigned in its own transaction).
+func (d *Dispatcher) Assigned(a store.Assignment) {
+	select {
+	case <-d.ready:
+	default:
+		return // not running: the executor's poll claims it
+	}
+	if d.OnAssign != nil {
+		d.OnAssign(time.Since(a.Execution.SubmitTime))
+	}
+	go d.nudge(d.ctx, a)
 }
 
 // Wake makes the dispatcher look at the queue now.
@@ -109,6 +140,8 @@ func (d *Dispatcher) Wake() {
 
 // Run dispatches and reaps until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) {
+	d.ctx = ctx
+	close(d.ready)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); d.reapLoop(ctx) }()
@@ -130,7 +163,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // dispatchOnce assigns one batch and nudges the chosen executors; it reports
 // whether a full batch was taken (more may be waiting).
 func (d *Dispatcher) dispatchOnce(ctx context.Context) bool {
-	as, err := d.store.AssignQueued(ctx, d.cfg.Batch, d.choose)
+	as, err := d.store.AssignQueued(ctx, d.cfg.Batch, d.pool.Choose)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.Error().Err(err).Msg("dispatch failed")
@@ -147,13 +180,6 @@ func (d *Dispatcher) dispatchOnce(ctx context.Context) bool {
 	}
 	wg.Wait()
 	return len(as) == d.cfg.Batch
-}
-
-// choose picks a uniformly random eligible executor for ex.
-func (d *Dispatcher) choose(ex *store.Execution, executors []*store.Executor) (*store.Executor, string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return Choose(ex, executors, d.cfg.OfflineAfter, d.rnd)
 }
 
 // Choose returns a uniformly random executor among those eligible for ex —

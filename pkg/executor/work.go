@@ -25,6 +25,7 @@ import (
 type run struct {
 	id      int64
 	attempt int
+	spec    func() (*store.RunSpec, error) // what to run, possibly read ahead of the claim
 	cancel  context.CancelCauseFunc
 	done    chan struct{}
 	// ending is set once the runner returned and the outcome is being
@@ -118,7 +119,7 @@ func (e *Executor) poll(ctx context.Context) {
 		switch it.Status {
 		case store.ExecDispatching:
 			// A local run of a row still DISPATCHING is being claimed.
-			if local != nil || e.tryClaim(pctx, it) {
+			if local != nil || e.tryClaim(pctx, it, nil) {
 				claimed[it.ID] = true
 			}
 			continue
@@ -155,8 +156,9 @@ func (e *Executor) poll(ctx context.Context) {
 // tryClaim claims a DISPATCHING execution and starts it, unless this executor
 // cannot take it now (inactive and not pinned, full, stopping): then it is
 // left for the dispatcher's claim timeout to re-queue elsewhere. It reports
-// whether it claimed.
-func (e *Executor) tryClaim(ctx context.Context, it store.WorkItem) bool {
+// whether it claimed. spec, when set, delivers the execution's RunSpec
+// (read while the claim was under way); otherwise the run reads it.
+func (e *Executor) tryClaim(ctx context.Context, it store.WorkItem, spec func() (*store.RunSpec, error)) bool {
 	if reason := e.refusal(it); reason != "" {
 		e.log.Debug().Int64("execution", it.ID).Str("reason", reason).Msg("not claiming")
 		return false
@@ -170,7 +172,7 @@ func (e *Executor) tryClaim(ctx context.Context, it store.WorkItem) bool {
 		return false
 	}
 	rctx, cancel := context.WithCancelCause(context.Background())
-	r := &run{id: it.ID, attempt: it.Attempt, cancel: cancel, done: make(chan struct{})}
+	r := &run{id: it.ID, attempt: it.Attempt, spec: spec, cancel: cancel, done: make(chan struct{})}
 	e.runs.put(r)
 	e.metrics.Claims.Inc()
 	e.log.Info().Int64("execution", it.ID).Int("attempt", it.Attempt).Msg("claimed execution")
@@ -221,7 +223,13 @@ func (e *Executor) execute(ctx context.Context, r *run) {
 }
 
 func (e *Executor) runExecution(ctx context.Context, r *run, rep runner.Reporter) runner.Result {
-	spec, err := e.store.ExecutionRunSpec(ctx, r.id)
+	var spec *store.RunSpec
+	var err error
+	if r.spec != nil {
+		spec, err = r.spec()
+	} else {
+		spec, err = e.store.ExecutionRunSpec(ctx, r.id)
+	}
 	if err != nil {
 		return runner.Result{Status: store.ExecFailed, Error: err.Error()}
 	}
@@ -373,15 +381,37 @@ func (e *Executor) servletExecute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Claim right here rather than waking the poll loop: no hand-off. The
-	// conditional update keeps it exclusive with the loop.
+	// conditional update keeps it exclusive with the loop. What to run never
+	// changes after the submit, so it is read at the same time as the claim.
+	spec := e.readSpec(id)
 	e.claimMu.Lock()
-	claimed := e.runs.get(id) != nil || e.tryClaim(r.Context(), it)
+	claimed := e.runs.get(id) != nil || e.tryClaim(r.Context(), it, spec)
 	e.claimMu.Unlock()
 	if !claimed {
 		servletError(w, http.StatusConflict, fmt.Sprintf("execution %d attempt %d is not waiting for this executor", id, it.Attempt))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{})
+}
+
+// readSpec starts reading execution id's RunSpec and returns a function that
+// waits for the result.
+func (e *Executor) readSpec(id int64) func() (*store.RunSpec, error) {
+	type result struct {
+		spec *store.RunSpec
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(e.halt, 30*time.Second)
+		defer cancel()
+		spec, err := e.store.ExecutionRunSpec(ctx, id)
+		ch <- result{spec, err}
+	}()
+	return sync.OnceValues(func() (*store.RunSpec, error) {
+		r := <-ch
+		return r.spec, r.err
+	})
 }
 
 func (e *Executor) servletCancel(w http.ResponseWriter, r *http.Request) {

@@ -169,46 +169,118 @@ func nullID(id int64) any {
 // SubmitExecution queues an execution. With Concurrent "skip" it returns an
 // *AlreadyRunningError instead when the same flow is queued or running.
 func (s *Store) SubmitExecution(ctx context.Context, ne NewExecution) (*Execution, error) {
+	ex, _, err := s.SubmitAndAssign(ctx, ne, nil, nil)
+	return ex, err
+}
+
+// SubmitAndAssign is SubmitExecution that also assigns the execution in the
+// same transaction, making it DISPATCHING to the executor choose picks, when
+// nothing is queued ahead of it (queued work keeps its turn) and it is not
+// --concurrent queue. The Assignment is nil when the execution was queued.
+// assigned, if set, is given the Assignment as soon as it is committed,
+// before the execution is read back.
+func (s *Store) SubmitAndAssign(ctx context.Context, ne NewExecution, choose ChooseFunc, assigned func(Assignment)) (*Execution, *Assignment, error) {
 	var id int64
+	var chosen *Executor
+	var probe *Execution
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		chosen = nil
+		if err := s.skipCheck(ctx, tx, ne); err != nil {
+			return err
+		}
+		reason := ""
+		if choose != nil && ne.Concurrent != "queue" {
+			var ahead int64
+			err := tx.QueryRowContext(ctx, "SELECT id FROM executions WHERE status = 'QUEUED' LIMIT 1").Scan(&ahead)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				probe = &Execution{ProjectID: ne.ProjectID, Project: ne.Project, Version: ne.Version, Flow: ne.Flow, Status: ExecQueued,
+					Params: ne.Params, Priority: ne.Priority, Concurrent: ne.Concurrent, FailureAction: ne.FailureAction, SubmitUser: ne.SubmitUser,
+					SubmitTime: time.Now()}
+				if ne.PinnedExecutorID != 0 {
+					pin := ne.PinnedExecutorID
+					probe.PinnedExecutorID = &pin
+				}
+				if chosen, reason, err = choose(ctx, probe); err != nil {
+					return err
+				}
+			case err != nil:
+				return err
+			}
+		}
 		var err error
-		id, err = s.submitTx(ctx, tx, ne)
+		id, err = s.insertExecution(ctx, tx, ne, chosen, reason)
 		return err
 	})
 	if err != nil {
 		var are *AlreadyRunningError
 		if errors.As(err, &are) {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, fmt.Errorf("submit %s/%s: %w", ne.Project, ne.Flow, err)
+		return nil, nil, fmt.Errorf("submit %s/%s: %w", ne.Project, ne.Flow, err)
 	}
-	return s.GetExecution(ctx, id)
+	var a *Assignment
+	if chosen != nil {
+		probe.ID, probe.Status, probe.Attempt, probe.ExecutorID, probe.ExecutorName = id, ExecDispatching, 1, &chosen.ID, chosen.Name
+		a = &Assignment{ExecutionID: id, Attempt: 1, Executor: chosen, Execution: probe}
+		if assigned != nil {
+			assigned(*a)
+		}
+	}
+	ex, err := s.getExecution(ctx, id, false)
+	if err != nil {
+		return nil, a, err
+	}
+	if a != nil {
+		a.Execution = ex
+	}
+	return ex, a, nil
 }
 
 // submitTx inserts a QUEUED execution inside tx, honouring concurrent=skip.
 func (s *Store) submitTx(ctx context.Context, tx *sql.Tx, ne NewExecution) (int64, error) {
-	if ne.Concurrent == "skip" {
-		// Lock the project row so two skip-submissions of one flow serialize.
-		var pid int64
-		if err := tx.QueryRowContext(ctx, "SELECT id FROM projects WHERE id = ?"+s.d.forUpdate, ne.ProjectID).Scan(&pid); err != nil {
-			return 0, fmt.Errorf("lock project: %w", err)
-		}
-		var other int64
-		var status string
-		err := tx.QueryRowContext(ctx, "SELECT id, status FROM executions WHERE project = ? AND flow = ? AND status IN ('QUEUED', 'DISPATCHING', 'RUNNING', 'KILLING') ORDER BY id LIMIT 1",
-			ne.Project, ne.Flow).Scan(&other, &status)
-		if err == nil {
-			return 0, &AlreadyRunningError{ID: other, Status: status}
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return 0, err
-		}
+	if err := s.skipCheck(ctx, tx, ne); err != nil {
+		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO executions (project_id, project, version, flow, status, pinned_executor_id, attempt, excluded, flow_retries, params,
-  priority, concurrent, failure_action, submit_user, submit_time, wait_reason, error, kill_reason, updated_at, schedule_id, scheduled_time)
-VALUES (?, ?, ?, ?, 'QUEUED', ?, 0, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, '', '', '', `+s.d.now+`, ?, ?)`,
-		ne.ProjectID, ne.Project, ne.Version, ne.Flow, nullID(ne.PinnedExecutorID), ne.FlowRetries, jsonString(ne.Params),
-		ne.Priority, ne.Concurrent, ne.FailureAction, ne.SubmitUser, nullID(ne.ScheduleID), dbTimeArg(ne.ScheduledTime))
+	return s.insertExecution(ctx, tx, ne, nil, "")
+}
+
+// skipCheck returns an *AlreadyRunningError when ne is --concurrent skip and
+// its flow is queued or running.
+func (s *Store) skipCheck(ctx context.Context, tx *sql.Tx, ne NewExecution) error {
+	if ne.Concurrent != "skip" {
+		return nil
+	}
+	// Lock the project row so two skip-submissions of one flow serialize.
+	var pid int64
+	if err := tx.QueryRowContext(ctx, "SELECT id FROM projects WHERE id = ?"+s.d.forUpdate, ne.ProjectID).Scan(&pid); err != nil {
+		return fmt.Errorf("lock project: %w", err)
+	}
+	var other int64
+	var status string
+	err := tx.QueryRowContext(ctx, "SELECT id, status FROM executions WHERE project = ? AND flow = ? AND status IN ('QUEUED', 'DISPATCHING', 'RUNNING', 'KILLING') ORDER BY id LIMIT 1",
+		ne.Project, ne.Flow).Scan(&other, &status)
+	if err == nil {
+		return &AlreadyRunningError{ID: other, Status: status}
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	return nil
+}
+
+// insertExecution inserts ne, QUEUED (with the reason it waits, if known) or,
+// when executor is set, DISPATCHING to it as attempt 1.
+func (s *Store) insertExecution(ctx context.Context, tx *sql.Tx, ne NewExecution, executor *Executor, waitReason string) (int64, error) {
+	status, executorID, attempt, dispatched := ExecQueued, any(nil), 0, "NULL"
+	if executor != nil {
+		status, executorID, attempt, dispatched, waitReason = ExecDispatching, executor.ID, 1, s.d.now, ""
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO executions (project_id, project, version, flow, status, executor_id, pinned_executor_id, attempt, excluded, flow_retries, params,
+  priority, concurrent, failure_action, submit_user, submit_time, dispatched_time, wait_reason, error, kill_reason, updated_at, schedule_id, scheduled_time)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, `+dispatched+`, ?, '', '', `+s.d.now+`, ?, ?)`,
+		ne.ProjectID, ne.Project, ne.Version, ne.Flow, status, executorID, nullID(ne.PinnedExecutorID), attempt, ne.FlowRetries, jsonString(ne.Params),
+		ne.Priority, ne.Concurrent, ne.FailureAction, ne.SubmitUser, waitReason, nullID(ne.ScheduleID), dbTimeArg(ne.ScheduledTime))
 	if err != nil {
 		return 0, err
 	}
@@ -217,6 +289,10 @@ VALUES (?, ?, ?, ?, 'QUEUED', ?, 0, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, '', '',
 
 // GetExecution returns an execution with the jobs of its current attempt.
 func (s *Store) GetExecution(ctx context.Context, id int64) (*Execution, error) {
+	return s.getExecution(ctx, id, true)
+}
+
+func (s *Store) getExecution(ctx context.Context, id int64, withJobs bool) (*Execution, error) {
 	e, err := scanExecution(s.db.QueryRowContext(ctx, "SELECT "+execColumns+execFrom+" WHERE e.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("execution %d: %w", id, ErrNotFound)
@@ -224,12 +300,15 @@ func (s *Store) GetExecution(ctx context.Context, id int64) (*Execution, error) 
 	if err != nil {
 		return nil, fmt.Errorf("get execution %d: %w", id, err)
 	}
+	e.Jobs = []ExecutionJob{}
+	if !withJobs {
+		return e, nil
+	}
 	rows, err := s.db.QueryContext(ctx, "SELECT job, type, status, attempt, start_time, end_time, exit_code, error FROM execution_jobs WHERE execution_id = ? AND exec_attempt = ? ORDER BY start_time IS NULL, start_time, job", id, e.Attempt)
 	if err != nil {
 		return nil, fmt.Errorf("get jobs of execution %d: %w", id, err)
 	}
 	defer rows.Close()
-	e.Jobs = []ExecutionJob{}
 	for rows.Next() {
 		var j ExecutionJob
 		var st, en nullTime
@@ -300,10 +379,9 @@ type Assignment struct {
 	Execution   *Execution
 }
 
-// ChooseFunc picks an executor for a queued execution among all executors
-// (RunningFlows holds the executions each one has now), or returns nil and
-// the reason the execution waits.
-type ChooseFunc func(ex *Execution, executors []*Executor) (*Executor, string)
+// ChooseFunc picks an executor for an execution and counts the execution
+// against it, or returns nil and the reason the execution waits.
+type ChooseFunc func(ctx context.Context, ex *Execution) (*Executor, string, error)
 
 // AssignQueued takes up to limit QUEUED executions (priority, then submit
 // order; rows locked by another web server are skipped) and, in one
@@ -333,10 +411,6 @@ func (s *Store) AssignQueued(ctx context.Context, limit int, choose ChooseFunc) 
 		if err := rows.Err(); err != nil || len(queued) == 0 {
 			return err
 		}
-		executors, err := s.executorsWithLoad(ctx, tx)
-		if err != nil {
-			return err
-		}
 		busyFlows := map[string]bool{}
 		for _, ex := range queued {
 			key := ex.Project + "\x00" + ex.Flow
@@ -356,7 +430,10 @@ func (s *Store) AssignQueued(ctx context.Context, limit int, choose ChooseFunc) 
 					return err
 				}
 			}
-			chosen, reason := choose(ex, executors)
+			chosen, reason, err := choose(ctx, ex)
+			if err != nil {
+				return err
+			}
 			if chosen == nil {
 				if err := s.setWaitReason(ctx, tx, ex, reason); err != nil {
 					return err
@@ -367,7 +444,6 @@ func (s *Store) AssignQueued(ctx context.Context, limit int, choose ChooseFunc) 
 				chosen.ID, ex.ID); err != nil {
 				return err
 			}
-			chosen.RunningFlows++
 			busyFlows[key] = true
 			ex.Status, ex.Attempt, ex.ExecutorID, ex.ExecutorName = ExecDispatching, ex.Attempt+1, &chosen.ID, chosen.Name
 			out = append(out, Assignment{ExecutionID: ex.ID, Attempt: ex.Attempt, Executor: chosen, Execution: ex})
@@ -390,8 +466,10 @@ func (s *Store) setWaitReason(ctx context.Context, tx *sql.Tx, ex *Execution, re
 
 // executorsWithLoad lists executors with RunningFlows set to the number of
 // executions holding a slot on each (from executions, not the heartbeat).
-func (s *Store) executorsWithLoad(ctx context.Context, tx *sql.Tx) ([]*Executor, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT "+s.executorColumns()+" FROM executors ORDER BY id")
+// ExecutorsWithLoad lists every executor with RunningFlows set to the
+// executions it holds (DISPATCHING, RUNNING or KILLING).
+func (s *Store) ExecutorsWithLoad(ctx context.Context) ([]*Executor, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+s.executorColumns()+" FROM executors ORDER BY id")
 	if err != nil {
 		return nil, err
 	}
@@ -411,7 +489,7 @@ func (s *Store) executorsWithLoad(ctx context.Context, tx *sql.Tx) ([]*Executor,
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = tx.QueryContext(ctx, "SELECT executor_id, COUNT(*) FROM executions WHERE status IN "+activeStatuses+" AND executor_id IS NOT NULL GROUP BY executor_id")
+	rows, err = s.db.QueryContext(ctx, "SELECT executor_id, COUNT(*) FROM executions WHERE status IN "+activeStatuses+" AND executor_id IS NOT NULL GROUP BY executor_id")
 	if err != nil {
 		return nil, err
 	}

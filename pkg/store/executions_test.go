@@ -39,13 +39,19 @@ func submitOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, concurren
 }
 
 // pickFirst chooses the first active executor.
-func pickFirst(ex *store.Execution, list []*store.Executor) (*store.Executor, string) {
-	for _, e := range list {
-		if e.Active {
-			return e, ""
+func pickFirst(s *store.Store) store.ChooseFunc {
+	return func(ctx context.Context, ex *store.Execution) (*store.Executor, string, error) {
+		list, err := s.ExecutorsWithLoad(ctx)
+		if err != nil {
+			return nil, "", err
 		}
+		for _, e := range list {
+			if e.Active {
+				return e, "", nil
+			}
+		}
+		return nil, "waiting: none", nil
 	}
-	return nil, "waiting: none"
 }
 
 func TestExecutionLifecycle(t *testing.T) {
@@ -56,7 +62,7 @@ func TestExecutionLifecycle(t *testing.T) {
 		if ex.Status != store.ExecQueued || ex.Attempt != 0 || ex.Params["k"] != "v" || ex.SubmitTime.IsZero() {
 			t.Fatalf("submitted = %+v", ex)
 		}
-		as, err := s.AssignQueued(ctx, 10, pickFirst)
+		as, err := s.AssignQueued(ctx, 10, pickFirst(s))
 		if err != nil || len(as) != 1 || as[0].Attempt != 1 || as[0].Executor.ID != e.ID {
 			t.Fatalf("assign = %+v, %v", as, err)
 		}
@@ -113,7 +119,7 @@ func TestRequeueAndReap(t *testing.T) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		ex := submitOne(t, s, pv, "ignore")
-		as, _ := s.AssignQueued(ctx, 10, pickFirst)
+		as, _ := s.AssignQueued(ctx, 10, pickFirst(s))
 		// A refused dispatch goes back to the queue, attempt bumped, executor excluded.
 		if failed, err := s.Requeue(ctx, as[0].Execution, e.ID, "said no", 3, 0); err != nil || failed {
 			t.Fatalf("requeue = %v, %v", failed, err)
@@ -127,7 +133,7 @@ func TestRequeueAndReap(t *testing.T) {
 		}
 		// The bound: the third failure fails the execution with the reason.
 		for i := 0; i < 2; i++ {
-			as, _ = s.AssignQueued(ctx, 10, pickFirst)
+			as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
 			if len(as) != 1 {
 				t.Fatalf("assign round %d: %+v", i, as)
 			}
@@ -143,7 +149,7 @@ func TestRequeueAndReap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		as, _ = s.AssignQueued(ctx, 10, pickFirst)
+		as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
 		if len(as) != 1 {
 			t.Fatalf("assign: %+v", as)
 		}
@@ -162,7 +168,7 @@ func TestRequeueAndReap(t *testing.T) {
 		if got.Status != store.ExecQueued || got.FlowRetries != 0 {
 			t.Fatalf("retried: %+v", got)
 		}
-		as, _ = s.AssignQueued(ctx, 10, pickFirst)
+		as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
 		_, _ = s.ClaimExecution(ctx, r1.ID, e.ID, as[0].Attempt)
 		owners, _ = s.ActiveExecutions(ctx)
 		_, _ = s.ReapExecution(ctx, owners[0], "executor lost: e")
@@ -188,12 +194,12 @@ func TestConcurrencyOptionsAndCancel(t *testing.T) {
 			t.Fatalf("skip = %v, want AlreadyRunningError(%d)", err, first.ID)
 		}
 		// queue: the second waits while the first holds a slot.
-		as, _ := s.AssignQueued(ctx, 10, pickFirst)
+		as, _ := s.AssignQueued(ctx, 10, pickFirst(s))
 		if len(as) != 1 {
 			t.Fatalf("assign: %+v", as)
 		}
 		second := submitOne(t, s, pv, "queue")
-		as, _ = s.AssignQueued(ctx, 10, pickFirst)
+		as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
 		if len(as) != 0 {
 			t.Fatalf("queued execution was assigned while the flow ran: %+v", as)
 		}
@@ -209,7 +215,7 @@ func TestConcurrencyOptionsAndCancel(t *testing.T) {
 		if ok, _ := s.ClaimExecution(ctx, first.ID, e.ID, 1); ok {
 			t.Fatal("a cancelled execution was claimed")
 		}
-		as, _ = s.AssignQueued(ctx, 10, pickFirst)
+		as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
 		if len(as) != 1 || as[0].ExecutionID != second.ID {
 			t.Fatalf("after the first ended, queue = %+v", as)
 		}
@@ -237,7 +243,7 @@ func TestAssignSkipsLockedRows(t *testing.T) {
 	results := make(chan []store.Assignment, 2)
 	for i := 0; i < 2; i++ {
 		go func() {
-			as, err := s.AssignQueued(ctx, 15, pickFirst)
+			as, err := s.AssignQueued(ctx, 15, pickFirst(s))
 			if err != nil {
 				t.Error(err)
 			}
@@ -249,7 +255,7 @@ func TestAssignSkipsLockedRows(t *testing.T) {
 			seen[a.ExecutionID]++
 		}
 	}
-	rest, _ := s.AssignQueued(ctx, 100, pickFirst)
+	rest, _ := s.AssignQueued(ctx, 100, pickFirst(s))
 	for _, a := range rest {
 		seen[a.ExecutionID]++
 	}

@@ -91,9 +91,17 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		pins = []int64{0}
 	}
 	res := SubmitResult{}
+	// With a dispatcher, an execution is assigned in its submit transaction
+	// when nothing waits ahead of it, and its executor nudged at once.
+	var choose store.ChooseFunc
+	var nudge func(store.Assignment)
+	if s.disp != nil {
+		choose, nudge = s.disp.Choose, s.disp.Assigned
+	}
+	queued := 0
 	for _, pin := range pins {
 		ne.PinnedExecutorID = pin
-		ex, err := s.store.SubmitExecution(r.Context(), ne)
+		ex, a, err := s.store.SubmitAndAssign(r.Context(), ne, choose, nudge)
 		var are *store.AlreadyRunningError
 		if errors.As(err, &are) {
 			writeJSON(w, http.StatusConflict, SkippedResult{Error: "skipped: " + are.Error(), Skipped: true, RunningExecution: are.ID})
@@ -104,8 +112,11 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		res.Executions = append(res.Executions, ex)
+		if a == nil {
+			queued++
+		}
 	}
-	if s.disp != nil {
+	if s.disp != nil && queued > 0 {
 		s.disp.Wake()
 	}
 	s.log.Info().Str("project", ne.Project).Str("flow", ne.Flow).Int("executions", len(res.Executions)).Int64("first_id", res.Executions[0].ID).Msg("flow submitted")

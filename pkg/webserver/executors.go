@@ -157,8 +157,11 @@ func (s *Server) setActive(w http.ResponseWriter, r *http.Request, active bool) 
 		s.storeError(w, err)
 		return
 	}
-	if active && s.disp != nil {
-		s.disp.Wake()
+	if s.disp != nil {
+		s.disp.ExecutorsChanged()
+		if active {
+			s.disp.Wake()
+		}
 	}
 	e, err := s.store.GetExecutor(r.Context(), e.ID)
 	if err != nil {
@@ -176,6 +179,9 @@ func (s *Server) removeExecutor(w http.ResponseWriter, r *http.Request) {
 	if err := s.store.DeleteExecutor(r.Context(), e.ID, s.cfg.OfflineAfter, actor(r)); err != nil {
 		s.storeError(w, err)
 		return
+	}
+	if s.disp != nil {
+		s.disp.ExecutorsChanged()
 	}
 	writeJSON(w, http.StatusOK, s.view(e))
 }
