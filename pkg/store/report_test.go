@@ -116,7 +116,9 @@ func TestSubmitAndAssign(t *testing.T) {
 			t.Fatalf("claim of an inline assignment = %v, %v", ok, err)
 		}
 		// No eligible executor: queued with the reason.
-		none := func(context.Context, *store.Execution) (*store.Executor, string, error) { return nil, "waiting: nobody", nil }
+		none := func(context.Context, *store.Execution) (*store.Executor, string, error) {
+			return nil, "waiting: nobody", nil
+		}
 		q, a, err := s.SubmitAndAssign(ctx, ne, none, nil)
 		if err != nil || a != nil || q.Status != store.ExecQueued || q.WaitReason != "waiting: nobody" {
 			t.Fatalf("submit without executors = %+v, %+v, %v", q, a, err)
@@ -140,7 +142,9 @@ func TestSubmitAndAssign(t *testing.T) {
 		if _, err := s.CancelExecution(ctx, qe.ID, "t", ""); err != nil {
 			t.Fatal(err)
 		}
-		boom := func(context.Context, *store.Execution) (*store.Executor, string, error) { return nil, "", errors.New("boom") }
+		boom := func(context.Context, *store.Execution) (*store.Executor, string, error) {
+			return nil, "", errors.New("boom")
+		}
 		ne.Concurrent = "ignore"
 		before, _ := s.ListExecutions(ctx, store.ExecutionFilter{})
 		if _, _, err := s.SubmitAndAssign(ctx, ne, boom, nil); err == nil || !strings.Contains(err.Error(), "boom") {
