@@ -108,7 +108,7 @@ func writeTable(w io.Writer, r *Report) {
 	commit := "commit " + msText(l.CommitMs)
 	row(fmt.Sprintf("  dispatch, %d executors", s.ExecutorsSmall), perSText(s.DispatchRate4), "", "")
 	row(fmt.Sprintf("  dispatch, %d executors", s.ExecutorsLarge), perSText(s.DispatchRate1000), fmt.Sprintf("%d executors %s", s.ExecutorsSmall, perSText(s.DispatchRate4)), ratioText(s.DispatchRateRatio1000vs4))
-	row(fmt.Sprintf("  heartbeat round, %d executors", s.ExecutorsLarge), msText(s.HeartbeatRoundMsLarge), "", "")
+	row(fmt.Sprintf("  heartbeat writes per round (every %s), %d executors", heartbeatEvery, s.ExecutorsLarge), msText(s.HeartbeatRoundMsLarge), "", "")
 	row("  slowest single heartbeat", msText(s.HeartbeatMaxMsLarge), commit, ratioText(ratio(s.HeartbeatMaxMsLarge, l.CommitMs)))
 	row(fmt.Sprintf("  bulk queue %d executions", s.BulkInserted), fmt.Sprintf("%s s", num(s.BulkInsertS)), "", "")
 	row(fmt.Sprintf("  assign+claim p50, %d queued, %d executors", s.Queued, s.ClaimExecutors), msText(s.ClaimP50MsAt100kQueued), commit, ratioText(s.ClaimP50RatioToCommit))

@@ -14,6 +14,10 @@ import (
 // smallCluster is the executor count of the baseline dispatch rate.
 const smallCluster = 4
 
+// heartbeatEvery is how often each simulated executor heartbeats: the
+// executor's default --heartbeat.
+const heartbeatEvery = 5 * time.Second
+
 // Scale is measured in-process against the store, without the daemons.
 type Scale struct {
 	// Executions is how many queued executions each dispatch rate assigns.
@@ -27,10 +31,10 @@ type Scale struct {
 	ExecutorsSmall           int     `json:"executors_small"`
 	ExecutorsLarge           int     `json:"executors_large"`
 	RegisterLargeS           float64 `json:"register_large_s"`
-	// HeartbeatRoundMsLarge is the mean time to heartbeat every executor of
-	// the large cluster once, one after the other, while the large-cluster
-	// measurements ran (including the deep-queue claim, whose transaction
-	// the heartbeats may wait for).
+	// HeartbeatRoundMsLarge is the mean time spent writing one round of
+	// heartbeats of the large cluster (every executor once, spread over
+	// heartbeatEvery) while the large-cluster measurements ran (including the
+	// deep-queue claim, whose transaction the heartbeats may wait for).
 	HeartbeatRoundMsLarge float64 `json:"heartbeat_round_ms_large"`
 	// HeartbeatMaxMsLarge is the slowest single heartbeat meanwhile.
 	HeartbeatMaxMsLarge float64 `json:"heartbeat_max_ms_large"`
@@ -84,7 +88,7 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 		return sc, err
 	}
 
-	hb := &heartbeater{st: st}
+	hb := &heartbeater{st: st, every: heartbeatEvery}
 	hctx, stopHB := context.WithCancel(ctx)
 	hbDone := make(chan struct{})
 	go func() { defer close(hbDone); hb.run(hctx) }()
@@ -120,7 +124,7 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 	pool.Invalidate()
 	// Let a full heartbeat round of the large cluster run before timing.
 	hb.meanRound()
-	if err := hb.waitRounds(ctx, 2); err != nil {
+	if err := hb.waitRounds(ctx, 1); err != nil {
 		return sc, err
 	}
 	logf("scale: dispatch rate with %d executors", cfg.ScaleExecutors)
@@ -309,10 +313,12 @@ func claimLatency(ctx context.Context, st *store.Store, samples, minSamples int,
 	return took, nil
 }
 
-// heartbeater heartbeats every registered executor once a second, one after
-// the other, like that many executor daemons would.
+// heartbeater heartbeats every registered executor once per interval, at
+// evenly spread moments, like that many executor daemons started at random
+// times would.
 type heartbeater struct {
-	st *store.Store
+	st    *store.Store
+	every time.Duration
 
 	mu     sync.Mutex
 	ids    []int64
@@ -347,24 +353,27 @@ func (h *heartbeater) remove(ids []int64) {
 }
 
 func (h *heartbeater) run(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
+	pace := time.NewTimer(0)
+	defer pace.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 		h.mu.Lock()
 		ids := append([]int64(nil), h.ids...)
 		h.mu.Unlock()
 		start := time.Now()
-		for _, id := range ids {
+		slot := h.every / time.Duration(max(len(ids), 1))
+		for i, id := range ids {
+			pace.Reset(time.Until(start.Add(time.Duration(i) * slot)))
+			select {
+			case <-ctx.Done():
+				return
+			case <-pace.C:
+			}
 			t0 := time.Now()
 			_, err := h.st.ExecutorHeartbeat(ctx, id, store.Heartbeat{LocalTime: time.Now()})
 			took := time.Since(t0)
 			h.mu.Lock()
 			h.worst = max(h.worst, took)
+			h.spent += took
 			h.mu.Unlock()
 			if errors.Is(err, store.ErrNotFound) {
 				continue // removed meanwhile
@@ -380,14 +389,19 @@ func (h *heartbeater) run(ctx context.Context) {
 		}
 		h.mu.Lock()
 		h.rounds++
-		h.spent += time.Since(start)
 		h.count++
 		h.mu.Unlock()
+		pace.Reset(time.Until(start.Add(h.every)))
+		select {
+		case <-ctx.Done():
+			return
+		case <-pace.C:
+		}
 	}
 }
 
-// meanRound is the mean duration of the rounds since the last call and the
-// slowest single heartbeat in them, in ms.
+// meanRound is the mean time the rounds since the last call spent in
+// heartbeat writes and the slowest single heartbeat in them, in ms.
 func (h *heartbeater) meanRound() (meanMs, worstMs float64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
