@@ -98,17 +98,16 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 	// second, and again whenever the executors change (as an activation
 	// through the web server does).
 	pool := dispatch.NewPool(st, 30*time.Second, time.Second)
-	choose := pool.Choose
 
 	// Small cluster: dispatch rate and short-queue claims.
 	if _, err := registerExecutors(ctx, st, hb, 0, smallCluster); err != nil {
 		return sc, err
 	}
 	logf("scale: dispatch rate with %d executors", smallCluster)
-	if sc.DispatchRate4, err = dispatchRate(ctx, st, cfg.ScaleExecutions, choose, &sc.DBErrors, &sc.LastDBError); err != nil {
+	if sc.DispatchRate4, err = dispatchRate(ctx, st, cfg.ScaleExecutions, pool, &sc.DBErrors, &sc.LastDBError); err != nil {
 		return sc, err
 	}
-	if sc.ClaimP50MsShortQueue, err = shortQueueClaim(ctx, st, choose, &sc.DBErrors, &sc.LastDBError); err != nil {
+	if sc.ClaimP50MsShortQueue, err = shortQueueClaim(ctx, st, pool, &sc.DBErrors, &sc.LastDBError); err != nil {
 		return sc, err
 	}
 
@@ -128,11 +127,11 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 		return sc, err
 	}
 	logf("scale: dispatch rate with %d executors", cfg.ScaleExecutors)
-	if sc.DispatchRate1000, err = dispatchRate(ctx, st, cfg.ScaleExecutions, choose, &sc.DBErrors, &sc.LastDBError); err != nil {
+	if sc.DispatchRate1000, err = dispatchRate(ctx, st, cfg.ScaleExecutions, pool, &sc.DBErrors, &sc.LastDBError); err != nil {
 		return sc, err
 	}
 	sc.DispatchRateRatio1000vs4 = ratio(sc.DispatchRate1000, sc.DispatchRate4)
-	if sc.ClaimP50MsShortQueueLarge, err = shortQueueClaim(ctx, st, choose, &sc.DBErrors, &sc.LastDBError); err != nil {
+	if sc.ClaimP50MsShortQueueLarge, err = shortQueueClaim(ctx, st, pool, &sc.DBErrors, &sc.LastDBError); err != nil {
 		return sc, err
 	}
 	logf("scale: queueing %d executions", cfg.BulkQueued)
@@ -144,7 +143,7 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 	sc.BulkInserted, sc.BulkInsertS = inserted, time.Since(t0).Seconds()
 	sc.BulkRowsPerS = float64(inserted) / sc.BulkInsertS
 	logf("scale: 1 assign+claim at %d queued, %d executors", inserted, cfg.ScaleExecutors)
-	took, err := claimLatency(ctx, st, 1, 1, 0, choose, &sc.DBErrors, &sc.LastDBError)
+	took, err := claimLatency(ctx, st, 1, 1, 0, pool, &sc.DBErrors, &sc.LastDBError)
 	if err != nil {
 		return sc, err
 	}
@@ -165,7 +164,7 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 	pool.Invalidate()
 	sc.Queued = inserted - len(took)
 	logf("scale: up to %d assign+claim samples at %d queued, %d executors", cfg.ClaimSamples, sc.Queued, smallCluster)
-	if took, err = claimLatency(ctx, st, cfg.ClaimSamples, min(cfg.ClaimSamples, 20), time.Until(deadline), choose, &sc.DBErrors, &sc.LastDBError); err != nil {
+	if took, err = claimLatency(ctx, st, cfg.ClaimSamples, min(cfg.ClaimSamples, 20), time.Until(deadline), pool, &sc.DBErrors, &sc.LastDBError); err != nil {
 		return sc, err
 	}
 	sc.ClaimSamples = len(took)
@@ -176,11 +175,11 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 }
 
 // shortQueueClaim is the median assign+claim with shortQueue queued.
-func shortQueueClaim(ctx context.Context, st *store.Store, choose store.ChooseFunc, errs *int, last *string) (float64, error) {
+func shortQueueClaim(ctx context.Context, st *store.Store, pool *dispatch.Pool, errs *int, last *string) (float64, error) {
 	if _, err := st.BulkQueueExecutions(ctx, benchExecution, shortQueue, 1000); err != nil {
 		return 0, err
 	}
-	took, err := claimLatency(ctx, st, shortQueue, shortQueue, 0, choose, errs, last)
+	took, err := claimLatency(ctx, st, shortQueue, shortQueue, 0, pool, errs, last)
 	if err != nil {
 		return 0, err
 	}
@@ -236,9 +235,18 @@ const assignRetries = 3
 
 // assign is st.AssignQueued, tried up to assignRetries times; failures
 // are counted in *errs and the last one kept in *last.
-func assign(ctx context.Context, st *store.Store, limit int, choose store.ChooseFunc, errs *int, last *string) ([]store.Assignment, error) {
+// assignOnce is one pass of the dispatcher: bring its view of the executors
+// up to date if due, then assign.
+func assignOnce(ctx context.Context, st *store.Store, limit int, pool *dispatch.Pool) ([]store.Assignment, error) {
+	if err := pool.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return st.AssignQueued(ctx, limit, pool.Choose)
+}
+
+func assign(ctx context.Context, st *store.Store, limit int, pool *dispatch.Pool, errs *int, last *string) ([]store.Assignment, error) {
 	for i := 1; ; i++ {
-		as, err := st.AssignQueued(ctx, limit, choose)
+		as, err := assignOnce(ctx, st, limit, pool)
 		if err == nil || i >= assignRetries || ctx.Err() != nil {
 			return as, err
 		}
@@ -249,14 +257,14 @@ func assign(ctx context.Context, st *store.Store, limit int, choose store.Choose
 
 // dispatchRate queues n executions, times repeated AssignQueued(64) until
 // all are assigned, then ends them so they hold no executor slot.
-func dispatchRate(ctx context.Context, st *store.Store, n int, choose store.ChooseFunc, errs *int, last *string) (float64, error) {
+func dispatchRate(ctx context.Context, st *store.Store, n int, pool *dispatch.Pool, errs *int, last *string) (float64, error) {
 	if _, err := st.BulkQueueExecutions(ctx, benchExecution, n, 1000); err != nil {
 		return 0, err
 	}
 	start := time.Now()
 	assigned := 0
 	for assigned < n {
-		as, err := assign(ctx, st, 64, choose, errs, last)
+		as, err := assign(ctx, st, 64, pool, errs, last)
 		if err != nil {
 			return 0, err
 		}
@@ -276,13 +284,13 @@ func dispatchRate(ctx context.Context, st *store.Store, n int, choose store.Choo
 // the assigned row), as a dispatcher and an executor do for one execution;
 // past the first minSamples it takes no new sample once budget has passed.
 // Then it ends the claimed executions so they hold no executor slot.
-func claimLatency(ctx context.Context, st *store.Store, samples, minSamples int, budget time.Duration, choose store.ChooseFunc, errs *int, last *string) ([]float64, error) {
+func claimLatency(ctx context.Context, st *store.Store, samples, minSamples int, budget time.Duration, pool *dispatch.Pool, errs *int, last *string) ([]float64, error) {
 	var took []float64
 	began := time.Now()
 	failures := 0 // in a row
 	for len(took) < samples && (len(took) < minSamples || time.Since(began) < budget) {
 		start := time.Now()
-		as, err := st.AssignQueued(ctx, 1, choose)
+		as, err := assignOnce(ctx, st, 1, pool)
 		if err != nil && ctx.Err() == nil && failures+1 < assignRetries {
 			// Not a sample; see assignRetries.
 			failures++

@@ -107,10 +107,14 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Dispatcher {
 }
 
 // Choose picks an executor for ex from the dispatcher's view of the
-// executors and counts ex against it (a store.ChooseFunc).
+// executors and counts ex against it (a store.ChooseFunc that never reads
+// the database: call Refresh first, outside the transaction).
 func (d *Dispatcher) Choose(ctx context.Context, ex *store.Execution) (*store.Executor, string, error) {
 	return d.pool.Choose(ctx, ex)
 }
+
+// Refresh brings the view of the executors up to date when it is due.
+func (d *Dispatcher) Refresh(ctx context.Context) error { return d.pool.Refresh(ctx) }
 
 // ExecutorsChanged makes the next choice read the executors again (after an
 // activation, say).
@@ -163,7 +167,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // dispatchOnce assigns one batch and nudges the chosen executors; it reports
 // whether a full batch was taken (more may be waiting).
 func (d *Dispatcher) dispatchOnce(ctx context.Context) bool {
-	as, err := d.store.AssignQueued(ctx, d.cfg.Batch, d.pool.Choose)
+	err := d.pool.Refresh(ctx)
+	var as []store.Assignment
+	if err == nil {
+		as, err = d.store.AssignQueued(ctx, d.cfg.Batch, d.pool.Choose)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.Error().Err(err).Msg("dispatch failed")

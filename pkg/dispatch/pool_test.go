@@ -28,16 +28,26 @@ func TestPoolView(t *testing.T) {
 		p := dispatch.NewPool(s, 30*time.Second, time.Hour)
 		ex := &store.Execution{ID: 1}
 		if e, reason, err := p.Choose(ctx, ex); e != nil || err != nil || reason == "" {
+			t.Fatalf("before any read: %v %q %v", e, reason, err)
+		}
+		if err := p.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if e, reason, err := p.Choose(ctx, ex); e != nil || err != nil || reason == "" {
 			t.Fatalf("nobody active: %v %q %v", e, reason, err)
 		}
-		// Activated after the view was read: seen once the view is older
-		// than the recheck interval, because nobody else is eligible.
+		// Activated after the view was read: seen by a Refresh once the
+		// view is older than the recheck interval, because a choice found
+		// nobody eligible.
 		if _, err := s.SetExecutorActive(ctx, a.ID, true, "t"); err != nil {
 			t.Fatal(err)
 		}
 		var got *store.Executor
 		deadline := time.Now().Add(5 * time.Second)
 		for got == nil && time.Now().Before(deadline) {
+			if err := p.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
 			e, _, err := p.Choose(ctx, ex)
 			if err != nil {
 				t.Fatal(err)
@@ -54,18 +64,65 @@ func TestPoolView(t *testing.T) {
 		if e, reason, _ := p.Choose(ctx, ex); e != nil {
 			t.Fatalf("a full executor was chosen (%q)", reason)
 		}
-		// Invalidate re-reads at once: a deactivation and an activation are
-		// seen by the next choice.
 		b := register("b", 2, 0)
 		if _, err := s.SetExecutorActive(ctx, b.ID, true, "t"); err != nil {
 			t.Fatal(err)
 		}
+		// Invalidate re-reads at once: a deactivation and an activation are
+		// seen by the next choice.
 		if _, err := s.SetExecutorActive(ctx, a.ID, false, "t"); err != nil {
 			t.Fatal(err)
 		}
 		p.Invalidate()
+		if err := p.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
 		if e, reason, err := p.Choose(ctx, ex); e == nil || e.ID != b.ID {
 			t.Fatalf("after Invalidate: %v %q %v", e, reason, err)
+		}
+	})
+}
+
+// TestPoolChoiceInsideFullPool submits through transactions that choose
+// while every database connection is held by another such transaction: the
+// choice must not need a connection of its own.
+func TestPoolChoiceInsideFullPool(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		e, err := s.RegisterExecutor(ctx, store.ExecutorSpec{Name: "a", Host: "h", Port: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SetExecutorActive(ctx, e.ID, true, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ExecutorHeartbeat(ctx, e.ID, store.Heartbeat{LocalTime: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		pv, err := s.AddProjectVersion(ctx, store.NewProjectVersion{Project: "p", SHA256: "x", Format: "flow2.0", Flows: "{}", Archive: []byte("zip")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A view that is always due: every submit reads it.
+		p := dispatch.NewPool(s, 30*time.Second, time.Nanosecond)
+		const n = 80 // more than the store's connections
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				if err := p.Refresh(ctx); err != nil {
+					errs <- err
+					return
+				}
+				_, _, err := s.SubmitAndAssign(ctx, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: "f",
+					Concurrent: "ignore", FailureAction: "finishCurrent", SubmitUser: "u"}, p.Choose, nil)
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatalf("submit: %v", err)
+			}
 		}
 	})
 }

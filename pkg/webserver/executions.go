@@ -96,6 +96,10 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	var choose store.ChooseFunc
 	var nudge func(store.Assignment)
 	if s.disp != nil {
+		if err := s.disp.Refresh(r.Context()); err != nil {
+			s.storeError(w, err)
+			return
+		}
 		choose, nudge = s.disp.Choose, s.disp.Assigned
 	}
 	queued := 0
