@@ -383,9 +383,13 @@ func (e *Executor) servletExecute(w http.ResponseWriter, r *http.Request) {
 	// Claim right here rather than waking the poll loop: no hand-off. The
 	// conditional update keeps it exclusive with the loop. What to run never
 	// changes after the submit, so it is read at the same time as the claim.
+	// The claim does not follow the request's context: a caller that gives
+	// up must not leave a claim committed but never started.
 	spec := e.readSpec(id)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	defer cancel()
 	e.claimMu.Lock()
-	claimed := e.runs.get(id) != nil || e.tryClaim(r.Context(), it, spec)
+	claimed := e.runs.get(id) != nil || e.tryClaim(ctx, it, spec)
 	e.claimMu.Unlock()
 	if !claimed {
 		servletError(w, http.StatusConflict, fmt.Sprintf("execution %d attempt %d is not waiting for this executor", id, it.Attempt))
