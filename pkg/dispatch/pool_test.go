@@ -64,20 +64,24 @@ func TestPoolView(t *testing.T) {
 		if e, reason, _ := p.Choose(ctx, ex); e != nil {
 			t.Fatalf("a full executor was chosen (%q)", reason)
 		}
+		// Invalidate makes the next Refresh read again: a view read just
+		// now (not due by age, no failed choice) would still offer a.
 		b := register("b", 2, 0)
+		fresh := dispatch.NewPool(s, 30*time.Second, time.Hour)
+		if err := fresh.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := s.SetExecutorActive(ctx, b.ID, true, "t"); err != nil {
 			t.Fatal(err)
 		}
-		// Invalidate re-reads at once: a deactivation and an activation are
-		// seen by the next choice.
 		if _, err := s.SetExecutorActive(ctx, a.ID, false, "t"); err != nil {
 			t.Fatal(err)
 		}
-		p.Invalidate()
-		if err := p.Refresh(ctx); err != nil {
+		fresh.Invalidate()
+		if err := fresh.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if e, reason, err := p.Choose(ctx, ex); e == nil || e.ID != b.ID {
+		if e, reason, err := fresh.Choose(ctx, ex); e == nil || e.ID != b.ID {
 			t.Fatalf("after Invalidate: %v %q %v", e, reason, err)
 		}
 	})

@@ -648,11 +648,6 @@ func lastStates(jobs []ExecutionJob) []ExecutionJob {
 	return out
 }
 
-// execer is a transaction or the database.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
 // Rows per multi-row statement: well below SQLite's 32766 bound variables,
 // and log statements also stop at logBatchBytes (MySQL's max_allowed_packet).
 const (
@@ -686,7 +681,7 @@ func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, execID int64, attemp
 	return nil
 }
 
-func (s *Store) insertLogs(ctx context.Context, tx execer, execID int64, attempt int, logs []LogChunk) error {
+func (s *Store) insertLogs(ctx context.Context, tx *sql.Tx, execID int64, attempt int, logs []LogChunk) error {
 	const row = "(?, ?, ?, ?, ?, ?, "
 	for len(logs) > 0 {
 		var q strings.Builder
@@ -707,20 +702,6 @@ func (s *Store) insertLogs(ctx context.Context, tx execer, execID int64, attempt
 			return fmt.Errorf("append logs: %w", err)
 		}
 		logs = logs[n:]
-	}
-	return nil
-}
-
-// UpsertJob records a job's state for the executor's attempt of an
-// execution; ErrFenced if that attempt is no longer current.
-func (s *Store) UpsertJob(ctx context.Context, execID, executorID int64, attempt int, j ExecutionJob) error {
-	return s.Report(ctx, execID, executorID, attempt, []ExecutionJob{j}, nil, nil)
-}
-
-// AppendLog stores one chunk of a job's output (job "" is the flow log).
-func (s *Store) AppendLog(ctx context.Context, execID int64, attempt int, job string, jobAttempt int, offset int64, data []byte) error {
-	if err := s.insertLogs(ctx, s.db, execID, attempt, []LogChunk{{Job: job, Attempt: jobAttempt, Offset: offset, Data: data}}); err != nil {
-		return fmt.Errorf("execution %d job %q: %w", execID, job, err)
 	}
 	return nil
 }

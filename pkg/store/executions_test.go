@@ -78,16 +78,16 @@ func TestExecutionLifecycle(t *testing.T) {
 		}
 		now := time.Now()
 		code := 0
-		if err := s.UpsertJob(ctx, ex.ID, e.ID, 1, store.ExecutionJob{Name: "a", Type: "command", Status: "SUCCEEDED", StartTime: &now, EndTime: &now, ExitCode: &code}); err != nil {
+		if err := s.Report(ctx, ex.ID, e.ID, 1, []store.ExecutionJob{{Name: "a", Type: "command", Status: "SUCCEEDED", StartTime: &now, EndTime: &now, ExitCode: &code}}, nil, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.UpsertJob(ctx, ex.ID, e.ID, 0, store.ExecutionJob{Name: "a", Status: "RUNNING"}); !errors.Is(err, store.ErrFenced) {
+		if err := s.Report(ctx, ex.ID, e.ID, 0, []store.ExecutionJob{{Name: "a", Status: "RUNNING"}}, nil, nil); !errors.Is(err, store.ErrFenced) {
 			t.Fatalf("stale job write = %v, want ErrFenced", err)
 		}
-		if err := s.AppendLog(ctx, ex.ID, 1, "a", 0, 0, []byte("hello ")); err != nil {
+		if err := s.Report(ctx, ex.ID, e.ID, 1, nil, []store.LogChunk{{Job: "a", Offset: 0, Data: []byte("hello ")}}, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AppendLog(ctx, ex.ID, 1, "a", 0, 6, []byte("world")); err != nil {
+		if err := s.Report(ctx, ex.ID, e.ID, 1, nil, []store.LogChunk{{Job: "a", Offset: 6, Data: []byte("world")}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		data, next, err := s.ReadLog(ctx, ex.ID, "a", 3, 5)
