@@ -200,7 +200,7 @@ web servers may run against one database.
 	f := serve.Flags()
 	f.StringVar(&dsn, "db", "", "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db")
 	f.StringVar(&listen, "listen", defaultWebPort, "address to serve HTTP on")
-	f.DurationVar(&offlineAfter, "offline-after", 30*time.Second, "an executor whose heartbeat is older than this is offline (database clock)")
+	f.DurationVar(&offlineAfter, "offline-after", 30*time.Second, "an executor whose heartbeat is older than this is offline (database clock) and its flows run elsewhere; recorded in the database, and executors kill their own jobs after 2/3 of it without a heartbeat (their lease)")
 	f.DurationVar(&claimTimeout, "claim-timeout", 15*time.Second, "re-queue a dispatched flow its executor has not claimed after this long")
 	f.DurationVar(&poll, "dispatch-poll", 500*time.Millisecond, "how often to look for flows queued through other web servers")
 	sec.flags(f)
@@ -222,6 +222,10 @@ type webOptions struct {
 
 // runWeb serves the REST API and runs the dispatcher until ctx ends.
 func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Listener, o webOptions) error {
+	// Executors size their lease from the threshold the reaper judges by.
+	if err := st.SetOfflineAfter(ctx, o.offlineAfter); err != nil {
+		log.Warn().Err(err).Msg("could not record --offline-after in the database; executors keep the last one recorded")
+	}
 	disp := dispatch.New(dispatch.Config{OfflineAfter: o.offlineAfter, ClaimTimeout: o.claimTimeout, Poll: o.poll,
 		ClusterSecret: o.security.secret, TLS: o.executorTLS}, st, log.With().Str("component", "dispatcher").Logger())
 	m := metrics.NewWeb(st, o.offlineAfter)

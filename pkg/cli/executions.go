@@ -34,7 +34,7 @@ func newExecCmd(g *globals) *cobra.Command {
 			}
 			rows := [][]string{}
 			for _, e := range list {
-				rows = append(rows, []string{strconv.FormatInt(e.ID, 10), e.Project, e.Flow, e.Status, orDash(e.ExecutorName), strconv.Itoa(e.Attempt),
+				rows = append(rows, []string{strconv.FormatInt(e.ID, 10), e.Project, e.Flow, e.Status, executorCell(e), strconv.Itoa(e.Runs),
 					timeString(&e.SubmitTime), durationString(e.StartTime, e.EndTime), firstNonEmpty(e.Error, e.WaitReason)})
 			}
 			return printTable(g.stdout, []string{"id", "project", "flow", "status", "executor", "attempt", "submitted", "duration", "note"}, rows)
@@ -156,13 +156,28 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
+// executorCell names the executor an execution runs or ran on; while it is
+// only offered to one (DISPATCHING), it says so.
+func executorCell(e *store.Execution) string {
+	if e.ExecutorID == nil {
+		return "-"
+	}
+	if e.Status == store.ExecDispatching {
+		return "(offered to " + e.ExecutorName + ")"
+	}
+	return e.ExecutorName
+}
+
 func printExecution(w io.Writer, ex *store.Execution) error {
 	executor := "-"
 	if ex.ExecutorID != nil {
 		executor = fmt.Sprintf("%s (id %d, %s)", ex.ExecutorName, *ex.ExecutorID, ex.ExecutorAddr)
+		if ex.Status == store.ExecDispatching {
+			executor = "offered to " + executor + ", not started yet"
+		}
 	}
 	fmt.Fprintf(w, "execution:  %d\nflow:       %s/%s (version %d)\nstatus:     %s\nexecutor:   %s\nattempt:    %d\nsubmitted:  %s by %s\nstarted:    %s\nended:      %s\nduration:   %s\n",
-		ex.ID, ex.Project, ex.Flow, ex.Version, ex.Status, executor, ex.Attempt, timeString(&ex.SubmitTime), ex.SubmitUser,
+		ex.ID, ex.Project, ex.Flow, ex.Version, ex.Status, executor, ex.Runs, timeString(&ex.SubmitTime), ex.SubmitUser,
 		timeString(ex.StartTime), timeString(ex.EndTime), durationString(ex.StartTime, ex.EndTime))
 	if len(ex.Params) > 0 {
 		fmt.Fprintf(w, "params:     %s\n", labelsString(ex.Params))
@@ -186,7 +201,7 @@ func printExecution(w io.Writer, ex *store.Execution) error {
 		if j.ExitCode != nil {
 			code = strconv.Itoa(*j.ExitCode)
 		}
-		rows = append(rows, []string{j.Name, j.Type, j.Status, strconv.Itoa(j.Attempt), timeString(j.StartTime), durationString(j.StartTime, j.EndTime), code, j.Error})
+		rows = append(rows, []string{j.Name, j.Type, j.Status, strconv.Itoa(j.Try), timeString(j.StartTime), durationString(j.StartTime, j.EndTime), code, j.Error})
 	}
 	return printTable(w, []string{"job", "type", "status", "attempt", "started", "duration", "exit", "error"}, rows)
 }

@@ -131,7 +131,8 @@ func flowsString(e webserver.ExecutorView) string {
 	return strconv.Itoa(e.RunningFlows)
 }
 
-// waitDrained polls until the executors report no running flows.
+// waitDrained polls until the database counts no execution dispatching to,
+// running on or being killed on the executors.
 func waitDrained(cmd *cobra.Command, g *globals, list []*webserver.ExecutorView, timeout time.Duration) error {
 	ctx := cmd.Context()
 	var deadline <-chan time.Time
@@ -145,8 +146,14 @@ func waitDrained(cmd *cobra.Command, g *globals, list []*webserver.ExecutorView,
 			if err != nil {
 				return err
 			}
-			if cur.RunningFlows > 0 && cur.Status == "online" {
-				busy = append(busy, fmt.Sprintf("%s (%d running)", cur.Name, cur.RunningFlows))
+			// The database's count: an offline executor's flows still count
+			// until the reaper has ended or re-queued them.
+			if cur.RunningFlows > 0 {
+				note := ""
+				if cur.Status != "online" {
+					note = ", " + cur.Status
+				}
+				busy = append(busy, fmt.Sprintf("%s (%d running%s)", cur.Name, cur.RunningFlows, note))
 			}
 		}
 		if len(busy) == 0 {

@@ -18,6 +18,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/buildinfo"
 	"github.com/crawlctl/crawlctl/pkg/client"
 	"github.com/crawlctl/crawlctl/pkg/config"
+	"github.com/crawlctl/crawlctl/pkg/supervise"
 )
 
 // Exit codes, for scripts and cron.
@@ -196,6 +197,9 @@ func applyConfig(cmd *cobra.Command, g *globals) error {
 
 // Main runs crawlctl with args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == supervise.Name {
+		return supervise.Main(args[1:])
+	}
 	root := NewRoot(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

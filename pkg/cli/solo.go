@@ -94,7 +94,9 @@ Try, in another terminal:
 Stop with Ctrl-C.
 `, server, st, ex.Port(), tokenPath, server)
 			}
-			webErr := runWeb(ctx, log, st, ln, webOptions{offlineAfter: 10 * time.Second, claimTimeout: 10 * time.Second, poll: time.Second,
+			// The web server's default threshold: the executor's lease (2/3
+			// of it) must ride out a slow SQLite write without killing jobs.
+			webErr := runWeb(ctx, log, st, ln, webOptions{offlineAfter: 30 * time.Second, claimTimeout: 10 * time.Second, poll: time.Second,
 				limits: flow.DefaultLimits(), security: sec})
 			if err := <-execDone; err != nil && webErr == nil {
 				webErr = withCode(ExitServer, err)

@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -20,7 +19,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -51,6 +49,9 @@ type Config struct {
 	// ViewMaxAge is how long the executors read from the database are used
 	// before they are read again (see Pool).
 	ViewMaxAge time.Duration
+	// MaxNudges bounds the HTTP calls to executors under way at once; the
+	// dispatch loop never waits for them.
+	MaxNudges int
 }
 
 func (c *Config) defaults() {
@@ -75,6 +76,16 @@ func (c *Config) defaults() {
 	if c.ViewMaxAge <= 0 {
 		c.ViewMaxAge = time.Second
 	}
+	if c.MaxNudges <= 0 {
+		c.MaxNudges = 64
+	}
+}
+
+// policy is the bound and backoff of dispatch failures.
+func (c *Config) policy() store.DispatchPolicy {
+	return store.DispatchPolicy{MaxFailures: c.MaxDispatchFailures, Backoff: func(n int) time.Duration {
+		return min(time.Duration(1<<min(n, 7))*100*time.Millisecond, 10*time.Second)
+	}}
 }
 
 // Dispatcher is the web server's dispatch loop and reaper.
@@ -87,6 +98,10 @@ type Dispatcher struct {
 	pool   *Pool
 	ctx    context.Context // Run's, for nudges of assignments made elsewhere
 	ready  chan struct{}   // closed once ctx is set
+	// nudges bounds the nudges under way; inflight lets Run wait for them.
+	nudges   chan struct{}
+	inflight sync.WaitGroup
+	db       dbHealth
 
 	// OnAssign, if set, is told how long each assigned execution waited
 	// since its submit; OnNudge the outcome of each nudge (for metrics).
@@ -103,6 +118,8 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Dispatcher {
 		wake:   make(chan struct{}, 1),
 		pool:   NewPool(st, cfg.OfflineAfter, cfg.ViewMaxAge),
 		ready:  make(chan struct{}),
+		nudges: make(chan struct{}, cfg.MaxNudges),
+		db:     dbHealth{since: time.Now()},
 	}
 }
 
@@ -131,7 +148,24 @@ func (d *Dispatcher) Assigned(a store.Assignment) {
 	if d.OnAssign != nil {
 		d.OnAssign(time.Since(a.Execution.SubmitTime))
 	}
-	go d.nudge(d.ctx, a)
+	d.startNudge(d.ctx, a)
+}
+
+// startNudge sends the nudge of a in the background, at most MaxNudges at
+// once; past that it waits for a place, so nothing is dropped. An executor
+// that hangs delays only its own nudges.
+func (d *Dispatcher) startNudge(ctx context.Context, a store.Assignment) {
+	d.inflight.Add(1)
+	go func() {
+		defer d.inflight.Done()
+		select {
+		case d.nudges <- struct{}{}:
+		case <-ctx.Done():
+			return // the executor's poll claims it
+		}
+		defer func() { <-d.nudges }()
+		d.nudge(ctx, a)
+	}()
 }
 
 // Wake makes the dispatcher look at the queue now.
@@ -157,6 +191,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			d.inflight.Wait()
 			return
 		case <-t.C:
 		case <-d.wake:
@@ -174,19 +209,18 @@ func (d *Dispatcher) dispatchOnce(ctx context.Context) bool {
 	}
 	if err != nil {
 		if ctx.Err() == nil {
+			d.db.failed()
 			d.log.Error().Err(err).Msg("dispatch failed")
 		}
 		return false
 	}
-	var wg sync.WaitGroup
+	d.db.ok()
 	for _, a := range as {
 		if d.OnAssign != nil {
 			d.OnAssign(time.Since(a.Execution.SubmitTime))
 		}
-		wg.Add(1)
-		go func() { defer wg.Done(); d.nudge(ctx, a) }()
+		d.startNudge(ctx, a)
 	}
-	wg.Wait()
 	return len(as) == d.cfg.Batch
 }
 
@@ -240,9 +274,14 @@ func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.
 	return pool[rnd.IntN(len(pool))], ""
 }
 
-// nudge tells the chosen executor to claim now. A refusal or a refused
-// connection re-queues the execution without that executor; a timeout leaves
-// it DISPATCHING for the executor's own poll (or the claim timeout).
+// nudge tells the chosen executor to claim now. A refusal re-queues the
+// execution without that executor. Any failure to reach it (refused
+// connection, timeout) leaves the execution DISPATCHING: the executor's
+// heartbeat is fresh (it was chosen as online), so it may just be
+// unreachable from here (NAT, firewall, a bind address the web server cannot
+// reach) and claims through its own poll; one that is really gone is
+// re-queued by the claim timeout or the reaper, which count it as a dispatch
+// failure.
 func (d *Dispatcher) nudge(ctx context.Context, a store.Assignment) {
 	outcome := d.sendNudge(ctx, a)
 	if d.OnNudge != nil {
@@ -254,23 +293,11 @@ func (d *Dispatcher) nudge(ctx context.Context, a store.Assignment) {
 // outcome: delivered, requeued or undelivered.
 func (d *Dispatcher) sendNudge(ctx context.Context, a store.Assignment) string {
 	log := d.log.With().Int64("execution", a.ExecutionID).Int64("executor_id", a.Executor.ID).Str("executor", a.Executor.Addr()).Logger()
-	scheme := "http"
-	if a.Executor.TLS {
-		scheme = "https"
-	}
-	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(a.Executor.Host, strconv.Itoa(a.Executor.Port)), Path: "/executor",
-		RawQuery: url.Values{"action": {"execute"}, "execid": {strconv.FormatInt(a.ExecutionID, 10)}, "attempt": {strconv.Itoa(a.Attempt)}}.Encode()}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
-	if d.cfg.ClusterSecret != "" {
-		req.Header.Set("Authorization", "Bearer "+d.cfg.ClusterSecret)
-	}
-	resp, err := d.client.Do(req)
+	resp, err := d.post(ctx, a.Executor, url.Values{"action": {"execute"}, "execid": {strconv.FormatInt(a.ExecutionID, 10)}, "attempt": {strconv.Itoa(a.Attempt)}})
 	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			d.requeue(ctx, a, fmt.Sprintf("executor %s (%s) refused the connection (down?)", a.Executor.Name, a.Executor.Addr()))
-			return "requeued"
+		if ctx.Err() == nil {
+			log.Warn().Err(err).Msg("nudge did not arrive; the executor's own poll will pick the execution up")
 		}
-		log.Warn().Err(err).Msg("nudge did not arrive; the executor's own poll will pick the execution up")
 		return "undelivered"
 	}
 	defer resp.Body.Close()
@@ -286,25 +313,52 @@ func (d *Dispatcher) sendNudge(ctx context.Context, a store.Assignment) string {
 		log.Debug().Str("reply", body.Error).Msg("nudge not needed")
 		return "delivered"
 	}
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		// Not a refusal (a database error on its side, a misconfigured
+		// secret): the execution stays DISPATCHING for its poll.
+		log.Warn().Int("status", resp.StatusCode).Str("reply", body.Error).Msg("nudge not taken; the executor's own poll will pick the execution up")
+		return "undelivered"
+	}
 	d.requeue(ctx, a, fmt.Sprintf("executor %s (%s) said no: %s", a.Executor.Name, a.Executor.Addr(), body.Error))
 	return "requeued"
 }
 
+// post calls the executor's servlet with the cluster secret.
+func (d *Dispatcher) post(ctx context.Context, e *store.Executor, q url.Values) (*http.Response, error) {
+	scheme := "http"
+	if e.TLS {
+		scheme = "https"
+	}
+	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), Path: "/executor", RawQuery: q.Encode()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if d.cfg.ClusterSecret != "" {
+		req.Header.Set("Authorization", "Bearer "+d.cfg.ClusterSecret)
+	}
+	return d.client.Do(req)
+}
+
 func (d *Dispatcher) requeue(ctx context.Context, a store.Assignment, reason string) {
+	p := d.cfg.policy()
 	n := a.Execution.DispatchFailures + 1
-	backoff := min(time.Duration(1<<min(n, 6))*100*time.Millisecond, 10*time.Second)
-	failed, err := d.store.Requeue(ctx, a.Execution, a.Executor.ID, reason, d.cfg.MaxDispatchFailures, backoff)
+	changed, failed, err := d.store.Requeue(ctx, store.DispatchFailure{ID: a.ExecutionID, Attempt: a.Attempt, ExecutorID: a.Executor.ID,
+		Failures: a.Execution.DispatchFailures, Excluded: a.Execution.Excluded, Reason: reason}, p)
 	if err != nil {
 		d.log.Error().Err(err).Int64("execution", a.ExecutionID).Msg("re-queue failed; the claim timeout will retry")
 		return
+	}
+	if !changed {
+		return // claimed, cancelled or re-queued meanwhile
 	}
 	ev := d.log.Warn().Int64("execution", a.ExecutionID).Str("reason", reason)
 	if failed {
 		ev.Msg("execution failed: too many dispatch failures")
 		return
 	}
-	ev.Dur("backoff", backoff).Msg("dispatch refused; re-queued without that executor")
-	time.AfterFunc(backoff, d.Wake)
+	ev.Dur("backoff", p.Backoff(n)).Msg("dispatch refused; re-queued without that executor")
+	time.AfterFunc(p.Backoff(n), d.Wake)
 }
 
 // reapLoop re-queues or fails the executions of lost executors and the
@@ -327,12 +381,67 @@ func (d *Dispatcher) reapLoop(ctx context.Context) {
 	}
 }
 
+// dbHealth remembers since when this web server has reached the database
+// without a failure. A web server that lost the database itself cannot tell
+// a lost executor from an outage that every executor saw too, so it reaps
+// nobody until the executors have had a full offline threshold of reachable
+// database to heartbeat again.
+type dbHealth struct {
+	mu      sync.Mutex
+	since   time.Time // start of the current run of successes
+	failing bool
+}
+
+func (h *dbHealth) failed() {
+	h.mu.Lock()
+	h.failing = true
+	h.mu.Unlock()
+}
+
+func (h *dbHealth) ok() {
+	h.mu.Lock()
+	if h.failing {
+		h.failing, h.since = false, time.Now()
+	}
+	h.mu.Unlock()
+}
+
+// reachableFor is how long the database has been reachable without a
+// failure (0 while failing).
+func (h *dbHealth) reachableFor() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failing {
+		return 0
+	}
+	return time.Since(h.since)
+}
+
 // Reap handles every execution whose executor is gone or that was not
-// claimed in time; it returns how many it changed.
+// claimed in time; it returns how many it changed. The offline threshold it
+// judges by is the larger of its own and the one recorded in the database
+// (the one executors size their lease from), so no executor is declared
+// lost while its lease may still hold.
 func (d *Dispatcher) Reap(ctx context.Context) (int, error) {
 	owners, err := d.store.ActiveExecutions(ctx)
-	if err != nil || len(owners) == 0 {
+	if err != nil {
+		d.db.failed()
 		return 0, err
+	}
+	d.db.ok()
+	if len(owners) == 0 {
+		return 0, nil
+	}
+	offline := d.cfg.OfflineAfter
+	if shared, err := d.store.OfflineAfter(ctx); err != nil {
+		return 0, err
+	} else if shared > offline {
+		offline = shared
+	}
+	if up := d.db.reachableFor(); up < offline {
+		// Right after this web server's own outage (or its start): the
+		// executors may not have had the time to heartbeat again.
+		return 0, nil
 	}
 	executors, err := d.store.ListExecutors(ctx)
 	if err != nil {
@@ -350,14 +459,14 @@ func (d *Dispatcher) Reap(ctx context.Context) (int, error) {
 		switch {
 		case e == nil:
 			reason = fmt.Sprintf("executor lost: executor %d was removed", o.ExecutorID)
-		case e.Status(d.cfg.OfflineAfter) != store.StatusOnline:
-			reason = fmt.Sprintf("executor lost: %s (%s) is %s", e.Name, e.Addr(), e.Status(d.cfg.OfflineAfter))
+		case e.Status(offline) != store.StatusOnline:
+			reason = fmt.Sprintf("executor lost: %s (%s) is %s", e.Name, e.Addr(), e.Status(offline))
 		case o.Status == store.ExecDispatching && o.Dispatched > d.cfg.ClaimTimeout:
 			reason = fmt.Sprintf("not claimed by executor %s (%s) within %s", e.Name, e.Addr(), d.cfg.ClaimTimeout)
 		default:
 			continue
 		}
-		ok, err := d.store.ReapExecution(ctx, o, reason)
+		ok, err := d.store.ReapExecution(ctx, o, reason, d.cfg.policy())
 		if err != nil {
 			return changed, err
 		}
@@ -375,4 +484,23 @@ func (d *Dispatcher) Reap(ctx context.Context) (int, error) {
 		}
 	}
 	return changed, nil
+}
+
+// Tell lets an executor know at once that its row changed (activation), so
+// that it reads it and looks for work now rather than at its next heartbeat
+// and poll. Best effort: the database already holds the change, and the
+// executor's claims check it there.
+func (d *Dispatcher) Tell(e *store.Executor) {
+	d.inflight.Add(1)
+	go func() {
+		defer d.inflight.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), min(d.cfg.NudgeTimeout, 3*time.Second))
+		defer cancel()
+		resp, err := d.post(ctx, e, url.Values{"action": {"refresh"}})
+		if err != nil {
+			d.log.Debug().Err(err).Str("executor", e.Addr()).Msg("could not tell the executor of its activation; it follows the database at its next heartbeat")
+			return
+		}
+		resp.Body.Close()
+	}()
 }

@@ -184,7 +184,7 @@ func TestDeactivateLetsRunningFlowsFinish(t *testing.T) {
 }
 
 func TestExecutorLost(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{OfflineAfter: 2 * time.Second})
+	c := testcluster.New(t, testcluster.Options{})
 	c.StartWeb()
 	a := c.StartExecutor("a")
 	c.MustCLI("executor", "activate", "a")

@@ -58,7 +58,7 @@ func toJSON(v any) string {
 }
 
 func TestExecutorRegistryEndToEnd(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{OfflineAfter: 3 * time.Second})
+	c := testcluster.New(t, testcluster.Options{OfflineAfter: 4 * time.Second})
 	c.StartWeb()
 	n1 := c.StartExecutor("node-1", "--heartbeat", "1s", "--label", "zone=a")
 	n2 := c.StartExecutor("node-2", "--heartbeat", "1s")
@@ -176,7 +176,7 @@ func TestExecutorRegistryEndToEnd(t *testing.T) {
 }
 
 func TestClockSkewIsShownButHarmless(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{OfflineAfter: 3 * time.Second})
+	c := testcluster.New(t, testcluster.Options{OfflineAfter: 4 * time.Second})
 	c.StartWeb()
 	c.StartExecutor("skewed", "--clock-offset", "-7m")
 	e := waitExecutor(t, c, "skewed", "online with skew", func(e executorJSON) bool { return e.Status == "online" && e.ClockSkewMs < -6*60*1000 })

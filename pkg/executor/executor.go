@@ -24,6 +24,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/buildinfo"
 	"github.com/crawlctl/crawlctl/pkg/metrics"
 	"github.com/crawlctl/crawlctl/pkg/store"
+	"github.com/crawlctl/crawlctl/pkg/supervise"
 )
 
 // Config is the executor's settings.
@@ -83,6 +84,10 @@ type Executor struct {
 
 	metrics  *metrics.Executor
 	lastBeat atomic.Int64 // unix nanoseconds of the last successful heartbeat
+	lease    lease
+	lock     *os.File // holds the work directory's lock
+	// leaseWarned: the heartbeat/lease mismatch was reported.
+	leaseWarned atomic.Bool
 }
 
 // New prepares an executor; Start listens and registers.
@@ -99,6 +104,11 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Executor {
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = "var/executor"
 	}
+	// Jobs and their supervisors run elsewhere: every path they are given
+	// (the lease file, the job records) must not depend on the directory.
+	if abs, err := filepath.Abs(cfg.WorkDir); err == nil {
+		cfg.WorkDir = abs
+	}
 	e := &Executor{cfg: cfg, store: st, log: log, wake: make(chan struct{}, 1), runs: newRunSet(), projects: projectCache{max: 64}}
 	e.halt, e.haltNow = context.WithCancel(context.Background())
 	e.metrics = metrics.NewExecutor(e.runs.len, func() time.Time {
@@ -108,6 +118,13 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Executor {
 		return time.Time{}
 	})
 	return e
+}
+
+// jobsDir is where job supervisors record the jobs they run. Executors on
+// one host may share a work directory, but never a port: the port keeps
+// each one's records (and lease file) its own, across restarts too.
+func (e *Executor) jobsDir() string {
+	return filepath.Join(e.cfg.WorkDir, "jobs."+strconv.Itoa(e.Port()))
 }
 
 // ID is the executor's id in the executors table (0 before Start).
@@ -130,6 +147,17 @@ func (e *Executor) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on port %d: %w", e.cfg.Port, err)
 	}
 	e.ln = ln
+	if err := os.MkdirAll(e.cfg.WorkDir, 0o755); err != nil {
+		ln.Close()
+		return fmt.Errorf("work directory (--work-dir): %w", err)
+	}
+	// Jobs of an earlier run of this executor die with it; only a job whose
+	// supervisor was itself killed (OOM) can be left, and it goes now.
+	if n, err := supervise.KillLeftovers(e.jobsDir()); err != nil {
+		e.log.Warn().Err(err).Msg("could not check for jobs left by an earlier run")
+	} else if n > 0 {
+		e.log.Warn().Int("killed", n).Msg("killed jobs left running by an earlier run of this executor")
+	}
 	if err := e.register(ctx); err != nil {
 		ln.Close()
 		return err
@@ -158,6 +186,7 @@ func (e *Executor) Start(ctx context.Context) error {
 }
 
 func (e *Executor) register(ctx context.Context) error {
+	sent := leaseNow()
 	ex, err := e.store.RegisterExecutor(ctx, store.ExecutorSpec{
 		ID: e.ID(), Name: e.cfg.Name, Host: e.cfg.Host, Port: e.Port(),
 		Labels: e.cfg.Labels, MaxFlows: e.cfg.MaxFlows, Version: buildinfo.String(), LocalTime: e.now(), TLS: e.cfg.TLSCert != "",
@@ -167,6 +196,11 @@ func (e *Executor) register(ctx context.Context) error {
 	}
 	e.id.Store(ex.ID)
 	e.active.Store(ex.Active)
+	offline, err := e.store.OfflineAfter(ctx)
+	if err != nil {
+		return err
+	}
+	e.renewLease(sent, offline)
 	e.lastBeat.Store(time.Now().UnixNano())
 	e.log.Info().Int64("executor_id", ex.ID).Str("name", ex.Name).Str("addr", ex.Addr()).Msg("registered inactive; activate with `crawlctl executor activate` or /executor?action=activate")
 	return nil
@@ -207,9 +241,10 @@ func (e *Executor) Run(ctx context.Context) error {
 		e.wg.Add(1)
 		go e.insecureWarnings(loops)
 	}
-	e.wg.Add(2)
+	e.wg.Add(3)
 	go e.heartbeatLoop(loops)
 	go e.claimLoop(loops)
+	go e.leaseLoop(loops)
 
 	var err error
 	select {
@@ -265,7 +300,9 @@ func (e *Executor) heartbeatLoop(ctx context.Context) {
 		next := e.cfg.Heartbeat
 		if err := e.beat(ctx); err != nil {
 			failures++
-			next = backoff(e.cfg.Heartbeat, failures)
+			// Retries start at a second and never wait longer than the
+			// heartbeat interval: back within seconds of the database.
+			next = backoff(min(time.Second, e.cfg.Heartbeat), failures, e.cfg.Heartbeat)
 			e.log.Error().Err(err).Int("failures", failures).Dur("retry_in", next).Msg("heartbeat failed")
 		} else if failures > 0 {
 			e.log.Info().Int("failures", failures).Msg("heartbeat recovered")
@@ -276,9 +313,11 @@ func (e *Executor) heartbeatLoop(ctx context.Context) {
 }
 
 func (e *Executor) beat(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, e.cfg.Heartbeat+5*time.Second)
+	// A heartbeat that takes longer than the lease renews nothing.
+	ctx, cancel := context.WithTimeout(ctx, min(e.cfg.Heartbeat+5*time.Second, e.lease.duration()))
 	defer cancel()
-	active, err := e.store.ExecutorHeartbeat(ctx, e.ID(), store.Heartbeat{LocalTime: e.now(), RunningFlows: e.runs.len(), Load1: load1()})
+	sent := leaseNow()
+	reply, err := e.store.ExecutorHeartbeat(ctx, e.ID(), store.Heartbeat{LocalTime: e.now(), RunningFlows: e.runs.len(), Load1: load1()})
 	if errors.Is(err, store.ErrNotFound) {
 		e.log.Warn().Int64("executor_id", e.ID()).Msg("executor row was deleted; registering again (inactive)")
 		return e.register(ctx)
@@ -286,7 +325,9 @@ func (e *Executor) beat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.renewLease(sent, reply.OfflineAfter)
 	e.lastBeat.Store(time.Now().UnixNano())
+	active := reply.Active
 	if e.active.Swap(active) != active {
 		e.log.Info().Bool("active", active).Msg("activation changed")
 		if active {
@@ -314,13 +355,13 @@ func (e *Executor) insecureWarnings(ctx context.Context) {
 // now is this executor's own clock reading, as reported to the database.
 func (e *Executor) now() time.Time { return time.Now().Add(e.cfg.ClockOffset) }
 
-// backoff doubles base per failure up to one minute.
-func backoff(base time.Duration, failures int) time.Duration {
+// backoff doubles base per failure up to limit.
+func backoff(base time.Duration, failures int, limit time.Duration) time.Duration {
 	d := base
-	for i := 1; i < failures && d < time.Minute; i++ {
+	for i := 1; i < failures && d < limit; i++ {
 		d *= 2
 	}
-	return min(d, time.Minute)
+	return min(d, limit)
 }
 
 // load1 reads the 1-minute load average; 0 where unavailable.

@@ -131,9 +131,9 @@ func (r *reporter) Log(_ context.Context, job string, attempt int, chunk []byte)
 // and waits for the writer. It returns nil once the end is recorded, the
 // database's error otherwise (store.ErrFenced when another attempt owns the
 // execution).
-func (r *reporter) finish(status, errText string) error {
+func (r *reporter) finish(end store.ExecutionEnd) error {
 	r.mu.Lock()
-	r.end = &store.ExecutionEnd{Status: status, Error: errText}
+	r.end = &end
 	r.mu.Unlock()
 	r.hurry()
 	<-r.done
@@ -214,7 +214,7 @@ func (r *reporter) save(jobs []store.ExecutionJob, logs []store.LogChunk, end *s
 			r.e.log.Warn().Err(err).Int64("execution", r.id).Int("attempt", r.attempt).Msg("cannot record progress yet; trying again")
 		}
 		select {
-		case <-time.After(backoff(50*time.Millisecond, try+1)):
+		case <-time.After(backoff(50*time.Millisecond, try+1, 2*time.Second)):
 		case <-r.e.halt.Done():
 			return err
 		}

@@ -49,7 +49,7 @@ func (e *Executor) servlet(w http.ResponseWriter, r *http.Request) {
 	}
 	action := r.Form.Get("action")
 	switch action {
-	case "execute", "cancel", "activate", "deactivate", "log":
+	case "execute", "cancel", "activate", "deactivate", "log", "refresh":
 		if !e.cfg.Insecure && !auth.SecretMatches(e.cfg.ClusterSecret, auth.BearerToken(r)) {
 			e.log.Warn().Str("action", action).Str("remote", r.RemoteAddr).Msg("servlet call without the cluster secret refused")
 			servletError(w, http.StatusUnauthorized, "unauthorized")
@@ -63,6 +63,23 @@ func (e *Executor) servlet(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	case "activate", "deactivate":
 		e.setActive(w, r, action == "activate")
+	case "refresh":
+		// The web server changed this executor's row (activation): read it
+		// now instead of at the next heartbeat, and look for work at once.
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		ex, err := e.store.GetExecutor(ctx, e.ID())
+		if err != nil {
+			servletError(w, http.StatusServiceUnavailable, "database unavailable: "+err.Error())
+			return
+		}
+		if e.active.Swap(ex.Active) != ex.Active {
+			e.log.Info().Bool("active", ex.Active).Msg("activation changed")
+		}
+		if ex.Active {
+			e.nudge()
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "success", "isActive": strconv.FormatBool(ex.Active)})
 	case "getStatus":
 		active := e.active.Load()
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)

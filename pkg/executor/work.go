@@ -31,6 +31,8 @@ type run struct {
 	// ending is set once the runner returned and the outcome is being
 	// recorded: the database no longer lists it as running here.
 	ending atomic.Bool
+	// leaseLost is set when the lease ran out while it ran.
+	leaseLost atomic.Bool
 }
 
 // runSet tracks the executions running here.
@@ -119,7 +121,9 @@ func (e *Executor) poll(ctx context.Context) {
 		switch it.Status {
 		case store.ExecDispatching:
 			// A local run of a row still DISPATCHING is being claimed.
-			if local != nil || e.tryClaim(pctx, it, nil) {
+			if local != nil {
+				claimed[it.ID] = true
+			} else if ok, _ := e.tryClaim(pctx, it, nil); ok {
 				claimed[it.ID] = true
 			}
 			continue
@@ -130,12 +134,11 @@ func (e *Executor) poll(ctx context.Context) {
 		}
 		if local == nil {
 			// The database says this executor runs it, but this process does
-			// not: it restarted in the middle. The processes died with it.
-			status, msg := store.ExecFailed, "executor restarted while the flow ran"
-			if it.Status == store.ExecKilling {
-				status, msg = store.ExecKilled, "cancelled"
-			}
-			if err := e.store.FinishExecution(pctx, it.ID, e.ID(), it.Attempt, status, msg); err != nil && !errors.Is(err, store.ErrFenced) {
+			// not: it restarted in the middle. Its jobs died with it (their
+			// supervisors kill them), so the flow is retried if it allows,
+			// failed otherwise, as if the executor had been lost.
+			o := store.ExecutionOwner{ID: it.ID, ExecutorID: e.ID(), Attempt: it.Attempt, Status: it.Status, FlowRetries: it.FlowRetries}
+			if _, err := e.store.AbandonExecution(pctx, o, "executor restarted while the flow ran"); err != nil {
 				e.log.Warn().Err(err).Int64("execution", it.ID).Msg("could not end orphaned execution")
 			}
 			continue
@@ -151,25 +154,26 @@ func (e *Executor) poll(ctx context.Context) {
 	}
 }
 
-// registered only after a successful claim, so this is always false.
-
 // tryClaim claims a DISPATCHING execution and starts it, unless this executor
-// cannot take it now (inactive and not pinned, full, stopping): then it is
-// left for the dispatcher's claim timeout to re-queue elsewhere. It reports
-// whether it claimed. spec, when set, delivers the execution's RunSpec
-// (read while the claim was under way); otherwise the run reads it.
-func (e *Executor) tryClaim(ctx context.Context, it store.WorkItem, spec func() (*store.RunSpec, error)) bool {
-	if reason := e.refusal(it); reason != "" {
+// cannot take it now (full, stopping, lease expired, or — as the claim's
+// conditional update finds in the database — inactive while the execution is
+// not pinned to it): then it is left for the dispatcher, and the error says
+// why. spec, when set, delivers the execution's RunSpec (read while the
+// claim was under way); otherwise the run reads it.
+func (e *Executor) tryClaim(ctx context.Context, it store.WorkItem, spec func() (*store.RunSpec, error)) (bool, error) {
+	if reason := e.refusal(); reason != "" {
 		e.log.Debug().Int64("execution", it.ID).Str("reason", reason).Msg("not claiming")
-		return false
+		return false, errors.New(reason)
 	}
 	ok, err := e.store.ClaimExecution(ctx, it.ID, e.ID(), it.Attempt)
 	if err != nil {
-		e.log.Warn().Err(err).Int64("execution", it.ID).Msg("claim failed")
-		return false
+		if !errors.Is(err, store.ErrInactive) {
+			e.log.Warn().Err(err).Int64("execution", it.ID).Msg("claim failed")
+		}
+		return false, err
 	}
 	if !ok {
-		return false
+		return false, nil
 	}
 	rctx, cancel := context.WithCancelCause(context.Background())
 	r := &run{id: it.ID, attempt: it.Attempt, spec: spec, cancel: cancel, done: make(chan struct{})}
@@ -177,19 +181,20 @@ func (e *Executor) tryClaim(ctx context.Context, it store.WorkItem, spec func() 
 	e.metrics.Claims.Inc()
 	e.log.Info().Int64("execution", it.ID).Int("attempt", it.Attempt).Msg("claimed execution")
 	go e.execute(rctx, r)
-	return true
+	return true, nil
 }
 
-// refusal says why this executor will not take it now, or "".
-func (e *Executor) refusal(it store.WorkItem) string {
+// refusal says why this executor takes nothing now, or "". Whether it is
+// active is not its own to say: the claim asks the database.
+func (e *Executor) refusal() string {
 	if e.stopping.Load() {
 		return "executor is shutting down"
 	}
+	if p := e.leaseProblem(); p != "" {
+		return p
+	}
 	if e.cfg.MaxFlows > 0 && e.runs.len() >= e.cfg.MaxFlows {
 		return fmt.Sprintf("executor is full (%d of --max-flows %d running)", e.runs.len(), e.cfg.MaxFlows)
-	}
-	if !e.active.Load() && !it.Pinned {
-		return "executor is inactive"
 	}
 	return ""
 }
@@ -210,7 +215,13 @@ func (e *Executor) execute(ctx context.Context, r *run) {
 		log.Warn().Msg("execution fenced; its outcome is not recorded")
 		return
 	}
-	if err := rep.finish(res.Status, res.Error); err != nil {
+	end := store.ExecutionEnd{Status: res.Status, Error: res.Error}
+	if why := e.leaseInterrupted(ctx, r); why != "" && res.Status != store.ExecSucceeded {
+		// Not the flow's fault: it starts again once the database is back
+		// (unless the cluster already gave it to another executor).
+		end = store.ExecutionEnd{Interrupted: true, Error: "run interrupted: " + why}
+	}
+	if err := rep.finish(end); err != nil {
 		if errors.Is(err, store.ErrFenced) {
 			log.Warn().Str("status", res.Status).Msg("execution fenced at its end; its outcome is not recorded")
 			return
@@ -268,6 +279,8 @@ func (e *Executor) runExecution(ctx context.Context, r *run, rep runner.Reporter
 		FailureAction:  spec.FailureAction,
 		WorkDir:        filepath.Join(execDir, fl.Dir), // the folder of the .flow file
 		LogDir:         filepath.Join(e.cfg.WorkDir, "logs", fmt.Sprintf("%d.%d", r.id, r.attempt)),
+		LeaseFile:      e.leaseFile(),
+		StateDir:       e.jobsDir(),
 	}, rep)
 }
 
@@ -355,13 +368,13 @@ func (e *Executor) servletExecute(w http.ResponseWriter, r *http.Request) {
 		servletError(w, http.StatusBadRequest, "Parameter execid not set or not a number")
 		return
 	}
-	// The dispatcher names the attempt it assigned: an active executor then
-	// claims with the conditional update alone. Without it (or when inactive,
-	// where only a pinned execution may run) one indexed query reads this
-	// executor's pending rows first.
+	// The dispatcher names the attempt it assigned: the executor then claims
+	// with the conditional update alone, which also checks in the database
+	// that it is active (or the execution is pinned here). Without it, one
+	// indexed query reads this executor's pending rows first.
 	it := store.WorkItem{ID: id, Status: store.ExecDispatching}
 	attempt, err := strconv.Atoi(r.Form.Get("attempt"))
-	if err != nil || !e.active.Load() {
+	if err != nil {
 		items, err := e.store.ExecutorWork(r.Context(), e.ID())
 		if err != nil {
 			servletError(w, http.StatusServiceUnavailable, "database unavailable: "+err.Error())
@@ -376,7 +389,7 @@ func (e *Executor) servletExecute(w http.ResponseWriter, r *http.Request) {
 	} else {
 		it.Attempt = attempt
 	}
-	if reason := e.refusal(it); reason != "" {
+	if reason := e.refusal(); reason != "" {
 		servletError(w, http.StatusServiceUnavailable, reason)
 		return
 	}
@@ -389,8 +402,21 @@ func (e *Executor) servletExecute(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
 	e.claimMu.Lock()
-	claimed := e.runs.get(id) != nil || e.tryClaim(ctx, it, spec)
+	claimed := e.runs.get(id) != nil
+	if !claimed {
+		claimed, err = e.tryClaim(ctx, it, spec)
+	}
 	e.claimMu.Unlock()
+	switch {
+	case errors.Is(err, store.ErrInactive):
+		servletError(w, http.StatusServiceUnavailable, "executor is inactive")
+		return
+	case err != nil && !claimed:
+		// The database could not be asked: not a refusal, the poll
+		// claims it later.
+		servletError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	if !claimed {
 		servletError(w, http.StatusConflict, fmt.Sprintf("execution %d attempt %d is not waiting for this executor", id, it.Attempt))
 		return

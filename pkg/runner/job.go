@@ -148,6 +148,13 @@ func (r *runner) runAttempt(n *node, cfg *jobConfig, res *jobResult) {
 			interrupted()
 			return
 		}
+		if p.leaseText != "" {
+			// Not a failure of the job: the executor may no longer run
+			// anything, and the cluster may run the flow elsewhere.
+			res.status = Killed
+			res.errText = p.leaseText
+			return
+		}
 		if p.err != nil {
 			res.status = Failed
 			res.errText = p.err.Error()

@@ -46,7 +46,12 @@
 //
 // A command job runs its "command", then "command.1", "command.2", … in
 // numeric order, each with /bin/sh -c in a process group of its own, and
-// stops at the first failure. Other configuration keys: working.dir
+// stops at the first failure. Each command runs under a job supervisor
+// (package supervise, started from Execution.Supervisor): whatever the
+// command leaves running when it exits, setsid daemons included, is killed;
+// if the executor dies, its jobs die within a second; and with
+// Execution.LeaseFile set, a job is killed at once (KILLED, "executor lease
+// expired") when the executor's lease runs out, and none starts after. Other configuration keys: working.dir
 // (relative to Execution.WorkDir), env.NAME, retries, retry.backoff
 // (milliseconds) and timeout (a Go duration or a number of seconds, per
 // attempt). A job gets Execution.Env plus its env.NAME entries,
@@ -141,6 +146,13 @@ type Execution struct {
 	MaxParallel    int               // independent jobs running at once; 0 = 8
 	KillGrace      time.Duration     // SIGTERM -> SIGKILL grace on cancel/timeout; 0 = 5s
 	Env            []string          // base environment for jobs; nil = os.Environ()
+
+	// Every job command runs under a supervisor (package supervise), so
+	// that nothing a job started outlives it, and no job outlives the
+	// executor.
+	Supervisor string // the crawlctl binary to run supervisors from; "" = the running binary
+	LeaseFile  string // the executor's lease file (supervise.WriteLease): jobs are killed, or not started, once its deadline has passed; "" = no lease
+	StateDir   string // supervisors record their jobs here while they run, for supervise.KillLeftovers; "" = no records
 }
 
 // JobUpdate is one status change of a job or embedded-flow container.

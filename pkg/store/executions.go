@@ -31,18 +31,24 @@ var ErrFenced = errors.New("execution no longer owned by this executor attempt")
 
 // Execution is one row of executions, with its jobs when loaded by GetExecution.
 type Execution struct {
-	ID               int64             `json:"id"`
-	ProjectID        int64             `json:"project_id"`
-	Project          string            `json:"project"`
-	Version          int               `json:"version"`
-	Flow             string            `json:"flow"`
-	Status           string            `json:"status"`
-	ExecutorID       *int64            `json:"executor_id"`
-	ExecutorName     string            `json:"executor_name"`
-	ExecutorAddr     string            `json:"executor_addr,omitempty"`
-	ExecutorTLS      bool              `json:"-"`
-	PinnedExecutorID *int64            `json:"pinned_executor_id,omitempty"`
-	Attempt          int               `json:"attempt"`
+	ID               int64  `json:"id"`
+	ProjectID        int64  `json:"project_id"`
+	Project          string `json:"project"`
+	Version          int    `json:"version"`
+	Flow             string `json:"flow"`
+	Status           string `json:"status"`
+	ExecutorID       *int64 `json:"executor_id"`
+	ExecutorName     string `json:"executor_name"`
+	ExecutorAddr     string `json:"executor_addr,omitempty"`
+	ExecutorTLS      bool   `json:"-"`
+	PinnedExecutorID *int64 `json:"pinned_executor_id,omitempty"`
+	// Attempt is the fencing token: every dispatch and re-queue bumps it,
+	// and every write an executor makes must name the current one. Users
+	// see Runs instead.
+	Attempt int `json:"-"`
+	// Runs is how many times the flow actually started (claims), shown to
+	// users as its attempt: 1 for a flow that ran once, 0 before it starts.
+	Runs             int               `json:"attempt"`
 	DispatchFailures int               `json:"dispatch_failures"`
 	Excluded         []int64           `json:"excluded_executors,omitempty"`
 	FlowRetries      int               `json:"flow_retries"`
@@ -70,10 +76,13 @@ func (e *Execution) Ended() bool {
 
 // ExecutionJob is one job of an execution's current attempt.
 type ExecutionJob struct {
-	Name      string     `json:"name"`
-	Type      string     `json:"type"`
-	Status    string     `json:"status"`
-	Attempt   int        `json:"attempt"`
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Status string `json:"status"`
+	// Attempt counts from 0 (Azkaban's azkaban.job.attempt); Try is the
+	// same counted from 1, as users see it and as executions count runs.
+	Attempt   int        `json:"-"`
+	Try       int        `json:"attempt"`
 	StartTime *time.Time `json:"start_time"`
 	EndTime   *time.Time `json:"end_time"`
 	ExitCode  *int       `json:"exit_code"`
@@ -109,7 +118,7 @@ func (e *AlreadyRunningError) Error() string {
 }
 
 const execColumns = `e.id, e.project_id, e.project, e.version, e.flow, e.status, e.executor_id, COALESCE(x.name, ''), COALESCE(x.host, ''), COALESCE(x.port, 0), COALESCE(x.tls, 0),
-  e.pinned_executor_id, e.attempt, e.dispatch_failures, e.excluded, e.flow_retries, e.params, e.priority, e.concurrent, e.failure_action,
+  e.pinned_executor_id, e.attempt, e.runs, e.dispatch_failures, e.excluded, e.flow_retries, e.params, e.priority, e.concurrent, e.failure_action,
   e.submit_user, e.submit_time, e.dispatched_time, e.start_time, e.end_time, e.wait_reason, e.error, e.kill_reason,
   e.schedule_id, e.scheduled_time`
 
@@ -129,7 +138,7 @@ func scanExecution(r scanner) (*Execution, error) {
 		submit, dispatched, started, finished nullTime
 	)
 	if err := r.Scan(&e.ID, &e.ProjectID, &e.Project, &e.Version, &e.Flow, &e.Status, &execID, &e.ExecutorName, &host, &port, &e.ExecutorTLS,
-		&pinned, &e.Attempt, &e.DispatchFailures, &excluded, &e.FlowRetries, &params, &e.Priority, &e.Concurrent, &e.FailureAction,
+		&pinned, &e.Attempt, &e.Runs, &e.DispatchFailures, &excluded, &e.FlowRetries, &params, &e.Priority, &e.Concurrent, &e.FailureAction,
 		&e.SubmitUser, &submit, &dispatched, &started, &finished, &e.WaitReason, &e.Error, &e.KillReason, &schedID, &scheduled); err != nil {
 		return nil, err
 	}
@@ -317,6 +326,7 @@ func (s *Store) getExecution(ctx context.Context, id int64, withJobs bool) (*Exe
 			return nil, err
 		}
 		j.StartTime, j.EndTime = st.ptr(), en.ptr()
+		j.Try = j.Attempt + 1
 		if code.Valid {
 			c := int(code.Int64)
 			j.ExitCode = &c
@@ -507,22 +517,6 @@ func (s *Store) ExecutorsWithLoad(ctx context.Context) ([]*Executor, error) {
 	return list, rows.Err()
 }
 
-// Requeue puts a DISPATCHING execution back in the queue after a failed
-// dispatch: attempt+1 (so a late claim of the old attempt is refused), the
-// executor excluded for this execution, retried after backoff. After
-// maxFailures dispatch failures the execution FAILS with the reason.
-func (s *Store) Requeue(ctx context.Context, ex *Execution, executorID int64, reason string, maxFailures int, backoff time.Duration) (failed bool, err error) {
-	excluded := exclude(ex.Excluded, executorID)
-	if ex.DispatchFailures+1 >= maxFailures {
-		_, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'FAILED', dispatch_failures = dispatch_failures + 1, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'DISPATCHING'",
-			fmt.Sprintf("dispatch failed %d times; last: %s", ex.DispatchFailures+1, reason), ex.ID, ex.Attempt)
-		return true, err
-	}
-	_, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'QUEUED', executor_id = NULL, attempt = attempt + 1, dispatch_failures = dispatch_failures + 1, excluded = ?, not_before = "+s.d.nowPlus+", wait_reason = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'DISPATCHING'",
-		jsonString(excluded), s.d.nowPlusArg(backoff), "re-queued: "+reason, ex.ID, ex.Attempt)
-	return false, err
-}
-
 // exclude returns ids with executor id added (a new slice; 0 adds nothing).
 func exclude(ids []int64, id int64) []int64 {
 	out := append([]int64{}, ids...)
@@ -538,12 +532,14 @@ type WorkItem struct {
 	Attempt int
 	Status  string
 	Pinned  bool // pinned to this executor (--executor): it may run it while inactive
+	// FlowRetries is how many more runs the flow allows after a lost one.
+	FlowRetries int
 }
 
 // ExecutorWork lists this executor's DISPATCHING (to claim), RUNNING and
 // KILLING (to run or kill) executions.
 func (s *Store) ExecutorWork(ctx context.Context, executorID int64) ([]WorkItem, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, attempt, status, COALESCE(pinned_executor_id, 0) = executor_id FROM executions WHERE executor_id = ? AND status IN "+activeStatuses+" ORDER BY priority DESC, id", executorID)
+	rows, err := s.db.QueryContext(ctx, "SELECT id, attempt, status, COALESCE(pinned_executor_id, 0) = executor_id, flow_retries FROM executions WHERE executor_id = ? AND status IN "+activeStatuses+" ORDER BY priority DESC, id", executorID)
 	if err != nil {
 		return nil, fmt.Errorf("poll work of executor %d: %w", executorID, err)
 	}
@@ -551,24 +547,12 @@ func (s *Store) ExecutorWork(ctx context.Context, executorID int64) ([]WorkItem,
 	var out []WorkItem
 	for rows.Next() {
 		var w WorkItem
-		if err := rows.Scan(&w.ID, &w.Attempt, &w.Status, &w.Pinned); err != nil {
+		if err := rows.Scan(&w.ID, &w.Attempt, &w.Status, &w.Pinned, &w.FlowRetries); err != nil {
 			return nil, err
 		}
 		out = append(out, w)
 	}
 	return out, rows.Err()
-}
-
-// ClaimExecution moves DISPATCHING to RUNNING if the execution is still
-// assigned to executorID under attempt. False means someone else owns it.
-func (s *Store) ClaimExecution(ctx context.Context, id, executorID int64, attempt int) (bool, error) {
-	res, err := s.db.ExecContext(ctx, "UPDATE executions SET status = 'RUNNING', start_time = "+s.d.now+", updated_at = "+s.d.now+" WHERE id = ? AND executor_id = ? AND attempt = ? AND status = 'DISPATCHING'",
-		id, executorID, attempt)
-	if err != nil {
-		return false, fmt.Errorf("claim execution %d: %w", id, err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
 }
 
 // owned checks, inside tx, that executorID still runs attempt of id.
@@ -590,30 +574,31 @@ type LogChunk struct {
 	Data    []byte
 }
 
-// ExecutionEnd is the final status an executor records for its attempt.
+// ExecutionEnd is how an executor's attempt of an execution ended.
 type ExecutionEnd struct {
-	Status string
+	Status string // SUCCEEDED, FAILED or KILLED
 	Error  string
+	// Interrupted: the executor stopped the run through no fault of the
+	// flow (its lease expired while the database was out of reach), so the
+	// execution is queued again for a fresh run instead of ending; one that
+	// was being cancelled ends KILLED instead.
+	Interrupted bool
 }
 
 // Report records, in one transaction, job states and log chunks of the
 // executor's attempt of an execution and, when end is set, the end of that
-// attempt. A later state of a job replaces an earlier one, so jobs may hold
-// several states of one job in order. It returns ErrFenced, writing nothing,
-// when the attempt is no longer current.
+// attempt (with every job still READY or RUNNING ended too). A later state
+// of a job replaces an earlier one, so jobs may hold several states of one
+// job in order. It returns ErrFenced, writing nothing, when the attempt is
+// no longer current.
 func (s *Store) Report(ctx context.Context, execID, executorID int64, attempt int, jobs []ExecutionJob, logs []LogChunk, end *ExecutionEnd) error {
 	jobs = lastStates(jobs)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if end != nil {
 			// The conditional update is the ownership check, and it locks the
 			// row for the rest of the transaction.
-			res, err := tx.ExecContext(ctx, "UPDATE executions SET status = ?, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+" WHERE id = ? AND executor_id = ? AND attempt = ? AND status IN ('RUNNING', 'KILLING')",
-				end.Status, end.Error, execID, executorID, attempt)
-			if err != nil {
+			if err := s.endAttempt(ctx, tx, execID, executorID, attempt, *end); err != nil {
 				return err
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				return fmt.Errorf("execution %d attempt %d: %w", execID, attempt, ErrFenced)
 			}
 		} else if err := s.owned(ctx, tx, execID, executorID, attempt); err != nil {
 			return err
@@ -621,7 +606,17 @@ func (s *Store) Report(ctx context.Context, execID, executorID int64, attempt in
 		if err := s.insertJobs(ctx, tx, execID, attempt, jobs); err != nil {
 			return err
 		}
-		return s.insertLogs(ctx, tx, execID, attempt, logs)
+		if err := s.insertLogs(ctx, tx, execID, attempt, logs); err != nil {
+			return err
+		}
+		if end == nil {
+			return nil
+		}
+		why := end.Error
+		if why == "" {
+			why = "the execution ended " + strings.ToLower(end.Status)
+		}
+		return s.endJobs(ctx, tx, execID, attempt, why)
 	})
 	if err != nil && !errors.Is(err, ErrFenced) {
 		return fmt.Errorf("report on execution %d: %w", execID, err)
@@ -764,20 +759,6 @@ func (s *Store) LogJobs(ctx context.Context, execID int64) ([]string, error) {
 	return out, rows.Err()
 }
 
-// FinishExecution records the end of an execution by the executor that ran
-// it; ErrFenced if its attempt is no longer current.
-func (s *Store) FinishExecution(ctx context.Context, id, executorID int64, attempt int, status, errText string) error {
-	res, err := s.db.ExecContext(ctx, "UPDATE executions SET status = ?, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+" WHERE id = ? AND executor_id = ? AND attempt = ? AND status IN ('RUNNING', 'KILLING')",
-		status, errText, id, executorID, attempt)
-	if err != nil {
-		return fmt.Errorf("finish execution %d: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("finish execution %d attempt %d: %w", id, attempt, ErrFenced)
-	}
-	return nil
-}
-
 // CancelExecution kills a queued or dispatching execution at once, or marks a
 // running one KILLING for its executor to stop. It returns the execution.
 func (s *Store) CancelExecution(ctx context.Context, id int64, user, reason string) (*Execution, error) {
@@ -786,7 +767,8 @@ func (s *Store) CancelExecution(ctx context.Context, id int64, user, reason stri
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var status string
-		err := tx.QueryRowContext(ctx, "SELECT status FROM executions WHERE id = ?"+s.d.forUpdate, id).Scan(&status)
+		var attempt int
+		err := tx.QueryRowContext(ctx, "SELECT status, attempt FROM executions WHERE id = ?"+s.d.forUpdate, id).Scan(&status, &attempt)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("execution %d: %w", id, ErrNotFound)
 		}
@@ -798,6 +780,9 @@ func (s *Store) CancelExecution(ctx context.Context, id int64, user, reason stri
 			// A late claim fails: it requires DISPATCHING.
 			_, err = tx.ExecContext(ctx, "UPDATE executions SET status = 'KILLED', end_time = "+s.d.now+", kill_reason = ?, error = ?, updated_at = "+s.d.now+" WHERE id = ?",
 				reason, reason+" before it started", id)
+			if err == nil {
+				err = s.endJobs(ctx, tx, id, attempt, reason)
+			}
 		case ExecRunning:
 			_, err = tx.ExecContext(ctx, "UPDATE executions SET status = 'KILLING', kill_reason = ?, updated_at = "+s.d.now+" WHERE id = ?", reason, id)
 		case ExecKilling:
@@ -820,12 +805,14 @@ type ExecutionOwner struct {
 	Status      string
 	FlowRetries int
 	Excluded    []int64
-	Dispatched  time.Duration // how long ago it was dispatched (database clock)
+	// DispatchFailures is how many dispatches failed before this one.
+	DispatchFailures int
+	Dispatched       time.Duration // how long ago it was dispatched (database clock)
 }
 
 // ActiveExecutions lists executions in DISPATCHING, RUNNING or KILLING.
 func (s *Store) ActiveExecutions(ctx context.Context) ([]ExecutionOwner, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, executor_id, attempt, status, flow_retries, excluded, COALESCE("+s.d.msSince("dispatched_time")+", 0) FROM executions WHERE status IN "+activeStatuses)
+	rows, err := s.db.QueryContext(ctx, "SELECT id, executor_id, attempt, status, flow_retries, excluded, dispatch_failures, COALESCE("+s.d.msSince("dispatched_time")+", 0) FROM executions WHERE status IN "+activeStatuses)
 	if err != nil {
 		return nil, fmt.Errorf("list active executions: %w", err)
 	}
@@ -836,7 +823,7 @@ func (s *Store) ActiveExecutions(ctx context.Context) ([]ExecutionOwner, error) 
 		var ex sql.NullInt64
 		var excluded string
 		var ms int64
-		if err := rows.Scan(&o.ID, &ex, &o.Attempt, &o.Status, &o.FlowRetries, &excluded, &ms); err != nil {
+		if err := rows.Scan(&o.ID, &ex, &o.Attempt, &o.Status, &o.FlowRetries, &excluded, &o.DispatchFailures, &ms); err != nil {
 			return nil, err
 		}
 		o.ExecutorID = ex.Int64
@@ -845,39 +832,6 @@ func (s *Store) ActiveExecutions(ctx context.Context) ([]ExecutionOwner, error) 
 		out = append(out, o)
 	}
 	return out, rows.Err()
-}
-
-// ReapExecution ends or re-queues an execution whose executor is lost or
-// never claimed it. It is a conditional update on (id, attempt, status), so
-// several web servers can reap at once; it reports whether it acted.
-//   - DISPATCHING: back to QUEUED, that executor excluded.
-//   - RUNNING with flow retries left: back to QUEUED as a new attempt.
-//   - RUNNING otherwise: FAILED with reason; KILLING: KILLED.
-func (s *Store) ReapExecution(ctx context.Context, o ExecutionOwner, reason string) (bool, error) {
-	var res sql.Result
-	var err error
-	excluded := exclude(o.Excluded, o.ExecutorID)
-	switch {
-	case o.Status == ExecDispatching:
-		res, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'QUEUED', executor_id = NULL, attempt = attempt + 1, excluded = ?, wait_reason = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'DISPATCHING'",
-			jsonString(excluded), "re-queued: "+reason, o.ID, o.Attempt)
-	case o.Status == ExecRunning && o.FlowRetries > 0:
-		res, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'QUEUED', executor_id = NULL, attempt = attempt + 1, flow_retries = flow_retries - 1, excluded = ?, start_time = NULL, wait_reason = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'RUNNING'",
-			jsonString(excluded), "retrying: "+reason, o.ID, o.Attempt)
-	case o.Status == ExecRunning:
-		res, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'FAILED', end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'RUNNING'",
-			reason, o.ID, o.Attempt)
-	case o.Status == ExecKilling:
-		res, err = s.db.ExecContext(ctx, "UPDATE executions SET status = 'KILLED', end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+" WHERE id = ? AND attempt = ? AND status = 'KILLING'",
-			"killed; "+reason, o.ID, o.Attempt)
-	default:
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reap execution %d: %w", o.ID, err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
 }
 
 // RecordLost writes a LOST event for an executor the reaper gave up on.

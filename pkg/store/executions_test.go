@@ -121,8 +121,16 @@ func TestRequeueAndReap(t *testing.T) {
 		ex := submitOne(t, s, pv, "ignore")
 		as, _ := s.AssignQueued(ctx, 10, pickFirst(s))
 		// A refused dispatch goes back to the queue, attempt bumped, executor excluded.
-		if failed, err := s.Requeue(ctx, as[0].Execution, e.ID, "said no", 3, 0); err != nil || failed {
-			t.Fatalf("requeue = %v, %v", failed, err)
+		pol := store.DispatchPolicy{MaxFailures: 3}
+		refused := func(a store.Assignment) store.DispatchFailure {
+			return store.DispatchFailure{ID: a.ExecutionID, Attempt: a.Attempt, ExecutorID: a.Executor.ID, Failures: a.Execution.DispatchFailures, Excluded: a.Execution.Excluded, Reason: "said no"}
+		}
+		if changed, failed, err := s.Requeue(ctx, refused(as[0]), pol); err != nil || failed || !changed {
+			t.Fatalf("requeue = %v, %v, %v", changed, failed, err)
+		}
+		// A second report of the same failure changes nothing.
+		if changed, _, err := s.Requeue(ctx, refused(as[0]), pol); err != nil || changed {
+			t.Fatalf("second requeue of one attempt = %v, %v", changed, err)
 		}
 		got, _ := s.GetExecution(ctx, ex.ID)
 		if got.Status != store.ExecQueued || got.Attempt != 2 || len(got.Excluded) != 1 || got.Excluded[0] != e.ID {
@@ -137,11 +145,15 @@ func TestRequeueAndReap(t *testing.T) {
 			if len(as) != 1 {
 				t.Fatalf("assign round %d: %+v", i, as)
 			}
-			_, _ = s.Requeue(ctx, as[0].Execution, e.ID, "said no", 3, 0)
+			_, _, _ = s.Requeue(ctx, refused(as[0]), pol)
 		}
 		got, _ = s.GetExecution(ctx, ex.ID)
 		if got.Status != store.ExecFailed || got.Error != "dispatch failed 3 times; last: said no" {
 			t.Fatalf("after 3 failures: %s %q", got.Status, got.Error)
+		}
+		// It never ran: no executor is named, and it started 0 times.
+		if got.ExecutorID != nil || got.Runs != 0 {
+			t.Fatalf("a flow that never started shows executor %v, runs %d", got.ExecutorID, got.Runs)
 		}
 
 		// Reap: RUNNING with retries left goes back to the queue; without, FAILS.
@@ -158,10 +170,10 @@ func TestRequeueAndReap(t *testing.T) {
 		if err != nil || len(owners) != 1 {
 			t.Fatalf("active = %+v, %v", owners, err)
 		}
-		if ok, err := s.ReapExecution(ctx, owners[0], "executor lost: e"); !ok || err != nil {
+		if ok, err := s.ReapExecution(ctx, owners[0], "executor lost: e", pol); !ok || err != nil {
 			t.Fatalf("reap = %v, %v", ok, err)
 		}
-		if ok, _ := s.ReapExecution(ctx, owners[0], "executor lost: e"); ok {
+		if ok, _ := s.ReapExecution(ctx, owners[0], "executor lost: e", pol); ok {
 			t.Fatal("a second reaper acted on the same attempt")
 		}
 		got, _ = s.GetExecution(ctx, r1.ID)
@@ -171,7 +183,7 @@ func TestRequeueAndReap(t *testing.T) {
 		as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
 		_, _ = s.ClaimExecution(ctx, r1.ID, e.ID, as[0].Attempt)
 		owners, _ = s.ActiveExecutions(ctx)
-		_, _ = s.ReapExecution(ctx, owners[0], "executor lost: e")
+		_, _ = s.ReapExecution(ctx, owners[0], "executor lost: e", pol)
 		got, _ = s.GetExecution(ctx, r1.ID)
 		if got.Status != store.ExecFailed || got.Error != "executor lost: e" {
 			t.Fatalf("no retries left: %s %q", got.Status, got.Error)

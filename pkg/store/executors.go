@@ -205,28 +205,42 @@ func (s *Store) addEvent(ctx context.Context, tx *sql.Tx, id int64, typ, actor, 
 	return nil
 }
 
+// HeartbeatReply is what the database says back to a heartbeat.
+type HeartbeatReply struct {
+	Active bool
+	// OfflineAfter is the cluster's offline threshold (0 when no web
+	// server has recorded one yet): the executor's lease is sized from it.
+	OfflineAfter time.Duration
+}
+
 // ExecutorHeartbeat writes last_heartbeat with the database clock and returns
-// whether the executor is active. It returns ErrNotFound if the row is gone.
-func (s *Store) ExecutorHeartbeat(ctx context.Context, id int64, hb Heartbeat) (active bool, err error) {
+// whether the executor is active and the cluster's offline threshold. It
+// returns ErrNotFound if the row is gone.
+func (s *Store) ExecutorHeartbeat(ctx context.Context, id int64, hb Heartbeat) (HeartbeatReply, error) {
+	var reply HeartbeatReply
 	res, err := s.db.ExecContext(ctx, "UPDATE executors SET last_heartbeat = "+s.d.now+", clock_skew_ms = "+s.skewExpr()+
 		", running_flows = ?, load1 = ? WHERE id = ?", s.localTimeArg(hb.LocalTime), hb.RunningFlows, hb.Load1, id)
 	if err != nil {
-		return false, fmt.Errorf("heartbeat of executor %d: %w", id, err)
+		return reply, fmt.Errorf("heartbeat of executor %d: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		// MySQL reports 0 rows also when nothing changed; check presence.
 		var one int
 		if err := s.db.QueryRowContext(ctx, "SELECT 1 FROM executors WHERE id = ?", id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-			return false, fmt.Errorf("executor %d: %w", id, ErrNotFound)
+			return reply, fmt.Errorf("executor %d: %w", id, ErrNotFound)
 		}
 	}
-	if err := s.db.QueryRowContext(ctx, "SELECT active FROM executors WHERE id = ?", id).Scan(&active); err != nil {
+	var offline sql.NullString
+	err = s.db.QueryRowContext(ctx, "SELECT active, (SELECT value FROM cluster_settings WHERE name = ?) FROM executors WHERE id = ?", settingOfflineAfter, id).
+		Scan(&reply.Active, &offline)
+	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return false, fmt.Errorf("executor %d: %w", id, ErrNotFound)
+			return reply, fmt.Errorf("executor %d: %w", id, ErrNotFound)
 		}
-		return false, fmt.Errorf("heartbeat of executor %d: %w", id, err)
+		return reply, fmt.Errorf("heartbeat of executor %d: %w", id, err)
 	}
-	return active, nil
+	reply.OfflineAfter = parseMillis(offline.String)
+	return reply, nil
 }
 
 // SetExecutorActive activates or deactivates an executor and records an event

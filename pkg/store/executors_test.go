@@ -61,9 +61,9 @@ func TestExecutorRegistry(t *testing.T) {
 		if err != nil || changed {
 			t.Fatalf("second activate = %v, %v; want idempotent no-op", changed, err)
 		}
-		active, err := s.ExecutorHeartbeat(ctx, e.ID, store.Heartbeat{LocalTime: time.Now().Add(3 * time.Minute), RunningFlows: 2})
-		if err != nil || !active {
-			t.Fatalf("heartbeat = %v, %v; want active", active, err)
+		reply, err := s.ExecutorHeartbeat(ctx, e.ID, store.Heartbeat{LocalTime: time.Now().Add(3 * time.Minute), RunningFlows: 2})
+		if err != nil || !reply.Active {
+			t.Fatalf("heartbeat = %v, %v; want active", reply, err)
 		}
 		got, err := s.GetExecutor(ctx, e.ID)
 		if err != nil {

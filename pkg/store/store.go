@@ -61,6 +61,8 @@ type dialect struct {
 	nowPlusArg func(d time.Duration) any
 	// upsertJobSuffix turns an INSERT of execution_jobs rows into an upsert.
 	upsertJobSuffix string
+	// upsertSetting sets cluster_settings (name, value).
+	upsertSetting string
 }
 
 // upsertJobs is the statement that inserts or updates n execution_jobs rows.
@@ -88,6 +90,7 @@ ON DUPLICATE KEY UPDATE name = VALUES(name), active = FALSE, labels = VALUES(lab
 	upsertJobSuffix: `
 ON DUPLICATE KEY UPDATE type = VALUES(type), status = VALUES(status), attempt = VALUES(attempt), start_time = VALUES(start_time),
   end_time = VALUES(end_time), exit_code = VALUES(exit_code), error = VALUES(error)`,
+	upsertSetting: "INSERT INTO cluster_settings (name, value, updated_at) VALUES (?, ?, NOW(6)) ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = NOW(6)",
 }
 
 const sqliteNow = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
@@ -116,6 +119,7 @@ ON CONFLICT (host, port) DO UPDATE SET name = excluded.name, active = 0, labels 
 	upsertJobSuffix: `
 ON CONFLICT (execution_id, exec_attempt, job) DO UPDATE SET type = excluded.type, status = excluded.status, attempt = excluded.attempt,
   start_time = excluded.start_time, end_time = excluded.end_time, exit_code = excluded.exit_code, error = excluded.error`,
+	upsertSetting: "INSERT INTO cluster_settings (name, value, updated_at) VALUES (?, ?, " + sqliteNow + ") ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
 }
 
 // Open connects to the database named by dsn:

@@ -1,8 +1,10 @@
 // Package testcluster starts real crawlctl processes for end-to-end tests: it
-// builds the binary once per test process, then gives each test a fresh
-// migrated database, a web server and executors on free loopback ports with
-// short timers, and a way to run the CLI against them. Everything is stopped
-// and removed by t.Cleanup.
+// builds the binary once per test process (the daemons' copy with the race
+// detector), then gives each test a fresh migrated database, a web server and
+// executors on free loopback ports with short timers (or the daemons' own
+// defaults), and a way to run the CLI against them. Everything is stopped
+// and removed by t.Cleanup, and a data race reported by any daemon fails the
+// test that started it.
 package testcluster
 
 import (
@@ -30,43 +32,106 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/store/storetest"
 )
 
+// buildBinary builds ./cmd/crawlctl into a new temp directory with extra
+// go build flags.
+func buildBinary(flags ...string) (string, error) {
+	dir, err := os.MkdirTemp("", "crawlctl-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "crawlctl")
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	args := append(append([]string{"build"}, flags...), "-o", bin, "./cmd/crawlctl")
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return bin, nil
+}
+
 var (
 	buildOnce sync.Once
 	binPath   string
 	buildErr  error
+
+	raceOnce sync.Once
+	racePath string
+	raceErr  error
+	raceTook time.Duration
 )
 
-// Binary builds crawlctl once and returns its path.
+// Binary builds crawlctl once and returns its path. The CLI runs from this
+// build; the daemons from DaemonBinary.
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "crawlctl-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "crawlctl")
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/crawlctl")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
+	buildOnce.Do(func() { binPath, buildErr = buildBinary() })
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return binPath
 }
 
+// RaceEnabled reports whether daemons run from a -race build: always,
+// unless CRAWLCTL_E2E_RACE=0 (for a quick local run on a machine without
+// cgo).
+func RaceEnabled() bool { return os.Getenv("CRAWLCTL_E2E_RACE") != "0" }
+
+// DaemonBinary builds crawlctl with the race detector once and returns its
+// path (the plain Binary when RaceEnabled is false). Every web server and
+// executor a Cluster starts runs from it.
+func DaemonBinary(t testing.TB) string {
+	t.Helper()
+	if !RaceEnabled() {
+		return Binary(t)
+	}
+	raceOnce.Do(func() {
+		start := time.Now()
+		racePath, raceErr = buildBinary("-race")
+		raceTook = time.Since(start)
+		t.Logf("built the daemons with -race in %s", raceTook.Round(100*time.Millisecond))
+		if raceErr != nil {
+			raceErr = fmt.Errorf("%v\nthe daemons of end-to-end tests are built with -race, which needs cgo and a C compiler; set CRAWLCTL_E2E_RACE=0 to run them without", raceErr)
+		}
+	})
+	if raceErr != nil {
+		t.Fatal(raceErr)
+	}
+	return racePath
+}
+
+// RaceBuildTime is how long the -race build of the daemons took (0 before
+// it ran or when it was not needed).
+func RaceBuildTime() time.Duration { return raceTook }
+
+// raceEnv makes race reports visible and complete, and exits without the
+// race runtime's default one-second pause. A GORACE already set is kept
+// and wins (later options override earlier ones).
+func raceEnv() []string {
+	v := "atexit_sleep_ms=0 history_size=2 halt_on_error=0"
+	if cur := os.Getenv("GORACE"); cur != "" {
+		v += " " + cur
+	}
+	return []string{"GORACE=" + v}
+}
+
 // Cluster is one test's database and processes.
 type Cluster struct {
-	t       testing.TB
-	Bin     string
-	DSN     string
-	Dir     string
+	t testing.TB
+	// Bin is the crawlctl the CLI runs from; DaemonBin the one web servers
+	// and executors run from (built with -race).
+	Bin       string
+	DaemonBin string
+	DSN       string
+	Dir       string
+	// Offline is the web servers' --offline-after (the daemon's default,
+	// 30s, with ProductionTimers).
 	Offline time.Duration
+	// Claim is the web servers' --claim-timeout.
+	Claim time.Duration
+	// Production is Options.ProductionTimers.
+	Production bool
 	// Token is an admin's API token; SecretFile holds the cluster secret
 	// (both empty with Options.Insecure).
 	Token      string
@@ -77,13 +142,42 @@ type Cluster struct {
 	caFile     string
 	mu         sync.Mutex
 	webs       []*Proc
+	procs      []*Proc // every daemon, in start order
 }
+
+// Default short timers of a cluster. An executor's lease is 2/3 of the
+// offline threshold: with 500ms heartbeats, 4s leaves a lease of 2.67s, more
+// than five heartbeats, so a daemon slowed by the race detector on a loaded
+// machine does not lose it by accident.
+const (
+	DefaultOfflineAfter = 4 * time.Second
+	DefaultClaimTimeout = 3 * time.Second
+	DefaultHeartbeat    = 500 * time.Millisecond
+	DefaultPoll         = 500 * time.Millisecond
+	DefaultDispatchPoll = 200 * time.Millisecond
+	// DefaultDrainTimeout keeps the cleanup of a test quick.
+	DefaultDrainTimeout = 5 * time.Second
+)
+
+// The daemons' own defaults (crawlctl web serve / executor serve), in force
+// with Options.ProductionTimers.
+const (
+	ProductionOfflineAfter = 30 * time.Second
+	ProductionClaimTimeout = 15 * time.Second
+	ProductionHeartbeat    = 5 * time.Second
+	ProductionPoll         = time.Second
+)
 
 // Options tunes a cluster.
 type Options struct {
 	Dialect      string        // "mysql" (default) or "sqlite"
-	OfflineAfter time.Duration // default 2s
-	ClaimTimeout time.Duration // default 3s
+	OfflineAfter time.Duration // default DefaultOfflineAfter
+	ClaimTimeout time.Duration // default DefaultClaimTimeout
+	// ProductionTimers starts the daemons with their own default timers:
+	// no --heartbeat, --poll, --offline-after, --claim-timeout or
+	// --dispatch-poll (OfflineAfter and ClaimTimeout must be zero). Only
+	// --drain-timeout stays short, which matters only when a test ends.
+	ProductionTimers bool
 	// Insecure starts the daemons with --insecure instead of creating an
 	// admin and a cluster secret.
 	Insecure bool
@@ -95,10 +189,20 @@ func New(t testing.TB, o Options) *Cluster {
 	if o.Dialect == "" {
 		o.Dialect = "mysql"
 	}
-	if o.OfflineAfter == 0 {
-		o.OfflineAfter = 2 * time.Second
+	if o.ProductionTimers {
+		if o.OfflineAfter != 0 || o.ClaimTimeout != 0 {
+			t.Fatal("testcluster: ProductionTimers runs the daemons' default timers; leave OfflineAfter and ClaimTimeout zero")
+		}
+		o.OfflineAfter, o.ClaimTimeout = ProductionOfflineAfter, ProductionClaimTimeout
 	}
-	c := &Cluster{t: t, Bin: Binary(t), DSN: storetest.NewMigratedDSN(t, o.Dialect), Dir: t.TempDir(), Offline: o.OfflineAfter, insecure: o.Insecure}
+	if o.OfflineAfter == 0 {
+		o.OfflineAfter = DefaultOfflineAfter
+	}
+	if o.ClaimTimeout == 0 {
+		o.ClaimTimeout = DefaultClaimTimeout
+	}
+	c := &Cluster{t: t, Bin: Binary(t), DaemonBin: DaemonBinary(t), DSN: storetest.NewMigratedDSN(t, o.Dialect), Dir: t.TempDir(),
+		Offline: o.OfflineAfter, Claim: o.ClaimTimeout, Production: o.ProductionTimers, insecure: o.Insecure}
 	if err := os.MkdirAll(filepath.Join(c.Dir, "config"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -174,18 +278,13 @@ func (c *Cluster) start(name, dir string, env []string, args ...string) *Proc {
 	}
 	p := &Proc{Name: name, Dir: dir, Log: &syncBuffer{}, done: make(chan struct{}), args: args, env: env}
 	c.launch(p)
+	c.mu.Lock()
+	c.procs = append(c.procs, p)
+	c.mu.Unlock()
 	c.t.Cleanup(func() {
-		select {
-		case <-p.done:
-			return
-		default:
-		}
-		p.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			p.Signal(syscall.SIGKILL)
-			<-p.done
+		c.stop(p)
+		if reports := RaceReports(p.Log.String()); len(reports) > 0 {
+			c.t.Errorf("%s reported %d data race(s):\n%s", p.Name, len(reports), strings.Join(limit(reports, 5), "\n"))
 		}
 		if c.t.Failed() {
 			c.t.Logf("--- log of %s ---\n%s", p.Name, p.Log.String())
@@ -194,10 +293,74 @@ func (c *Cluster) start(name, dir string, env []string, args ...string) *Proc {
 	return p
 }
 
+// StopAll stops every daemon of the cluster, the last started first, as
+// the cleanup would (a test that checks what outlives the daemons calls it
+// first).
+func (c *Cluster) StopAll() {
+	c.mu.Lock()
+	procs := append([]*Proc(nil), c.procs...)
+	c.mu.Unlock()
+	for i := len(procs) - 1; i >= 0; i-- {
+		c.stop(procs[i])
+	}
+}
+
+// stop ends p: SIGCONT (a test may have frozen it), SIGTERM, and SIGKILL if
+// it has not exited 15s later.
+func (c *Cluster) stop(p *Proc) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.Signal(syscall.SIGCONT)
+	p.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		c.t.Logf("%s did not exit 15s after SIGTERM; killing it", p.Name)
+		p.Signal(syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// RaceReports returns each "WARNING: DATA RACE" report in a process's
+// output, with the lines that belong to it.
+func RaceReports(log string) []string {
+	const sep = "=================="
+	var out []string
+	for {
+		i := strings.Index(log, "WARNING: DATA RACE")
+		if i < 0 {
+			return out
+		}
+		start := strings.LastIndex(log[:i], sep)
+		if start < 0 || strings.Count(log[start:i], "\n") > 1 {
+			start = i
+		}
+		rest := log[i:]
+		end := strings.Index(rest, sep)
+		if end < 0 {
+			end = len(rest)
+		} else {
+			end += len(sep)
+		}
+		out = append(out, log[start:i]+rest[:end])
+		log = rest[end:]
+	}
+}
+
+func limit(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], fmt.Sprintf("... and %d more", len(s)-n))
+	}
+	return s
+}
+
 func (c *Cluster) launch(p *Proc) {
-	cmd := exec.Command(c.Bin, p.args...)
+	cmd := exec.Command(c.DaemonBin, p.args...)
 	cmd.Dir = p.Dir
-	cmd.Env = append(append(append(os.Environ(), "CRAWLCTL_LOG_FORMAT=json", "CRAWLCTL_LOG_LEVEL=debug"), c.Env()...), p.env...)
+	cmd.Env = append(append(append(append(os.Environ(), "CRAWLCTL_LOG_FORMAT=json", "CRAWLCTL_LOG_LEVEL=debug"), raceEnv()...), c.Env()...), p.env...)
 	cmd.Stdout, cmd.Stderr = p.Log, p.Log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -243,8 +406,11 @@ func (c *Cluster) StartWeb(extra ...string) *Proc {
 	n := len(c.webs) + 1
 	c.mu.Unlock()
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(c.t))
-	args := append(append([]string{"web", "serve", "--db", c.DSN, "--listen", addr, "--offline-after", c.Offline.String(),
-		"--claim-timeout", "3s", "--dispatch-poll", "200ms"}, c.authArgs()...), extra...)
+	args := []string{"web", "serve", "--db", c.DSN, "--listen", addr}
+	if !c.Production {
+		args = append(args, "--offline-after", c.Offline.String(), "--claim-timeout", c.Claim.String(), "--dispatch-poll", DefaultDispatchPoll.String())
+	}
+	args = append(append(args, c.authArgs()...), extra...)
 	p := c.start(fmt.Sprintf("web-%d", n), filepath.Join(c.Dir, fmt.Sprintf("web-%d", n)), nil, args...)
 	p.Addr = addr
 	c.mu.Lock()
@@ -298,12 +464,17 @@ func (c *Cluster) httpClient() *http.Client {
 }
 
 // StartExecutor starts an executor named name on a free port (--port 0) in
-// its own directory and waits for its port file.
+// its own directory and waits for its port file. Later flags in extra win
+// (e.g. "--host", "127.0.0.2" to advertise another address than it binds).
 func (c *Cluster) StartExecutor(name string, extra ...string) *Proc {
 	c.t.Helper()
 	dir := filepath.Join(c.Dir, name)
-	args := append(append([]string{"executor", "serve", "--db", c.DSN, "--host", "127.0.0.1", "--bind", "127.0.0.1", "--port", "0", "--name", name,
-		"--heartbeat", "500ms", "--poll", "500ms", "--drain-timeout", "5s"}, c.authArgs()...), extra...)
+	args := []string{"executor", "serve", "--db", c.DSN, "--host", "127.0.0.1", "--bind", "127.0.0.1", "--port", "0", "--name", name,
+		"--drain-timeout", DefaultDrainTimeout.String()}
+	if !c.Production {
+		args = append(args, "--heartbeat", DefaultHeartbeat.String(), "--poll", DefaultPoll.String())
+	}
+	args = append(append(args, c.authArgs()...), extra...)
 	p := c.start(name, dir, nil, args...)
 	c.WaitExecutorPort(p)
 	return p

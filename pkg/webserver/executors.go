@@ -41,8 +41,11 @@ func (s *Server) view(e *store.Executor) ExecutorView {
 	}
 }
 
+// listExecutors shows each executor's running flows as the database counts
+// them (its executions in DISPATCHING, RUNNING or KILLING), never the count
+// its last heartbeat reported.
 func (s *Server) listExecutors(w http.ResponseWriter, r *http.Request) {
-	list, err := s.store.ListExecutors(r.Context())
+	list, err := s.store.ExecutorsWithLoad(r.Context())
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -112,7 +115,7 @@ func ResolveExecutor(list []*store.Executor, ref string) (*store.Executor, error
 
 // resolve writes the error response itself and returns nil on failure.
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request, ref string) *store.Executor {
-	list, err := s.store.ListExecutors(r.Context())
+	list, err := s.store.ExecutorsWithLoad(r.Context())
 	if err != nil {
 		s.storeError(w, err)
 		return nil
@@ -159,16 +162,18 @@ func (s *Server) setActive(w http.ResponseWriter, r *http.Request, active bool) 
 	}
 	if s.disp != nil {
 		s.disp.ExecutorsChanged()
+		s.disp.Tell(e)
 		if active {
 			s.disp.Wake()
 		}
 	}
-	e, err := s.store.GetExecutor(r.Context(), e.ID)
+	fresh, err := s.store.GetExecutor(r.Context(), e.ID)
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(e))
+	fresh.RunningFlows = e.RunningFlows // as the database counts them
+	writeJSON(w, http.StatusOK, s.view(fresh))
 }
 
 func (s *Server) removeExecutor(w http.ResponseWriter, r *http.Request) {

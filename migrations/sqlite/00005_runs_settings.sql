@@ -1,0 +1,18 @@
+-- +goose Up
+-- runs counts the times an execution actually started (a claim), which is
+-- what users see as its attempt; executions.attempt stays the internal
+-- fencing token that every dispatch and re-queue bumps.
+ALTER TABLE executions ADD COLUMN runs INTEGER NOT NULL DEFAULT 0;
+UPDATE executions SET runs = 1 WHERE start_time IS NOT NULL;
+
+-- Settings the whole cluster must agree on, such as the offline threshold
+-- that web servers reap by and executors size their lease from.
+CREATE TABLE cluster_settings (
+  name       TEXT NOT NULL PRIMARY KEY,
+  value      TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+-- +goose Down
+DROP TABLE cluster_settings;
+ALTER TABLE executions DROP COLUMN runs;
