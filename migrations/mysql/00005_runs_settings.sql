@@ -5,6 +5,10 @@
 ALTER TABLE executions ADD COLUMN runs INT NOT NULL DEFAULT 0;
 UPDATE executions SET runs = 1 WHERE start_time IS NOT NULL;
 
+-- The lease an executor granted itself at its last heartbeat: the reaper
+-- never declares it lost before the lease could have run out.
+ALTER TABLE executors ADD COLUMN lease_ms BIGINT NOT NULL DEFAULT 0;
+
 -- Settings the whole cluster must agree on, such as the offline threshold
 -- that web servers reap by and executors size their lease from.
 CREATE TABLE cluster_settings (
@@ -15,4 +19,5 @@ CREATE TABLE cluster_settings (
 
 -- +goose Down
 DROP TABLE cluster_settings;
+ALTER TABLE executors DROP COLUMN lease_ms;
 ALTER TABLE executions DROP COLUMN runs;

@@ -214,7 +214,6 @@ func (d *Dispatcher) dispatchOnce(ctx context.Context) bool {
 		}
 		return false
 	}
-	d.db.ok()
 	for _, a := range as {
 		if d.OnAssign != nil {
 			d.OnAssign(time.Since(a.Execution.SubmitTime))
@@ -373,7 +372,13 @@ func (d *Dispatcher) reapLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if n, err := d.Reap(ctx); err != nil && ctx.Err() == nil {
+		// A database that stalls is as good as down: a reap that cannot
+		// finish in a third of the threshold gives up and counts as a
+		// failure (see dbHealth).
+		rctx, cancel := context.WithTimeout(ctx, d.stallLimit())
+		n, err := d.Reap(rctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
 			d.log.Error().Err(err).Msg("reaper failed")
 		} else if n > 0 {
 			d.Wake()
@@ -385,10 +390,13 @@ func (d *Dispatcher) reapLoop(ctx context.Context) {
 // without a failure. A web server that lost the database itself cannot tell
 // a lost executor from an outage that every executor saw too, so it reaps
 // nobody until the executors have had a full offline threshold of reachable
-// database to heartbeat again.
+// database to heartbeat again. A stall counts as an outage: a query that
+// took longer than the stall limit, or a gap that long between two
+// successes, starts the count again.
 type dbHealth struct {
 	mu      sync.Mutex
 	since   time.Time // start of the current run of successes
+	last    time.Time // the last success
 	failing bool
 }
 
@@ -398,11 +406,14 @@ func (h *dbHealth) failed() {
 	h.mu.Unlock()
 }
 
-func (h *dbHealth) ok() {
+// ok records a success of a query that started at start.
+func (h *dbHealth) ok(start time.Time, stall time.Duration) {
+	now := time.Now()
 	h.mu.Lock()
-	if h.failing {
-		h.failing, h.since = false, time.Now()
+	if h.failing || now.Sub(start) > stall || (!h.last.IsZero() && now.Sub(h.last) > stall) {
+		h.failing, h.since = false, now
 	}
+	h.last = now
 	h.mu.Unlock()
 }
 
@@ -417,27 +428,35 @@ func (h *dbHealth) reachableFor() time.Duration {
 	return time.Since(h.since)
 }
 
+// stallLimit is how long a database round trip or a gap between two may
+// take before it counts as an outage.
+func (d *Dispatcher) stallLimit() time.Duration { return max(d.cfg.OfflineAfter/3, 3*time.Second) }
+
 // Reap handles every execution whose executor is gone or that was not
 // claimed in time; it returns how many it changed. The offline threshold it
 // judges by is the larger of its own and the one recorded in the database
 // (the one executors size their lease from), so no executor is declared
 // lost while its lease may still hold.
 func (d *Dispatcher) Reap(ctx context.Context) (int, error) {
+	start := time.Now()
 	owners, err := d.store.ActiveExecutions(ctx)
 	if err != nil {
 		d.db.failed()
 		return 0, err
 	}
-	d.db.ok()
+	d.db.ok(start, d.stallLimit())
 	if len(owners) == 0 {
 		return 0, nil
 	}
-	offline := d.cfg.OfflineAfter
-	if shared, err := d.store.OfflineAfter(ctx); err != nil {
+	shared, err := d.store.OfflineAfter(ctx)
+	if err != nil {
+		d.db.failed()
 		return 0, err
-	} else if shared > offline {
-		offline = shared
 	}
+	if shared == 0 {
+		shared = store.DefaultOfflineAfter // what executors assume meanwhile
+	}
+	offline := max(d.cfg.OfflineAfter, shared)
 	if up := d.db.reachableFor(); up < offline {
 		// Right after this web server's own outage (or its start): the
 		// executors may not have had the time to heartbeat again.
@@ -445,6 +464,7 @@ func (d *Dispatcher) Reap(ctx context.Context) (int, error) {
 	}
 	executors, err := d.store.ListExecutors(ctx)
 	if err != nil {
+		d.db.failed()
 		return 0, err
 	}
 	byID := map[int64]*store.Executor{}
@@ -456,11 +476,17 @@ func (d *Dispatcher) Reap(ctx context.Context) (int, error) {
 	for _, o := range owners {
 		e := byID[o.ExecutorID]
 		var reason string
+		lostAfter := offline
+		if e != nil {
+			// Never before the lease it granted itself could have run out,
+			// whatever threshold was recorded since.
+			lostAfter = max(offline, e.Lease*3/2)
+		}
 		switch {
 		case e == nil:
 			reason = fmt.Sprintf("executor lost: executor %d was removed", o.ExecutorID)
-		case e.Status(offline) != store.StatusOnline:
-			reason = fmt.Sprintf("executor lost: %s (%s) is %s", e.Name, e.Addr(), e.Status(offline))
+		case e.Status(lostAfter) != store.StatusOnline:
+			reason = fmt.Sprintf("executor lost: %s (%s) is %s", e.Name, e.Addr(), e.Status(lostAfter))
 		case o.Status == store.ExecDispatching && o.Dispatched > d.cfg.ClaimTimeout:
 			reason = fmt.Sprintf("not claimed by executor %s (%s) within %s", e.Name, e.Addr(), d.cfg.ClaimTimeout)
 		default:
@@ -491,10 +517,18 @@ func (d *Dispatcher) Reap(ctx context.Context) (int, error) {
 // and poll. Best effort: the database already holds the change, and the
 // executor's claims check it there.
 func (d *Dispatcher) Tell(e *store.Executor) {
+	select {
+	case <-d.ready:
+	default:
+		return // not running: the executor follows at its next heartbeat
+	}
+	if d.ctx.Err() != nil {
+		return
+	}
 	d.inflight.Add(1)
 	go func() {
 		defer d.inflight.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), min(d.cfg.NudgeTimeout, 3*time.Second))
+		ctx, cancel := context.WithTimeout(d.ctx, min(d.cfg.NudgeTimeout, 3*time.Second))
 		defer cancel()
 		resp, err := d.post(ctx, e, url.Values{"action": {"refresh"}})
 		if err != nil {

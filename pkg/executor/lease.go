@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/runner"
+	"github.com/crawlctl/crawlctl/pkg/store"
 	"github.com/crawlctl/crawlctl/pkg/supervise"
 )
 
@@ -28,18 +30,6 @@ import (
 // errLeaseExpired is the cause a run is cancelled with when the lease ran out.
 var errLeaseExpired = errors.New("executor lease expired")
 
-// defaultOffline is assumed until a web server has recorded the cluster's
-// offline threshold (the web server's own default).
-const defaultOffline = 30 * time.Second
-
-// leaseFor is the lease that an offline threshold allows.
-func leaseFor(offline time.Duration) time.Duration {
-	if offline <= 0 {
-		offline = defaultOffline
-	}
-	return offline * 2 / 3
-}
-
 // leaseNow reads the clock the job supervisors compare the lease with.
 func leaseNow() int64 { return supervise.Now() }
 
@@ -56,7 +46,7 @@ func (l *lease) duration() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.dur == 0 {
-		return leaseFor(0)
+		return store.LeaseFor(0)
 	}
 	return l.dur
 }
@@ -78,7 +68,7 @@ func (e *Executor) renewLease(sent int64, offline time.Duration) {
 	if gone, ago := e.lease.expired(leaseNow()); gone {
 		e.expireLease(ago)
 	}
-	d := leaseFor(offline)
+	d := store.LeaseFor(offline)
 	e.lease.mu.Lock()
 	e.lease.deadline, e.lease.dur, e.lease.renewed = sent+d.Nanoseconds(), d, sent
 	wasLost := e.lease.lost
@@ -127,20 +117,16 @@ func (e *Executor) expireLease(ago time.Duration) {
 	}
 }
 
-// leaseInterrupted says why run r, whose runner has returned, was
-// interrupted by the lease, or "". The job supervisors may have killed its
-// jobs before this process noticed the expiry (they watch the lease file on
-// their own), so an expired lease right now counts too; a renewal after the
-// expiry marks every run first.
-func (e *Executor) leaseInterrupted(ctx context.Context, r *run) string {
+// leaseInterrupted says why the run r, whose runner returned res, was
+// interrupted by the lease, or "": the lease cancelled it, or a job
+// supervisor killed (or did not start) a job because the lease had run out,
+// which it may do before this process notices the expiry.
+func (e *Executor) leaseInterrupted(ctx context.Context, r *run, res runner.Result) string {
 	if cause := context.Cause(ctx); errors.Is(cause, errLeaseExpired) {
 		return cause.Error()
 	}
-	if p := e.leaseProblem(); p != "" {
-		return p
-	}
-	if r.leaseLost.Load() {
-		return errLeaseExpired.Error()
+	if res.LeaseExpired || r.leaseLost.Load() {
+		return errLeaseExpired.Error() + ": no heartbeat reached the database in time"
 	}
 	return ""
 }
@@ -162,6 +148,7 @@ func (e *Executor) leaseLoop(ctx context.Context) {
 	}
 }
 
+// leaseFile is where the lease deadline is written for the job supervisors.
 func (e *Executor) leaseFile() string {
 	return filepath.Join(e.cfg.WorkDir, "lease."+strconv.Itoa(e.Port()))
 }

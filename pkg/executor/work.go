@@ -137,7 +137,7 @@ func (e *Executor) poll(ctx context.Context) {
 			// not: it restarted in the middle. Its jobs died with it (their
 			// supervisors kill them), so the flow is retried if it allows,
 			// failed otherwise, as if the executor had been lost.
-			o := store.ExecutionOwner{ID: it.ID, ExecutorID: e.ID(), Attempt: it.Attempt, Status: it.Status, FlowRetries: it.FlowRetries}
+			o := store.ExecutionOwner{ID: it.ID, ExecutorID: e.ID(), Attempt: it.Attempt, Status: it.Status, FlowRetries: it.FlowRetries, Excluded: it.Excluded}
 			if _, err := e.store.AbandonExecution(pctx, o, "executor restarted while the flow ran"); err != nil {
 				e.log.Warn().Err(err).Int64("execution", it.ID).Msg("could not end orphaned execution")
 			}
@@ -216,7 +216,7 @@ func (e *Executor) execute(ctx context.Context, r *run) {
 		return
 	}
 	end := store.ExecutionEnd{Status: res.Status, Error: res.Error}
-	if why := e.leaseInterrupted(ctx, r); why != "" && res.Status != store.ExecSucceeded {
+	if why := e.leaseInterrupted(ctx, r, res); why != "" && res.Status != store.ExecSucceeded {
 		// Not the flow's fault: it starts again once the database is back
 		// (unless the cluster already gave it to another executor).
 		end = store.ExecutionEnd{Interrupted: true, Error: "run interrupted: " + why}

@@ -151,6 +151,7 @@ func (r *runner) runAttempt(n *node, cfg *jobConfig, res *jobResult) {
 		if p.leaseText != "" {
 			// Not a failure of the job: the executor may no longer run
 			// anything, and the cluster may run the flow elsewhere.
+			r.leaseHit.Store(true)
 			res.status = Killed
 			res.errText = p.leaseText
 			return

@@ -98,6 +98,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/flow"
@@ -191,6 +192,9 @@ type Result struct {
 	Status string // "SUCCEEDED", "FAILED" or "KILLED"
 	Error  string // empty on success; otherwise one line naming which job failed and why, e.g. `job "b" failed: exit code 3`
 	Fenced bool
+	// LeaseExpired: a job was killed, or not started, because the
+	// executor's lease ran out (Execution.LeaseFile).
+	LeaseExpired bool
 }
 
 // Defaults for zero Execution fields.
@@ -303,6 +307,8 @@ type runner struct {
 	flowLogFile *os.File
 
 	outputs outputStore
+
+	leaseHit atomic.Bool // a job was stopped by the executor's lease
 
 	fenceOnce sync.Once
 	fencedCh  chan struct{}
@@ -774,6 +780,12 @@ func (r *runner) cancelStuck() {
 
 // result computes the execution's outcome.
 func (r *runner) result() Result {
+	res := r.outcome()
+	res.LeaseExpired = r.leaseHit.Load()
+	return res
+}
+
+func (r *runner) outcome() Result {
 	if r.isFenced() {
 		return Result{Status: string(Killed), Error: r.fenceError().Error(), Fenced: true}
 	}

@@ -534,12 +534,13 @@ type WorkItem struct {
 	Pinned  bool // pinned to this executor (--executor): it may run it while inactive
 	// FlowRetries is how many more runs the flow allows after a lost one.
 	FlowRetries int
+	Excluded    []int64 // executors excluded by earlier dispatch failures
 }
 
 // ExecutorWork lists this executor's DISPATCHING (to claim), RUNNING and
 // KILLING (to run or kill) executions.
 func (s *Store) ExecutorWork(ctx context.Context, executorID int64) ([]WorkItem, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, attempt, status, COALESCE(pinned_executor_id, 0) = executor_id, flow_retries FROM executions WHERE executor_id = ? AND status IN "+activeStatuses+" ORDER BY priority DESC, id", executorID)
+	rows, err := s.db.QueryContext(ctx, "SELECT id, attempt, status, COALESCE(pinned_executor_id, 0) = executor_id, flow_retries, excluded FROM executions WHERE executor_id = ? AND status IN "+activeStatuses+" ORDER BY priority DESC, id", executorID)
 	if err != nil {
 		return nil, fmt.Errorf("poll work of executor %d: %w", executorID, err)
 	}
@@ -547,9 +548,11 @@ func (s *Store) ExecutorWork(ctx context.Context, executorID int64) ([]WorkItem,
 	var out []WorkItem
 	for rows.Next() {
 		var w WorkItem
-		if err := rows.Scan(&w.ID, &w.Attempt, &w.Status, &w.Pinned, &w.FlowRetries); err != nil {
+		var excluded string
+		if err := rows.Scan(&w.ID, &w.Attempt, &w.Status, &w.Pinned, &w.FlowRetries, &excluded); err != nil {
 			return nil, err
 		}
+		_ = json.Unmarshal([]byte(excluded), &w.Excluded)
 		out = append(out, w)
 	}
 	return out, rows.Err()

@@ -49,6 +49,8 @@ type Executor struct {
 	Stopped bool `json:"-"`
 	// TLS is true when the executor serves HTTPS.
 	TLS bool `json:"tls"`
+	// Lease is the lease the executor granted itself at its last heartbeat.
+	Lease time.Duration `json:"-"`
 }
 
 // Status is online, offline or stopped, judged by the database clock.
@@ -101,7 +103,7 @@ type ExecutorEvent struct {
 func (s *Store) executorColumns() string {
 	return `id, name, host, port, active, labels, max_flows, version, started_at, stopped_at, last_heartbeat,
   COALESCE(` + s.d.msSince("last_heartbeat") + `, -1), clock_skew_ms, running_flows, load1,
-  CASE WHEN stopped_at IS NOT NULL AND (started_at IS NULL OR stopped_at >= started_at) THEN 1 ELSE 0 END, tls`
+  CASE WHEN stopped_at IS NOT NULL AND (started_at IS NULL OR stopped_at >= started_at) THEN 1 ELSE 0 END, tls, lease_ms`
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -112,9 +114,10 @@ func scanExecutor(r scanner) (*Executor, error) {
 		labels                   string
 		started, stopped, beat   nullTime
 		ageMs, skewMs, isStopped int64
+		leaseMs                  int64
 	)
 	if err := r.Scan(&e.ID, &e.Name, &e.Host, &e.Port, &e.Active, &labels, &e.MaxFlows, &e.Version,
-		&started, &stopped, &beat, &ageMs, &skewMs, &e.RunningFlows, &e.Load1, &isStopped, &e.TLS); err != nil {
+		&started, &stopped, &beat, &ageMs, &skewMs, &e.RunningFlows, &e.Load1, &isStopped, &e.TLS, &leaseMs); err != nil {
 		return nil, err
 	}
 	e.Labels = map[string]string{}
@@ -128,6 +131,7 @@ func scanExecutor(r scanner) (*Executor, error) {
 	}
 	e.ClockSkew = time.Duration(skewMs) * time.Millisecond
 	e.Stopped = isStopped == 1
+	e.Lease = time.Duration(leaseMs) * time.Millisecond
 	return &e, nil
 }
 
@@ -209,37 +213,48 @@ func (s *Store) addEvent(ctx context.Context, tx *sql.Tx, id int64, typ, actor, 
 type HeartbeatReply struct {
 	Active bool
 	// OfflineAfter is the cluster's offline threshold (0 when no web
-	// server has recorded one yet): the executor's lease is sized from it.
+	// server has recorded one yet).
 	OfflineAfter time.Duration
+	// Lease is the lease this heartbeat grants (LeaseFor(OfflineAfter)),
+	// recorded in the executor's row for the reaper.
+	Lease time.Duration
 }
 
-// ExecutorHeartbeat writes last_heartbeat with the database clock and returns
-// whether the executor is active and the cluster's offline threshold. It
-// returns ErrNotFound if the row is gone.
+// DefaultOfflineAfter is assumed while no web server has recorded the
+// cluster's offline threshold (the web server's own default).
+const DefaultOfflineAfter = 30 * time.Second
+
+// LeaseFor is the lease an executor may hold under an offline threshold:
+// two thirds of it, so that its jobs are dead well before any web server
+// declares it lost.
+func LeaseFor(offline time.Duration) time.Duration {
+	if offline <= 0 {
+		offline = DefaultOfflineAfter
+	}
+	return offline * 2 / 3
+}
+
+// ExecutorHeartbeat writes last_heartbeat with the database clock, and the
+// lease it grants, and returns whether the executor is active, the cluster's
+// offline threshold and that lease. It returns ErrNotFound if the row is gone.
 func (s *Store) ExecutorHeartbeat(ctx context.Context, id int64, hb Heartbeat) (HeartbeatReply, error) {
 	var reply HeartbeatReply
-	res, err := s.db.ExecContext(ctx, "UPDATE executors SET last_heartbeat = "+s.d.now+", clock_skew_ms = "+s.skewExpr()+
-		", running_flows = ?, load1 = ? WHERE id = ?", s.localTimeArg(hb.LocalTime), hb.RunningFlows, hb.Load1, id)
-	if err != nil {
-		return reply, fmt.Errorf("heartbeat of executor %d: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		// MySQL reports 0 rows also when nothing changed; check presence.
-		var one int
-		if err := s.db.QueryRowContext(ctx, "SELECT 1 FROM executors WHERE id = ?", id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-			return reply, fmt.Errorf("executor %d: %w", id, ErrNotFound)
-		}
-	}
 	var offline sql.NullString
-	err = s.db.QueryRowContext(ctx, "SELECT active, (SELECT value FROM cluster_settings WHERE name = ?) FROM executors WHERE id = ?", settingOfflineAfter, id).
+	err := s.db.QueryRowContext(ctx, "SELECT active, (SELECT value FROM cluster_settings WHERE name = ?) FROM executors WHERE id = ?", settingOfflineAfter, id).
 		Scan(&reply.Active, &offline)
+	if errors.Is(err, sql.ErrNoRows) {
+		return reply, fmt.Errorf("executor %d: %w", id, ErrNotFound)
+	}
 	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return reply, fmt.Errorf("executor %d: %w", id, ErrNotFound)
-		}
 		return reply, fmt.Errorf("heartbeat of executor %d: %w", id, err)
 	}
 	reply.OfflineAfter = parseMillis(offline.String)
+	reply.Lease = LeaseFor(reply.OfflineAfter)
+	_, err = s.db.ExecContext(ctx, "UPDATE executors SET last_heartbeat = "+s.d.now+", clock_skew_ms = "+s.skewExpr()+
+		", running_flows = ?, load1 = ?, lease_ms = ? WHERE id = ?", s.localTimeArg(hb.LocalTime), hb.RunningFlows, hb.Load1, reply.Lease.Milliseconds(), id)
+	if err != nil {
+		return reply, fmt.Errorf("heartbeat of executor %d: %w", id, err)
+	}
 	return reply, nil
 }
 

@@ -3,11 +3,17 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 )
+
+// MaxInterruptions bounds how often an executor may hand an execution back
+// as interrupted (its lease ran out) before it FAILS; interruptions count
+// with the execution's other dispatch failures.
+const MaxInterruptions = 5
 
 // ErrInactive is returned by ClaimExecution when the executor's row is not
 // active and the execution is not pinned to it: the database, not the
@@ -57,15 +63,30 @@ func (s *Store) endAttempt(ctx context.Context, tx *sql.Tx, id, executorID int64
 		if n, _ := res.RowsAffected(); n == 1 {
 			return nil
 		}
-		res, err = tx.ExecContext(ctx, "UPDATE executions SET status = 'QUEUED', executor_id = NULL, attempt = attempt + 1, start_time = NULL, wait_reason = ?, updated_at = "+s.d.now+owner+" AND status = 'RUNNING'",
-			"re-queued: "+end.Error, id, executorID, attempt)
+		// Bounded like any re-queue: counted as a dispatch failure, that
+		// executor excluded from the next choice, after a backoff.
+		var failures int
+		var excluded string
+		err = tx.QueryRowContext(ctx, "SELECT dispatch_failures, excluded FROM executions"+owner+" AND status = 'RUNNING'"+s.d.forUpdate,
+			id, executorID, attempt).Scan(&failures, &excluded)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("execution %d attempt %d: %w", id, attempt, ErrFenced)
+		}
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("execution %d attempt %d: %w", id, attempt, ErrFenced)
+		n := failures + 1
+		if n >= MaxInterruptions {
+			_, err = tx.ExecContext(ctx, "UPDATE executions SET status = 'FAILED', dispatch_failures = dispatch_failures + 1, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+owner,
+				fmt.Sprintf("gave up after %d interrupted or failed dispatches; last: %s", n, end.Error), id, executorID, attempt)
+			return err
 		}
-		return nil
+		var ex []int64
+		_ = json.Unmarshal([]byte(excluded), &ex)
+		backoff := min(time.Duration(1<<min(n, 7))*100*time.Millisecond, 10*time.Second)
+		_, err = tx.ExecContext(ctx, "UPDATE executions SET status = 'QUEUED', executor_id = NULL, attempt = attempt + 1, start_time = NULL, dispatch_failures = dispatch_failures + 1, excluded = ?, not_before = "+s.d.nowPlus+", wait_reason = ?, updated_at = "+s.d.now+owner,
+			jsonString(exclude(ex, executorID)), s.d.nowPlusArg(backoff), "re-queued: "+end.Error, id, executorID, attempt)
+		return err
 	}
 	res, err := tx.ExecContext(ctx, "UPDATE executions SET status = ?, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+owner+" AND status IN ('RUNNING', 'KILLING')",
 		end.Status, end.Error, id, executorID, attempt)

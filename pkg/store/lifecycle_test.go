@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,13 +193,21 @@ func TestInterruptedRunStartsAgain(t *testing.T) {
 		if got.Status != store.ExecQueued || got.FlowRetries != 1 || got.ExecutorID != nil || got.StartTime != nil || got.WaitReason == "" {
 			t.Fatalf("interrupted run: %+v", got)
 		}
+		// Bounded like a dispatch failure: counted, that executor excluded.
+		if got.DispatchFailures != 1 || len(got.Excluded) != 1 || got.Excluded[0] != e.ID {
+			t.Fatalf("interruption not counted: failures %d, excluded %v", got.DispatchFailures, got.Excluded)
+		}
 		if err := s.Report(ctx, a.ExecutionID, e.ID, a.Attempt, nil, nil, end); !errors.Is(err, store.ErrFenced) {
 			t.Fatalf("second end of the same attempt = %v, want ErrFenced", err)
 		}
-		// It runs again, and counts a second start.
-		as, _ := s.AssignQueued(ctx, 10, pickFirst(s))
-		if len(as) != 1 {
-			t.Fatalf("re-assign: %+v", as)
+		// It runs again after its backoff, and counts a second start.
+		var as []store.Assignment
+		for deadline := time.Now().Add(10 * time.Second); len(as) == 0; {
+			if time.Now().After(deadline) {
+				t.Fatal("not assigned again within 10s of its interruption")
+			}
+			time.Sleep(20 * time.Millisecond)
+			as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
 		}
 		if ok, err := s.ClaimExecution(ctx, a.ExecutionID, e.ID, as[0].Attempt); !ok || err != nil {
 			t.Fatalf("claim again = %v, %v", ok, err)
@@ -215,6 +224,37 @@ func TestInterruptedRunStartsAgain(t *testing.T) {
 		}
 		if got, _ = s.GetExecution(ctx, a.ExecutionID); got.Status != store.ExecKilled {
 			t.Fatalf("interrupted while cancelled: %s", got.Status)
+		}
+
+		// The bound: an execution interrupted again and again FAILS.
+		b := assignOne(t, s, pv, store.NewExecution{Flow: "g"})
+		for i := 1; ; i++ {
+			if ok, err := s.ClaimExecution(ctx, b.ExecutionID, e.ID, b.Attempt); !ok || err != nil {
+				t.Fatalf("claim %d = %v, %v", i, ok, err)
+			}
+			if err := s.Report(ctx, b.ExecutionID, e.ID, b.Attempt, nil, nil, end); err != nil {
+				t.Fatal(err)
+			}
+			got, _ = s.GetExecution(ctx, b.ExecutionID)
+			if i == store.MaxInterruptions {
+				if got.Status != store.ExecFailed || !strings.Contains(got.Error, "executor lease expired") {
+					t.Fatalf("after %d interruptions: %s %q", i, got.Status, got.Error)
+				}
+				break
+			}
+			if got.Status != store.ExecQueued {
+				t.Fatalf("after %d interruptions: %s", i, got.Status)
+			}
+			// Once its backoff has passed, it is assigned again.
+			as, err := s.AssignQueued(ctx, 10, pickFirst(s))
+			for deadline := time.Now().Add(10 * time.Second); len(as) == 0 && err == nil && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+				as, err = s.AssignQueued(ctx, 10, pickFirst(s))
+			}
+			if len(as) != 1 {
+				t.Fatalf("re-assign %d: %+v, %v", i, as, err)
+			}
+			b = as[0]
 		}
 	})
 }
