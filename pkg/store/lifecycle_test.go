@@ -297,8 +297,12 @@ func TestOfflineThresholdIsShared(t *testing.T) {
 				t.Fatalf("OfflineAfter = %v, %v; want %v", d, err, want)
 			}
 			reply, err := s.ExecutorHeartbeat(ctx, e.ID, store.Heartbeat{LocalTime: time.Now()})
-			if err != nil || reply.OfflineAfter != want || !reply.Active {
-				t.Fatalf("heartbeat reply = %+v, %v; want active, %v", reply, err, want)
+			if err != nil || reply.OfflineAfter != want || !reply.Active || reply.Lease != want*2/3 {
+				t.Fatalf("heartbeat reply = %+v, %v; want active, %v, lease %v", reply, err, want, want*2/3)
+			}
+			// The reaper reads the lease the executor granted itself.
+			if got, err := s.GetExecutor(ctx, e.ID); err != nil || got.Lease != want*2/3 {
+				t.Fatalf("recorded lease = %v, %v; want %v", got.Lease, err, want*2/3)
 			}
 		}
 	})
