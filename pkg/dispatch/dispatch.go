@@ -356,8 +356,9 @@ func (d *Dispatcher) requeue(ctx context.Context, a store.Assignment, reason str
 		ev.Msg("execution failed: too many dispatch failures")
 		return
 	}
-	ev.Dur("backoff", p.Backoff(n)).Msg("dispatch refused; re-queued without that executor")
-	time.AfterFunc(p.Backoff(n), d.Wake)
+	wait := p.Backoff(n)
+	ev.Dur("backoff", wait).Msg("dispatch refused; re-queued without that executor")
+	time.AfterFunc(wait, d.Wake)
 }
 
 // reapLoop re-queues or fails the executions of lost executors and the

@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -239,50 +235,7 @@ func TestTwoWebServersRunEachExecutionOnce(t *testing.T) {
 	c.MustCLI("project", "upload", writeProject(t, map[string]string{"once": oneJob(`echo "${azkaban.flow.execid}" >> ` + ledger)}), "--name", "p")
 
 	const n = 300
-	var (
-		mu  sync.Mutex
-		ids []int64
-		wg  sync.WaitGroup
-	)
-	body, _ := json.Marshal(map[string]any{"project": "p", "flow": "once"})
-	errs := make(chan error, n)
-	sem := make(chan struct{}, 8)
-	for i := 0; i < n; i++ {
-		web := w1
-		if i%2 == 1 {
-			web = w2
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			req, _ := http.NewRequest(http.MethodPost, "http://"+web.Addr+"/api/v1/executions", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+c.Token)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer resp.Body.Close()
-			var res struct {
-				Executions []execJSON `json:"executions"`
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != 201 {
-				errs <- fmt.Errorf("submit: %d %v", resp.StatusCode, err)
-				return
-			}
-			mu.Lock()
-			ids = append(ids, res.Executions[0].ID)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	ids := submitManyTo(t, c, []string{"http://" + w1.Addr, "http://" + w2.Addr}, "p", "once", n)
 	c.WaitFor(3*time.Minute, "all executions ended", func() (bool, string) {
 		var list []execJSON
 		c.JSON(&list, "exec", "list", "--limit", "1000")

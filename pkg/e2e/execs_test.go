@@ -67,6 +67,13 @@ func waitAllEnded(t *testing.T, c *testcluster.Cluster, ids []int64, timeout tim
 // eight at a time, and returns their ids in submit order.
 func submitMany(t *testing.T, c *testcluster.Cluster, project, flow string, n int) []int64 {
 	t.Helper()
+	return submitManyTo(t, c, []string{c.Server()}, project, flow, n)
+}
+
+// submitManyTo is submitMany through the web servers at servers (base
+// URLs), taken in turn.
+func submitManyTo(t *testing.T, c *testcluster.Cluster, servers []string, project, flow string, n int) []int64 {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"project": project, "flow": flow})
 	ids := make([]int64, n)
 	errs := make(chan error, n)
@@ -78,7 +85,7 @@ func submitMany(t *testing.T, c *testcluster.Cluster, project, flow string, n in
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			req, _ := http.NewRequest(http.MethodPost, c.Server()+"/api/v1/executions", bytes.NewReader(body))
+			req, _ := http.NewRequest(http.MethodPost, servers[i%len(servers)]+"/api/v1/executions", bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+c.Token)
 			resp, err := http.DefaultClient.Do(req)

@@ -39,6 +39,26 @@ func assignOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, ne store.
 	return store.Assignment{}
 }
 
+// assignWhenDue polls the queue until an execution whose backoff has
+// passed is assigned (to the first active executor), failing after 10s.
+func assignWhenDue(t *testing.T, s *store.Store) []store.Assignment {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		as, err := s.AssignQueued(context.Background(), 10, pickFirst(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(as) > 0 {
+			return as
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing assigned within 10s: still in its backoff?")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestClaimAsksTheDatabaseWhetherActive: an executor deactivated after the
 // assignment cannot claim (ErrInactive, the row stays DISPATCHING for a
 // re-queue); activated again, it can; a pinned execution needs no activation.
@@ -201,14 +221,7 @@ func TestInterruptedRunStartsAgain(t *testing.T) {
 			t.Fatalf("second end of the same attempt = %v, want ErrFenced", err)
 		}
 		// It runs again after its backoff, and counts a second start.
-		var as []store.Assignment
-		for deadline := time.Now().Add(10 * time.Second); len(as) == 0; {
-			if time.Now().After(deadline) {
-				t.Fatal("not assigned again within 10s of its interruption")
-			}
-			time.Sleep(20 * time.Millisecond)
-			as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
-		}
+		as := assignWhenDue(t, s)
 		if ok, err := s.ClaimExecution(ctx, a.ExecutionID, e.ID, as[0].Attempt); !ok || err != nil {
 			t.Fatalf("claim again = %v, %v", ok, err)
 		}
@@ -245,16 +258,7 @@ func TestInterruptedRunStartsAgain(t *testing.T) {
 			if got.Status != store.ExecQueued {
 				t.Fatalf("after %d interruptions: %s", i, got.Status)
 			}
-			// Once its backoff has passed, it is assigned again.
-			as, err := s.AssignQueued(ctx, 10, pickFirst(s))
-			for deadline := time.Now().Add(10 * time.Second); len(as) == 0 && err == nil && time.Now().Before(deadline); {
-				time.Sleep(20 * time.Millisecond)
-				as, err = s.AssignQueued(ctx, 10, pickFirst(s))
-			}
-			if len(as) != 1 {
-				t.Fatalf("re-assign %d: %+v, %v", i, as, err)
-			}
-			b = as[0]
+			b = assignWhenDue(t, s)[0]
 		}
 	})
 }
