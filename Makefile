@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin/crawlctl
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/crawlctl/crawlctl/pkg/buildinfo.Version=$(VERSION)
+LDFLAGS := -s -w -X github.com/crawlctl/crawlctl/pkg/internal/buildinfo.Version=$(VERSION)
 
 .PHONY: build test lint run bench clean
 

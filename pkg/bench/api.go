@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/crawlctl/crawlctl/pkg/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 // api is a keep-alive client of the web server's REST API.

@@ -21,7 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/crawlctl/crawlctl/pkg/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 // buildBinary builds crawlctl into dir and returns its path.

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crawlctl/crawlctl/pkg/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 // Limits are what this machine allows with nothing of crawlctl in the way.

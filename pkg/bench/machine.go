@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crawlctl/crawlctl/pkg/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 // Machine describes where the figures were taken.

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/crawlctl/crawlctl/pkg/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 // Latency is submit-to-start and submit-to-done of flow one on an idle

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crawlctl/crawlctl/pkg/dispatch"
-	"github.com/crawlctl/crawlctl/pkg/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 // smallCluster is the executor count of the baseline dispatch rate.

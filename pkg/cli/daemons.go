@@ -16,13 +16,13 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/crawlctl/crawlctl/pkg/dispatch"
-	"github.com/crawlctl/crawlctl/pkg/executor"
-	"github.com/crawlctl/crawlctl/pkg/flow"
-	"github.com/crawlctl/crawlctl/pkg/metrics"
-	"github.com/crawlctl/crawlctl/pkg/schedule"
-	"github.com/crawlctl/crawlctl/pkg/store"
-	"github.com/crawlctl/crawlctl/pkg/webserver"
+	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
+	"github.com/crawlctl/crawlctl/pkg/internal/executor"
+	"github.com/crawlctl/crawlctl/pkg/internal/flow"
+	"github.com/crawlctl/crawlctl/pkg/internal/metrics"
+	"github.com/crawlctl/crawlctl/pkg/internal/schedule"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/webserver"
 )
 
 // newLogger builds a daemon logger: JSON, or console output on a terminal.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/crawlctl/crawlctl/pkg/webserver"
+	"github.com/crawlctl/crawlctl/pkg/internal/webserver"
 )
 
 func addExecutorAdminCmds(parent *cobra.Command, g *globals) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/crawlctl/crawlctl/pkg/flow"
+	"github.com/crawlctl/crawlctl/pkg/internal/flow"
 )
 
 func newProjectCmd(g *globals) *cobra.Command {

@@ -15,10 +15,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/crawlctl/crawlctl/pkg/buildinfo"
+	"github.com/crawlctl/crawlctl/pkg/internal/buildinfo"
 	"github.com/crawlctl/crawlctl/pkg/client"
-	"github.com/crawlctl/crawlctl/pkg/config"
-	"github.com/crawlctl/crawlctl/pkg/supervise"
+	"github.com/crawlctl/crawlctl/pkg/internal/config"
+	"github.com/crawlctl/crawlctl/pkg/internal/supervise"
 )
 
 // Exit codes, for scripts and cron.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/crawlctl/crawlctl/pkg/webserver"
+	"github.com/crawlctl/crawlctl/pkg/internal/webserver"
 )
 
 func newScheduleCmd(g *globals) *cobra.Command {

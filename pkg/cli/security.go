@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/crawlctl/crawlctl/pkg/auth"
+	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 )
 
 // security holds the authentication and TLS flags both daemons share.

@@ -11,11 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/crawlctl/crawlctl/pkg/auth"
+	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/client"
-	"github.com/crawlctl/crawlctl/pkg/executor"
-	"github.com/crawlctl/crawlctl/pkg/flow"
-	"github.com/crawlctl/crawlctl/pkg/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/executor"
+	"github.com/crawlctl/crawlctl/pkg/internal/flow"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 func newSoloCmd(g *globals) *cobra.Command {

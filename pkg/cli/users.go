@@ -13,10 +13,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/crawlctl/crawlctl/pkg/auth"
+	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/client"
-	"github.com/crawlctl/crawlctl/pkg/store"
-	"github.com/crawlctl/crawlctl/pkg/webserver"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/webserver"
 )
 
 // readPassword reads a password from stdin (--password-stdin) or prompts on

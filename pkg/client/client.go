@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crawlctl/crawlctl/pkg/store"
-	"github.com/crawlctl/crawlctl/pkg/webserver"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/webserver"
 )
 
 // Client calls one web server.

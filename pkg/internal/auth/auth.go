@@ -1,0 +1,216 @@
+// Package auth is crawlctl's access control: users with roles (admin,
+// operator, viewer), bcrypt password hashes, API tokens stored only as
+// SHA-256 hashes, the cluster secret that the web server and executors share,
+// and a limiter for failed logins. The web server wraps its REST API with
+// Middleware; the executor checks the cluster secret on its servlet; the CLI
+// creates the first admin through the database.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
+)
+
+// Roles, from least to most privileged.
+const (
+	Viewer   = "viewer"   // read everything
+	Operator = "operator" // projects, runs, schedules, cancel
+	Admin    = "admin"    // everything, including users and executor activation
+)
+
+var rank = map[string]int{Viewer: 1, Operator: 2, Admin: 3}
+
+// ValidRole reports whether r is a role.
+func ValidRole(r string) bool { return rank[r] > 0 }
+
+// Allows reports whether role may do what needs the role need.
+func Allows(role, need string) bool { return rank[role] >= rank[need] && rank[role] > 0 }
+
+// HashPassword hashes a password with bcrypt.
+func HashPassword(pw string) (string, error) {
+	if len(pw) < 8 {
+		return "", errors.New("password too short: use at least 8 characters")
+	}
+	if len(pw) > 72 {
+		return "", errors.New("password too long: bcrypt uses at most 72 bytes")
+	}
+	b, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	return string(b), err
+}
+
+// CheckPassword compares a password with its hash in constant time.
+func CheckPassword(hash, pw string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
+}
+
+// tokenPrefix marks crawlctl tokens so secret scanners can find leaked ones.
+const tokenPrefix = "cct_"
+
+// NewToken returns a random token, its hash (what is stored) and a short
+// prefix that identifies it in listings without revealing it.
+func NewToken() (token, hash, prefix string) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // the OS random source does not fail
+	}
+	token = tokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return token, HashToken(token), token[:len(tokenPrefix)+6]
+}
+
+// HashToken is the stored form of a token.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// BearerToken extracts the token of an "Authorization: Bearer" header.
+func BearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// SecretMatches compares a presented cluster secret in constant time.
+func SecretMatches(secret, presented string) bool {
+	if secret == "" || presented == "" {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(secret)), sha256.Sum256([]byte(presented))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// LoadSecret reads the cluster secret from a file (first line, trimmed) or
+// returns value when no file is given. A file readable by others is refused.
+func LoadSecret(file, value string) (string, error) {
+	if file == "" {
+		v := strings.TrimSpace(value)
+		if v != "" && len(v) < 16 {
+			return "", errors.New("CRAWLCTL_CLUSTER_SECRET is shorter than 16 characters")
+		}
+		return v, nil
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return "", fmt.Errorf("cluster secret file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("cluster secret file %s is readable by group or others (mode %v): chmod 600 it", file, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("cluster secret file: %w", err)
+	}
+	s := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
+	if len(s) < 16 {
+		return "", fmt.Errorf("cluster secret in %s is shorter than 16 characters", file)
+	}
+	return s, nil
+}
+
+// NewSecret returns a random cluster secret.
+func NewSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+type ctxKey struct{}
+
+// Identity is who made a request.
+type Identity struct {
+	User string
+	Role string
+}
+
+// FromContext returns the identity of an authenticated request.
+func FromContext(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(ctxKey{}).(Identity)
+	return id, ok
+}
+
+// WithIdentity attaches an identity to ctx.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// ErrUnauthorized marks a missing or bad token (as opposed to a database
+// that could not be asked).
+var ErrUnauthorized = errors.New("unauthorized")
+
+// Authenticate resolves a bearer token to an identity.
+func Authenticate(ctx context.Context, st *store.Store, token string) (Identity, error) {
+	if token == "" {
+		return Identity{}, fmt.Errorf("%w: missing token: log in with `crawlctl login` or set CRAWLCTL_TOKEN", ErrUnauthorized)
+	}
+	u, err := st.TokenUser(ctx, HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return Identity{}, fmt.Errorf("%w: invalid, expired or revoked token: log in again with `crawlctl login`", ErrUnauthorized)
+	}
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{User: u.Name, Role: u.Role}, nil
+}
+
+// Limiter slows down password guessing: after Max failures for a key within
+// Window, further attempts are refused until the window passes.
+type Limiter struct {
+	Max    int
+	Window time.Duration
+	mu     sync.Mutex
+	fails  map[string][]time.Time
+}
+
+// NewLimiter allows max failures per key per window.
+func NewLimiter(max int, window time.Duration) *Limiter {
+	return &Limiter{Max: max, Window: window, fails: map[string][]time.Time{}}
+}
+
+// Blocked reports whether key must wait, and how long.
+func (l *Limiter) Blocked(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	recent := l.fails[key][:0]
+	for _, t := range l.fails[key] {
+		if now.Sub(t) < l.Window {
+			recent = append(recent, t)
+		}
+	}
+	l.fails[key] = recent
+	if len(recent) >= l.Max {
+		return true, l.Window - now.Sub(recent[0])
+	}
+	return false, 0
+}
+
+// Fail records a failed attempt for key.
+func (l *Limiter) Fail(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fails[key] = append(l.fails[key], time.Now())
+}
+
+// Reset forgets key's failures after a success.
+func (l *Limiter) Reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.fails, key)
+}

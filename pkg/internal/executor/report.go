@@ -1,0 +1,222 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/flow"
+	"github.com/crawlctl/crawlctl/pkg/internal/runner"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
+)
+
+// linger is how long the writer lets job states and output pile up before
+// writing them; the end of an execution, fencing and a full output buffer
+// are written at once.
+const linger = 20 * time.Millisecond
+
+// maxPendingLog is how many bytes of output may wait for the database before
+// Log blocks the job's output reader (and so, through its pipe, the job).
+const maxPendingLog = 8 << 20
+
+// reporter hands the job states and log chunks of one execution attempt to
+// the database in the background, so that a job never waits for a write. Its
+// writer takes everything that piled up while the previous write was in
+// flight and writes it in one transaction (group commit): a 40-job chain
+// costs a few transactions per job at most, not one per line and state. A
+// write that fails is kept and tried again with backoff until it succeeds,
+// the database says the attempt was fenced, or the executor halts. The last
+// write also records the end of the execution, in the same transaction.
+type reporter struct {
+	e       *Executor
+	id      int64
+	attempt int
+	fence   func(error) // stops the run when the database fenced the attempt
+
+	mu      sync.Mutex
+	drained *sync.Cond // signalled when pending output shrinks or writing stops
+	offsets map[string]int64
+	jobs    []store.ExecutionJob
+	logs    []store.LogChunk
+	logSize int
+	end     *store.ExecutionEnd
+	fenced  bool
+	stopped bool // the writer returned
+
+	kick   chan struct{}
+	urgent chan struct{} // cuts the linger short
+	done   chan struct{}
+	err    error // why the last write failed for good; read after done
+}
+
+func newReporter(e *Executor, r *run) *reporter {
+	rep := &reporter{
+		e: e, id: r.id, attempt: r.attempt,
+		fence:   func(err error) { r.cancel(fmt.Errorf("%v: %w", err, runner.ErrFenced)) },
+		offsets: map[string]int64{},
+		kick:    make(chan struct{}, 1),
+		urgent:  make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	rep.drained = sync.NewCond(&rep.mu)
+	go rep.write()
+	return rep
+}
+
+func (r *reporter) wake() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (r *reporter) hurry() {
+	select {
+	case r.urgent <- struct{}{}:
+	default:
+	}
+	r.wake()
+}
+
+// JobUpdate queues a job state; it fails only once the attempt is fenced.
+func (r *reporter) JobUpdate(_ context.Context, u runner.JobUpdate) error {
+	if u.Status == runner.Running && u.Type != flow.TypeFlow {
+		r.e.metrics.JobStarts.Inc()
+	}
+	j := store.ExecutionJob{Name: u.Job, Type: u.Type, Status: string(u.Status), Attempt: u.Attempt, ExitCode: u.ExitCode, Error: u.Error}
+	if !u.StartTime.IsZero() {
+		j.StartTime = &u.StartTime
+	}
+	if !u.EndTime.IsZero() {
+		j.EndTime = &u.EndTime
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fenced {
+		return runner.ErrFenced
+	}
+	r.jobs = append(r.jobs, j)
+	r.wake()
+	return nil
+}
+
+// Log queues a chunk of output; it blocks while too much output waits for
+// the database.
+func (r *reporter) Log(_ context.Context, job string, attempt int, chunk []byte) error {
+	if len(chunk) == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.logSize >= maxPendingLog && !r.fenced && !r.stopped {
+		r.drained.Wait()
+	}
+	if r.fenced {
+		return runner.ErrFenced
+	}
+	off := r.offsets[job] // one log per job, its attempts one after the other
+	r.offsets[job] = off + int64(len(chunk))
+	r.logs = append(r.logs, store.LogChunk{Job: job, Attempt: attempt, Offset: off, Data: chunk})
+	r.logSize += len(chunk)
+	if r.logSize >= maxPendingLog {
+		r.hurry()
+	}
+	r.wake()
+	return nil
+}
+
+// finish records the end of the attempt after everything queued before it,
+// and waits for the writer. It returns nil once the end is recorded, the
+// database's error otherwise (store.ErrFenced when another attempt owns the
+// execution).
+func (r *reporter) finish(end store.ExecutionEnd) error {
+	r.mu.Lock()
+	r.end = &end
+	r.mu.Unlock()
+	r.hurry()
+	<-r.done
+	return r.err
+}
+
+// abandon stops the writer without recording an end (the run was fenced).
+func (r *reporter) abandon() {
+	r.mu.Lock()
+	r.fenced = true
+	r.mu.Unlock()
+	r.hurry()
+	<-r.done
+}
+
+// write is the writer goroutine.
+func (r *reporter) write() {
+	defer func() {
+		r.mu.Lock()
+		r.stopped = true
+		r.drained.Broadcast()
+		r.mu.Unlock()
+		close(r.done)
+	}()
+	t := time.NewTimer(linger)
+	defer t.Stop()
+	for range r.kick {
+		t.Reset(linger)
+		select {
+		case <-t.C:
+		case <-r.urgent:
+		}
+		r.mu.Lock()
+		jobs, logs, size, end, fenced := r.jobs, r.logs, r.logSize, r.end, r.fenced
+		r.jobs, r.logs = nil, nil
+		r.mu.Unlock()
+		if fenced {
+			return
+		}
+		if len(jobs) > 0 || len(logs) > 0 || end != nil {
+			err := r.save(jobs, logs, end)
+			r.mu.Lock()
+			r.logSize -= size
+			r.drained.Broadcast()
+			if errors.Is(err, store.ErrFenced) {
+				r.fenced = true
+			}
+			r.mu.Unlock()
+			switch {
+			case errors.Is(err, store.ErrFenced):
+				r.err = err
+				if end == nil {
+					r.fence(err)
+				}
+				return
+			case err != nil:
+				// The executor halted before the database came back.
+				r.err = err
+				return
+			case end != nil:
+				return
+			}
+		}
+	}
+}
+
+// save writes one batch, trying again with backoff until it is written, the
+// attempt is fenced, or the executor halts.
+func (r *reporter) save(jobs []store.ExecutionJob, logs []store.LogChunk, end *store.ExecutionEnd) error {
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(r.e.halt, 30*time.Second)
+		err := r.e.store.Report(ctx, r.id, r.e.ID(), r.attempt, jobs, logs, end)
+		cancel()
+		if err == nil || errors.Is(err, store.ErrFenced) {
+			return err
+		}
+		if try == 0 || try%10 == 0 {
+			r.e.log.Warn().Err(err).Int64("execution", r.id).Int("attempt", r.attempt).Msg("cannot record progress yet; trying again")
+		}
+		select {
+		case <-time.After(backoff(50*time.Millisecond, try+1, 2*time.Second)):
+		case <-r.e.halt.Done():
+			return err
+		}
+	}
+}

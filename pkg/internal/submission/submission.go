@@ -1,0 +1,96 @@
+// Package submission turns "run flow F of project P with these parameters"
+// into a store.NewExecution: it loads the project's latest version, checks
+// the flow exists and reads the flow's retry budget. The REST submit handler
+// and the scheduler both use it, so a scheduled run and a manual one are
+// validated the same way.
+package submission
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/flow"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
+)
+
+// InputError is a submission that names something that does not exist or
+// carries a bad value; callers report it as the user's mistake.
+type InputError struct{ Msg string }
+
+func (e *InputError) Error() string { return e.Msg }
+
+// Request is what to run.
+type Request struct {
+	Project, Flow string
+	Params        map[string]string
+	Concurrent    string // skip, ignore, queue; "" = ignore
+	FailureAction string // "" = finishCurrent
+	Priority      int
+	User          string
+}
+
+var failureActions = map[string]bool{"finishCurrent": true, "cancelImmediately": true, "finishPossible": true}
+
+// Prepare validates r against the project's latest version and returns the
+// execution to submit.
+func Prepare(ctx context.Context, st *store.Store, r Request) (store.NewExecution, error) {
+	if r.Concurrent == "" {
+		r.Concurrent = "ignore"
+	}
+	if r.Concurrent != "skip" && r.Concurrent != "ignore" && r.Concurrent != "queue" {
+		return store.NewExecution{}, &InputError{fmt.Sprintf("bad concurrent option %q: use skip, ignore or queue", r.Concurrent)}
+	}
+	if r.FailureAction == "" {
+		r.FailureAction = "finishCurrent"
+	}
+	if !failureActions[r.FailureAction] {
+		return store.NewExecution{}, &InputError{fmt.Sprintf("bad failure action %q: use finishCurrent, cancelImmediately or finishPossible", r.FailureAction)}
+	}
+	for k := range r.Params {
+		if strings.TrimSpace(k) == "" {
+			return store.NewExecution{}, &InputError{"bad parameter: empty name"}
+		}
+	}
+	proj, pv, err := Load(ctx, st, r.Project, 0)
+	if err != nil {
+		return store.NewExecution{}, err
+	}
+	f := proj.Flow(r.Flow)
+	if f == nil {
+		return store.NewExecution{}, &InputError{fmt.Sprintf("project %q has no flow %q (flows: %s)", r.Project, r.Flow, strings.Join(proj.FlowNames(), ", "))}
+	}
+	retries := 0
+	if v, ok := r.Params["flow.retries"]; ok {
+		retries, err = strconv.Atoi(v)
+	} else if v, ok := f.Config["flow.retries"]; ok {
+		retries, err = strconv.Atoi(v)
+	}
+	if err != nil || retries < 0 {
+		return store.NewExecution{}, &InputError{"bad flow.retries: must be a whole number >= 0"}
+	}
+	return store.NewExecution{
+		ProjectID: pv.ProjectID, Project: pv.Project, Version: pv.Version, Flow: f.Name, Params: r.Params,
+		Priority: r.Priority, Concurrent: r.Concurrent, FailureAction: r.FailureAction, FlowRetries: retries, SubmitUser: r.User,
+	}, nil
+}
+
+// Load returns the parsed flows of a project version (0 = latest); an
+// unknown project is an *InputError.
+func Load(ctx context.Context, st *store.Store, project string, version int) (*flow.Project, *store.ProjectVersion, error) {
+	pv, err := st.GetProjectVersion(ctx, project, version)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, &InputError{fmt.Sprintf("no project %q (see `crawlctl project list`)", project)}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var proj flow.Project
+	if err := json.Unmarshal([]byte(pv.Flows), &proj); err != nil {
+		return nil, nil, fmt.Errorf("stored flows of %s version %d: %w", project, pv.Version, err)
+	}
+	return &proj, pv, nil
+}

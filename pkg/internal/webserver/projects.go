@@ -1,0 +1,166 @@
+package webserver
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/flow"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/submission"
+)
+
+var projectName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// UploadResult is the reply to a project upload.
+type UploadResult struct {
+	Project string   `json:"project"`
+	Version int      `json:"version"`
+	SHA256  string   `json:"sha256"`
+	Size    int64    `json:"size"`
+	Format  string   `json:"format"`
+	Flows   []string `json:"flows"`
+}
+
+func (s *Server) uploadProject(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if !projectName.MatchString(name) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad project name %q: use letters, digits, '_', '.', '-' (at most 128)", name))
+		return
+	}
+	limit := s.cfg.Limits.MaxArchiveBytes
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "read upload: "+err.Error())
+		return
+	}
+	if int64(len(body)) > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("archive is over the %d MiB limit (--max-archive-size)", limit>>20))
+		return
+	}
+	proj, err := flow.Load(bytes.NewReader(body), int64(len(body)), s.cfg.Limits)
+	if err != nil {
+		var ve *flow.ValidationError
+		if errors.As(err, &ve) {
+			writeError(w, http.StatusBadRequest, "invalid project: "+ve.Error())
+			return
+		}
+		writeError(w, http.StatusBadRequest, "invalid project: "+err.Error())
+		return
+	}
+	flows, err := json.Marshal(proj)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	sum := sha256.Sum256(body)
+	pv, err := s.store.AddProjectVersion(r.Context(), store.NewProjectVersion{
+		Project: name, SHA256: hex.EncodeToString(sum[:]), Format: proj.Format, Flows: string(flows), Archive: body, UploadedBy: actor(r),
+	})
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.log.Info().Str("project", name).Int("version", pv.Version).Str("by", actor(r)).Msg("project uploaded")
+	writeJSON(w, http.StatusCreated, UploadResult{Project: name, Version: pv.Version, SHA256: pv.SHA256, Size: pv.Size, Format: proj.Format, Flows: proj.FlowNames()})
+}
+
+// ProjectView is a project with its versions and the latest version's flows.
+type ProjectView struct {
+	store.Project
+	Flows    []string               `json:"flows"`
+	Versions []store.ProjectVersion `json:"versions,omitempty"`
+}
+
+func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
+	list, err := s.store.ListProjects(r.Context())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	out := make([]ProjectView, 0, len(list))
+	for _, p := range list {
+		proj, _, err := s.loadProject(r, p.Name, 0)
+		if err != nil {
+			s.storeError(w, err)
+			return
+		}
+		out = append(out, ProjectView{Project: p, Flows: proj.FlowNames()})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// loadProject returns the parsed flows of a project version (0 = latest).
+func (s *Server) loadProject(r *http.Request, name string, version int) (*flow.Project, *store.ProjectVersion, error) {
+	proj, pv, err := submission.Load(r.Context(), s.store, name, version)
+	var ie *submission.InputError
+	if errors.As(err, &ie) {
+		return nil, nil, notFoundError{ie.Msg}
+	}
+	return proj, pv, err
+}
+
+// notFoundError is a user-facing message that maps to 404.
+type notFoundError struct{ msg string }
+
+func (e notFoundError) Error() string { return e.msg }
+func (e notFoundError) Unwrap() error { return store.ErrNotFound }
+
+func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
+	p, err := s.store.GetProject(r.Context(), r.PathValue("name"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	proj, _, err := s.loadProject(r, p.Name, 0)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	versions, err := s.store.ProjectVersions(r.Context(), p.ID)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ProjectView{Project: *p, Flows: proj.FlowNames(), Versions: versions})
+}
+
+// FlowSummary is one line of `flow list`.
+type FlowSummary struct {
+	Name    string `json:"name"`
+	Jobs    int    `json:"jobs"`
+	Version int    `json:"version"`
+}
+
+func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
+	proj, pv, err := s.loadProject(r, r.PathValue("name"), 0)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	out := []FlowSummary{}
+	for _, f := range proj.Flows {
+		out = append(out, FlowSummary{Name: f.Name, Jobs: f.JobCount(), Version: pv.Version})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
+	proj, pv, err := s.loadProject(r, r.PathValue("name"), 0)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	f := proj.Flow(r.PathValue("flow"))
+	if f == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("project %q has no flow %q (flows: %v)", pv.Project, r.PathValue("flow"), proj.FlowNames()))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"project": pv.Project, "version": pv.Version, "flow": f})
+}

@@ -1,0 +1,187 @@
+// Package webserver is the `crawlctl web serve` daemon's HTTP side: the REST
+// API under /api/v1 that the CLI and scripts use, health checks, and the
+// dispatcher it runs. Every handler reads and writes the database; the server
+// keeps no shared state of its own, so several can run against one database.
+package webserver
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/auth"
+	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
+	"github.com/crawlctl/crawlctl/pkg/internal/flow"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
+)
+
+// Config is the web server's settings.
+type Config struct {
+	// Insecure turns authentication off: every request may do everything.
+	Insecure bool
+	// ClusterSecret authenticates the web server to executors.
+	ClusterSecret string
+	// ExecutorCAs, if set, are the CAs trusted for executors serving TLS.
+	ExecutorTLS  *tls.Config
+	OfflineAfter time.Duration
+	Limits       flow.Limits
+	// ExecutorTimeout bounds HTTP calls to executors (cancel nudges).
+	ExecutorTimeout time.Duration
+}
+
+// Server serves the REST API.
+type Server struct {
+	cfg      Config
+	store    *store.Store
+	disp     *dispatch.Dispatcher
+	log      zerolog.Logger
+	executor *http.Client
+	metrics  http.Handler
+	logins   *auth.Limiter
+}
+
+// New builds a server; disp may be nil (no dispatching from this process),
+// metrics may be nil (no /metrics).
+func New(cfg Config, st *store.Store, disp *dispatch.Dispatcher, metrics http.Handler, log zerolog.Logger) *Server {
+	if cfg.OfflineAfter <= 0 {
+		cfg.OfflineAfter = 30 * time.Second
+	}
+	if cfg.Limits == (flow.Limits{}) {
+		cfg.Limits = flow.DefaultLimits()
+	}
+	if cfg.ExecutorTimeout <= 0 {
+		cfg.ExecutorTimeout = 5 * time.Second
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = cfg.ExecutorTLS
+	return &Server{cfg: cfg, store: st, disp: disp, metrics: metrics, log: log,
+		executor: &http.Client{Timeout: cfg.ExecutorTimeout, Transport: tr}, logins: auth.NewLimiter(5, time.Minute)}
+}
+
+// Handler returns the HTTP handler with every route.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.metrics)
+	}
+
+	v, op, ad := auth.Viewer, auth.Operator, auth.Admin
+	mux.HandleFunc("POST /api/v1/login", s.login)
+	s.handle(mux, "GET /api/v1/whoami", v, s.whoami)
+
+	s.handle(mux, "GET /api/v1/executors", v, s.listExecutors)
+	s.handle(mux, "GET /api/v1/executors/{ref}", v, s.getExecutor)
+	s.handle(mux, "POST /api/v1/executors/{ref}/activate", ad, s.activateExecutor)
+	s.handle(mux, "POST /api/v1/executors/{ref}/deactivate", ad, s.deactivateExecutor)
+	s.handle(mux, "DELETE /api/v1/executors/{ref}", ad, s.removeExecutor)
+
+	s.handle(mux, "GET /api/v1/projects", v, s.listProjects)
+	s.handle(mux, "POST /api/v1/projects/{name}", op, s.uploadProject)
+	s.handle(mux, "GET /api/v1/projects/{name}", v, s.getProject)
+	s.handle(mux, "GET /api/v1/projects/{name}/flows", v, s.listFlows)
+	s.handle(mux, "GET /api/v1/projects/{name}/flows/{flow}", v, s.getFlow)
+
+	s.handle(mux, "POST /api/v1/executions", op, s.submit)
+	s.handle(mux, "GET /api/v1/executions", v, s.listExecutions)
+	s.handle(mux, "GET /api/v1/executions/{id}", v, s.getExecution)
+	s.handle(mux, "POST /api/v1/executions/{id}/cancel", op, s.cancelExecution)
+	s.handle(mux, "GET /api/v1/executions/{id}/logs", v, s.executionLogs)
+
+	s.handle(mux, "POST /api/v1/schedules", op, s.addSchedule)
+	s.handle(mux, "GET /api/v1/schedules", v, s.listSchedules)
+	s.handle(mux, "GET /api/v1/schedules/{id}", v, s.getSchedule)
+	s.handle(mux, "POST /api/v1/schedules/{id}/pause", op, s.pauseSchedule)
+	s.handle(mux, "POST /api/v1/schedules/{id}/resume", op, s.resumeSchedule)
+	s.handle(mux, "DELETE /api/v1/schedules/{id}", op, s.removeSchedule)
+
+	s.handle(mux, "POST /api/v1/users", ad, s.addUser)
+	s.handle(mux, "GET /api/v1/users", ad, s.listUsers)
+	s.handle(mux, "DELETE /api/v1/users/{name}", ad, s.removeUser)
+	s.handle(mux, "PUT /api/v1/users/{name}/password", v, s.setPassword)
+	s.handle(mux, "POST /api/v1/tokens", v, s.createToken)
+	s.handle(mux, "GET /api/v1/tokens", v, s.listTokens)
+	s.handle(mux, "DELETE /api/v1/tokens/{id}", v, s.revokeToken)
+
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return s.recoverer(mux)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.store.CheckSchema(ctx); err != nil {
+		msg := "database unreachable"
+		if errors.Is(err, store.ErrSchemaOutdated) {
+			msg = err.Error()
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": msg})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error().Interface("panic", v).Str("path", r.URL.Path).Msg("handler panicked")
+				writeError(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// actor names who made a request, for events, submit_user and owners: the
+// authenticated user, or (with --insecure) what the client says it is.
+func actor(r *http.Request) string {
+	if id, ok := auth.FromContext(r.Context()); ok {
+		return id.User
+	}
+	if u := r.Header.Get("X-Crawlctl-User"); u != "" {
+		return u + " (unauthenticated)"
+	}
+	return "api " + r.RemoteAddr
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// apiError is the body of every error response.
+type apiError struct {
+	Error      string   `json:"error"`
+	Candidates []string `json:"candidates,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, apiError{Error: msg})
+}
+
+// storeError maps store errors to HTTP statuses.
+func (s *Server) storeError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, http.StatusConflict, err.Error())
+	default:
+		s.log.Error().Err(err).Msg("request failed")
+		writeError(w, http.StatusInternalServerError, "server error: "+err.Error())
+	}
+}
