@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/crawlctl/crawlctl/pkg/internal/store"
+	apiv1 "github.com/crawlctl/crawlctl/pkg/api"
 )
 
 // api is a keep-alive client of the web server's REST API.
@@ -29,33 +29,11 @@ func newAPI(base, token string) *api {
 
 var errNotEnded = errors.New("execution did not end in time")
 
-// execView is the part of an execution's JSON the benchmark reads.
-type execView struct {
-	ID             int64      `json:"id"`
-	Status         string     `json:"status"`
-	Error          string     `json:"error"`
-	SubmitTime     time.Time  `json:"submit_time"`
-	DispatchedTime *time.Time `json:"dispatched_time"`
-	StartTime      *time.Time `json:"start_time"`
-	EndTime        *time.Time `json:"end_time"`
-	Jobs           []struct {
-		Name      string     `json:"name"`
-		Status    string     `json:"status"`
-		StartTime *time.Time `json:"start_time"`
-		EndTime   *time.Time `json:"end_time"`
-	} `json:"jobs"`
-}
-
-func (e *execView) ended() bool {
-	return e.Status == store.ExecSucceeded || e.Status == store.ExecFailed || e.Status == store.ExecKilled
-}
-
-// executorView is the part of an executor's JSON the benchmark reads.
-type executorView struct {
-	Name          string     `json:"name"`
-	Active        bool       `json:"active"`
-	LastHeartbeat *time.Time `json:"last_heartbeat"`
-}
+// execView and executorView are the API's wire types.
+type (
+	execView     = apiv1.Execution
+	executorView = apiv1.Executor
+)
 
 // do sends one request and decodes a JSON reply with status want into out.
 func (a *api) do(ctx context.Context, method, path, contentType string, body []byte, want int, out any) error {
@@ -144,7 +122,7 @@ func (a *api) waitEnd(ctx context.Context, id int64, every, timeout time.Duratio
 		if err != nil {
 			return nil, err
 		}
-		if e.ended() {
+		if e.Ended() {
 			return e, nil
 		}
 		if time.Now().After(deadline) {

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
+	"github.com/crawlctl/crawlctl/pkg/api"
 
-	"github.com/crawlctl/crawlctl/pkg/internal/store"
+	"github.com/spf13/cobra"
 )
 
 func newExecCmd(g *globals) *cobra.Command {
@@ -34,7 +34,7 @@ func newExecCmd(g *globals) *cobra.Command {
 			}
 			rows := [][]string{}
 			for _, e := range list {
-				rows = append(rows, []string{strconv.FormatInt(e.ID, 10), e.Project, e.Flow, e.Status, executorCell(e), strconv.Itoa(e.Runs),
+				rows = append(rows, []string{strconv.FormatInt(e.ID, 10), e.Project, e.Flow, e.Status, executorCell(e), strconv.Itoa(e.Attempt),
 					timeString(&e.SubmitTime), durationString(e.StartTime, e.EndTime), firstNonEmpty(e.Error, e.WaitReason)})
 			}
 			return printTable(g.stdout, []string{"id", "project", "flow", "status", "executor", "attempt", "submitted", "duration", "note"}, rows)
@@ -113,13 +113,13 @@ after its executor is gone. --follow keeps printing until the execution ends.`,
 		Short: "Wait for executions to end; exit 0 if all SUCCEEDED, 1 otherwise, 4 on --timeout",
 		Args:  minArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var list []*store.Execution
+			var list []*api.Execution
 			for _, a := range args {
 				id, err := parseID(a)
 				if err != nil {
 					return err
 				}
-				list = append(list, &store.Execution{ID: id})
+				list = append(list, &api.Execution{ID: id})
 			}
 			return waitExecutions(cmd, g, list, timeout)
 		},
@@ -158,26 +158,26 @@ func firstNonEmpty(ss ...string) string {
 
 // executorCell names the executor an execution runs or ran on; while it is
 // only offered to one (DISPATCHING), it says so.
-func executorCell(e *store.Execution) string {
+func executorCell(e *api.Execution) string {
 	if e.ExecutorID == nil {
 		return "-"
 	}
-	if e.Status == store.ExecDispatching {
+	if e.Status == api.StatusDispatching {
 		return "(offered to " + e.ExecutorName + ")"
 	}
 	return e.ExecutorName
 }
 
-func printExecution(w io.Writer, ex *store.Execution) error {
+func printExecution(w io.Writer, ex *api.Execution) error {
 	executor := "-"
 	if ex.ExecutorID != nil {
 		executor = fmt.Sprintf("%s (id %d, %s)", ex.ExecutorName, *ex.ExecutorID, ex.ExecutorAddr)
-		if ex.Status == store.ExecDispatching {
+		if ex.Status == api.StatusDispatching {
 			executor = "offered to " + executor + ", not started yet"
 		}
 	}
 	fmt.Fprintf(w, "execution:  %d\nflow:       %s/%s (version %d)\nstatus:     %s\nexecutor:   %s\nattempt:    %d\nsubmitted:  %s by %s\nstarted:    %s\nended:      %s\nduration:   %s\n",
-		ex.ID, ex.Project, ex.Flow, ex.Version, ex.Status, executor, ex.Runs, timeString(&ex.SubmitTime), ex.SubmitUser,
+		ex.ID, ex.Project, ex.Flow, ex.Version, ex.Status, executor, ex.Attempt, timeString(&ex.SubmitTime), ex.SubmitUser,
 		timeString(ex.StartTime), timeString(ex.EndTime), durationString(ex.StartTime, ex.EndTime))
 	if len(ex.Params) > 0 {
 		fmt.Fprintf(w, "params:     %s\n", labelsString(ex.Params))
@@ -201,7 +201,7 @@ func printExecution(w io.Writer, ex *store.Execution) error {
 		if j.ExitCode != nil {
 			code = strconv.Itoa(*j.ExitCode)
 		}
-		rows = append(rows, []string{j.Name, j.Type, j.Status, strconv.Itoa(j.Try), timeString(j.StartTime), durationString(j.StartTime, j.EndTime), code, j.Error})
+		rows = append(rows, []string{j.Name, j.Type, j.Status, strconv.Itoa(j.Attempt), timeString(j.StartTime), durationString(j.StartTime, j.EndTime), code, j.Error})
 	}
 	return printTable(w, []string{"job", "type", "status", "attempt", "started", "duration", "exit", "error"}, rows)
 }
@@ -246,7 +246,7 @@ func streamLogs(ctx context.Context, g *globals, id int64, job string, follow bo
 
 // waitExecutions follows executions until they all end. On a terminal it
 // redraws one progress line; otherwise it prints a line per state change.
-func waitExecutions(cmd *cobra.Command, g *globals, list []*store.Execution, timeout time.Duration) error {
+func waitExecutions(cmd *cobra.Command, g *globals, list []*api.Execution, timeout time.Duration) error {
 	ctx := cmd.Context()
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -257,7 +257,7 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*store.Execution, tim
 	tty := isTerminal(g.stdout) && !g.quiet && g.output != "json"
 	start := time.Now()
 	last := map[int64]string{}
-	final := map[int64]*store.Execution{}
+	final := map[int64]*api.Execution{}
 	interval := 50 * time.Millisecond
 	for len(final) < len(list) {
 		for _, want := range list {
@@ -305,7 +305,7 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*store.Execution, tim
 		interval = min(interval*2, 500*time.Millisecond)
 	}
 	if g.output == "json" {
-		out := make([]*store.Execution, 0, len(list))
+		out := make([]*api.Execution, 0, len(list))
 		for _, e := range list {
 			out = append(out, final[e.ID])
 		}
@@ -316,7 +316,7 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*store.Execution, tim
 	var failed []string
 	for _, e := range list {
 		ex := final[e.ID]
-		if ex.Status != store.ExecSucceeded {
+		if ex.Status != api.StatusSucceeded {
 			failed = append(failed, fmt.Sprintf("execution %d %s: %s", ex.ID, ex.Status, firstNonEmpty(ex.Error, ex.KillReason, "no error recorded")))
 		}
 	}
@@ -326,7 +326,7 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*store.Execution, tim
 	return nil
 }
 
-func progressLine(ex *store.Execution, elapsed time.Duration) string {
+func progressLine(ex *api.Execution, elapsed time.Duration) string {
 	done, running := 0, []string{}
 	for _, j := range ex.Jobs {
 		switch j.Status {
@@ -347,7 +347,7 @@ func progressLine(ex *store.Execution, elapsed time.Duration) string {
 	if len(running) > 0 {
 		s += ", running " + strings.Join(running, ",")
 	}
-	if ex.Status == store.ExecQueued && ex.WaitReason != "" {
+	if ex.Status == api.StatusQueued && ex.WaitReason != "" {
 		s += " (" + ex.WaitReason + ")"
 	}
 	if ex.Ended() && ex.Error != "" {

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
+	"github.com/crawlctl/crawlctl/pkg/api"
 
-	"github.com/crawlctl/crawlctl/pkg/internal/webserver"
+	"github.com/spf13/cobra"
 )
 
 func addExecutorAdminCmds(parent *cobra.Command, g *globals) {
@@ -76,7 +76,7 @@ executor's own clock is from the database's: shown, but harmless.`,
 			Args:  minArgs(1, "REF"),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				cl := g.client()
-				var out []*webserver.ExecutorView
+				var out []*api.Executor
 				for _, ref := range args {
 					e, err := cl.SetActive(cmd.Context(), ref, active)
 					if err != nil {
@@ -124,7 +124,7 @@ executor's own clock is from the database's: shown, but harmless.`,
 	})
 }
 
-func flowsString(e webserver.ExecutorView) string {
+func flowsString(e api.Executor) string {
 	if e.MaxFlows > 0 {
 		return fmt.Sprintf("%d/%d", e.RunningFlows, e.MaxFlows)
 	}
@@ -133,7 +133,7 @@ func flowsString(e webserver.ExecutorView) string {
 
 // waitDrained polls until the database counts no execution dispatching to,
 // running on or being killed on the executors.
-func waitDrained(cmd *cobra.Command, g *globals, list []*webserver.ExecutorView, timeout time.Duration) error {
+func waitDrained(cmd *cobra.Command, g *globals, list []*api.Executor, timeout time.Duration) error {
 	ctx := cmd.Context()
 	var deadline <-chan time.Time
 	if timeout > 0 {

@@ -6,10 +6,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/api"
+
 	"github.com/spf13/cobra"
 
 	"github.com/crawlctl/crawlctl/pkg/client"
-	"github.com/crawlctl/crawlctl/pkg/internal/webserver"
 )
 
 func newFlowCmd(g *globals) *cobra.Command {
@@ -35,7 +36,7 @@ func newFlowCmd(g *globals) *cobra.Command {
 	})
 	var (
 		params  []string
-		req     webserver.SubmitRequest
+		req     api.SubmitRequest
 		wait    bool
 		timeout time.Duration
 	)

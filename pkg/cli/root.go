@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/crawlctl/crawlctl/pkg/internal/buildinfo"
 	"github.com/crawlctl/crawlctl/pkg/client"
+	"github.com/crawlctl/crawlctl/pkg/internal/buildinfo"
 	"github.com/crawlctl/crawlctl/pkg/internal/config"
 	"github.com/crawlctl/crawlctl/pkg/internal/supervise"
 )

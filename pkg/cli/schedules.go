@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
+	"github.com/crawlctl/crawlctl/pkg/api"
 
-	"github.com/crawlctl/crawlctl/pkg/internal/webserver"
+	"github.com/spf13/cobra"
 )
 
 func newScheduleCmd(g *globals) *cobra.Command {
@@ -36,7 +36,7 @@ fires once at the first instant after the gap; one that happens twice (clocks
 go back) fires once, at its first occurrence.`,
 	}
 	var (
-		req    webserver.ScheduleRequest
+		req    api.ScheduleRequest
 		params []string
 	)
 	add := &cobra.Command{
@@ -132,16 +132,16 @@ no web server ran: fire-once submits one catch-up run, skip submits none.
 	cmd.AddCommand(add, list, show)
 	for _, v := range []struct {
 		use, short string
-		do         func(*cobra.Command, int64) (*webserver.ScheduleView, error)
+		do         func(*cobra.Command, int64) (*api.Schedule, error)
 		done       string
 	}{
-		{"pause ID", "Stop firing a schedule until resumed", func(c *cobra.Command, id int64) (*webserver.ScheduleView, error) {
+		{"pause ID", "Stop firing a schedule until resumed", func(c *cobra.Command, id int64) (*api.Schedule, error) {
 			return g.client().SetSchedulePaused(c.Context(), id, true)
 		}, "paused"},
-		{"resume ID", "Fire a paused schedule again, from now on", func(c *cobra.Command, id int64) (*webserver.ScheduleView, error) {
+		{"resume ID", "Fire a paused schedule again, from now on", func(c *cobra.Command, id int64) (*api.Schedule, error) {
 			return g.client().SetSchedulePaused(c.Context(), id, false)
 		}, "resumed"},
-		{"rm ID", "Remove a schedule", func(c *cobra.Command, id int64) (*webserver.ScheduleView, error) {
+		{"rm ID", "Remove a schedule", func(c *cobra.Command, id int64) (*api.Schedule, error) {
 			return g.client().RemoveSchedule(c.Context(), id)
 		}, "removed"},
 	} {
@@ -184,7 +184,7 @@ func firesString(ts []time.Time) string {
 	return strings.Join(parts, ", ")
 }
 
-func printSchedule(w io.Writer, sc *webserver.ScheduleView) {
+func printSchedule(w io.Writer, sc *api.Schedule) {
 	last := "-"
 	if sc.LastExecutionID != nil {
 		last = fmt.Sprintf("%d (%s)", *sc.LastExecutionID, sc.LastExecutionStatus)

@@ -10,13 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/api"
+
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/client"
+	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
-	"github.com/crawlctl/crawlctl/pkg/internal/webserver"
 )
 
 // readPassword reads a password from stdin (--password-stdin) or prompts on
@@ -121,7 +122,7 @@ admin:
 			if err != nil {
 				return err
 			}
-			u, err := g.client().AddUser(cmd.Context(), webserver.UserRequest{Name: name, Role: role, Password: pw})
+			u, err := g.client().AddUser(cmd.Context(), api.UserRequest{Name: name, Role: role, Password: pw})
 			if err != nil {
 				return err
 			}
@@ -234,7 +235,7 @@ func addUserDirect(cmd *cobra.Command, g *globals, dsn, name, role string, fromS
 
 func newTokenCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Create, list and revoke API tokens"}
-	var req webserver.TokenRequest
+	var req api.TokenRequest
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an API token (shown once; stored only as a hash)",

@@ -17,8 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crawlctl/crawlctl/pkg/internal/store"
-	"github.com/crawlctl/crawlctl/pkg/internal/webserver"
+	"github.com/crawlctl/crawlctl/pkg/api"
 )
 
 // Client calls one web server.
@@ -136,54 +135,54 @@ func (c *Client) postJSON(ctx context.Context, path string, in, out any) error {
 }
 
 // Executors lists every executor.
-func (c *Client) Executors(ctx context.Context) ([]webserver.ExecutorView, error) {
-	var out []webserver.ExecutorView
+func (c *Client) Executors(ctx context.Context) ([]api.Executor, error) {
+	var out []api.Executor
 	return out, c.getJSON(ctx, "/api/v1/executors", &out)
 }
 
 // Executor shows one executor by REF.
-func (c *Client) Executor(ctx context.Context, ref string) (*webserver.ExecutorView, error) {
-	var out webserver.ExecutorView
+func (c *Client) Executor(ctx context.Context, ref string) (*api.Executor, error) {
+	var out api.Executor
 	return &out, c.getJSON(ctx, "/api/v1/executors/"+url.PathEscape(ref), &out)
 }
 
 // SetActive activates or deactivates the executor REF.
-func (c *Client) SetActive(ctx context.Context, ref string, active bool) (*webserver.ExecutorView, error) {
+func (c *Client) SetActive(ctx context.Context, ref string, active bool) (*api.Executor, error) {
 	verb := "deactivate"
 	if active {
 		verb = "activate"
 	}
-	var out webserver.ExecutorView
+	var out api.Executor
 	return &out, c.postJSON(ctx, "/api/v1/executors/"+url.PathEscape(ref)+"/"+verb, nil, &out)
 }
 
 // RemoveExecutor deletes a stopped or offline executor's row.
-func (c *Client) RemoveExecutor(ctx context.Context, ref string) (*webserver.ExecutorView, error) {
-	var out webserver.ExecutorView
+func (c *Client) RemoveExecutor(ctx context.Context, ref string) (*api.Executor, error) {
+	var out api.Executor
 	return &out, c.do(ctx, http.MethodDelete, "/api/v1/executors/"+url.PathEscape(ref), nil, "", &out)
 }
 
 // UploadProject uploads a zip archive as the next version of project name.
-func (c *Client) UploadProject(ctx context.Context, name string, zip []byte) (*webserver.UploadResult, error) {
-	var out webserver.UploadResult
+func (c *Client) UploadProject(ctx context.Context, name string, zip []byte) (*api.UploadResult, error) {
+	var out api.UploadResult
 	return &out, c.do(ctx, http.MethodPost, "/api/v1/projects/"+url.PathEscape(name), bytes.NewReader(zip), "application/zip", &out)
 }
 
 // Projects lists projects.
-func (c *Client) Projects(ctx context.Context) ([]webserver.ProjectView, error) {
-	var out []webserver.ProjectView
+func (c *Client) Projects(ctx context.Context) ([]api.Project, error) {
+	var out []api.Project
 	return out, c.getJSON(ctx, "/api/v1/projects", &out)
 }
 
 // Project shows a project with its versions.
-func (c *Client) Project(ctx context.Context, name string) (*webserver.ProjectView, error) {
-	var out webserver.ProjectView
+func (c *Client) Project(ctx context.Context, name string) (*api.Project, error) {
+	var out api.Project
 	return &out, c.getJSON(ctx, "/api/v1/projects/"+url.PathEscape(name), &out)
 }
 
 // Flows lists a project's flows.
-func (c *Client) Flows(ctx context.Context, project string) ([]webserver.FlowSummary, error) {
-	var out []webserver.FlowSummary
+func (c *Client) Flows(ctx context.Context, project string) ([]api.FlowSummary, error) {
+	var out []api.FlowSummary
 	return out, c.getJSON(ctx, "/api/v1/projects/"+url.PathEscape(project)+"/flows", &out)
 }
 
@@ -203,12 +202,12 @@ type SkippedError struct {
 func (e *SkippedError) Error() string { return e.Message }
 
 // Submit starts a flow; it returns the new executions.
-func (c *Client) Submit(ctx context.Context, req webserver.SubmitRequest) ([]*store.Execution, error) {
-	var out webserver.SubmitResult
+func (c *Client) Submit(ctx context.Context, req api.SubmitRequest) ([]*api.Execution, error) {
+	var out api.SubmitResult
 	err := c.postJSON(ctx, "/api/v1/executions", req, &out)
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusConflict {
-		var sk webserver.SkippedResult
+		var sk api.SkippedResult
 		if json.Unmarshal(ae.Body, &sk) == nil && sk.Skipped {
 			return nil, &SkippedError{Message: sk.Error, Running: sk.RunningExecution}
 		}
@@ -217,7 +216,7 @@ func (c *Client) Submit(ctx context.Context, req webserver.SubmitRequest) ([]*st
 }
 
 // Executions lists executions.
-func (c *Client) Executions(ctx context.Context, status, project, flow string, limit int) ([]*store.Execution, error) {
+func (c *Client) Executions(ctx context.Context, status, project, flow string, limit int) ([]*api.Execution, error) {
 	q := url.Values{}
 	for k, v := range map[string]string{"status": status, "project": project, "flow": flow} {
 		if v != "" {
@@ -227,70 +226,70 @@ func (c *Client) Executions(ctx context.Context, status, project, flow string, l
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
-	var out []*store.Execution
+	var out []*api.Execution
 	return out, c.getJSON(ctx, "/api/v1/executions?"+q.Encode(), &out)
 }
 
 // Execution shows one execution with its jobs.
-func (c *Client) Execution(ctx context.Context, id int64) (*store.Execution, error) {
-	var out store.Execution
+func (c *Client) Execution(ctx context.Context, id int64) (*api.Execution, error) {
+	var out api.Execution
 	return &out, c.getJSON(ctx, "/api/v1/executions/"+strconv.FormatInt(id, 10), &out)
 }
 
 // Cancel cancels an execution.
-func (c *Client) Cancel(ctx context.Context, id int64) (*store.Execution, error) {
-	var out store.Execution
+func (c *Client) Cancel(ctx context.Context, id int64) (*api.Execution, error) {
+	var out api.Execution
 	return &out, c.postJSON(ctx, "/api/v1/executions/"+strconv.FormatInt(id, 10)+"/cancel", nil, &out)
 }
 
 // Logs reads a job's log (job "" = the flow log) from offset.
-func (c *Client) Logs(ctx context.Context, id int64, job string, offset int64) (*webserver.LogChunk, error) {
+func (c *Client) Logs(ctx context.Context, id int64, job string, offset int64) (*api.LogChunk, error) {
 	q := url.Values{"offset": {strconv.FormatInt(offset, 10)}}
 	if job != "" {
 		q.Set("job", job)
 	}
-	var out webserver.LogChunk
+	var out api.LogChunk
 	return &out, c.getJSON(ctx, "/api/v1/executions/"+strconv.FormatInt(id, 10)+"/logs?"+q.Encode(), &out)
 }
 
 // AddSchedule creates a schedule.
-func (c *Client) AddSchedule(ctx context.Context, req webserver.ScheduleRequest) (*webserver.ScheduleView, error) {
-	var out webserver.ScheduleView
+func (c *Client) AddSchedule(ctx context.Context, req api.ScheduleRequest) (*api.Schedule, error) {
+	var out api.Schedule
 	return &out, c.postJSON(ctx, "/api/v1/schedules", req, &out)
 }
 
 // Schedules lists schedules.
-func (c *Client) Schedules(ctx context.Context) ([]webserver.ScheduleView, error) {
-	var out []webserver.ScheduleView
+func (c *Client) Schedules(ctx context.Context) ([]api.Schedule, error) {
+	var out []api.Schedule
 	return out, c.getJSON(ctx, "/api/v1/schedules", &out)
 }
 
 // Schedule shows one schedule.
-func (c *Client) Schedule(ctx context.Context, id int64) (*webserver.ScheduleView, error) {
-	var out webserver.ScheduleView
+func (c *Client) Schedule(ctx context.Context, id int64) (*api.Schedule, error) {
+	var out api.Schedule
 	return &out, c.getJSON(ctx, "/api/v1/schedules/"+strconv.FormatInt(id, 10), &out)
 }
 
 // SetSchedulePaused pauses or resumes a schedule.
-func (c *Client) SetSchedulePaused(ctx context.Context, id int64, paused bool) (*webserver.ScheduleView, error) {
+func (c *Client) SetSchedulePaused(ctx context.Context, id int64, paused bool) (*api.Schedule, error) {
 	verb := "resume"
 	if paused {
 		verb = "pause"
 	}
-	var out webserver.ScheduleView
+	var out api.Schedule
 	return &out, c.postJSON(ctx, "/api/v1/schedules/"+strconv.FormatInt(id, 10)+"/"+verb, nil, &out)
 }
 
 // RemoveSchedule deletes a schedule.
-func (c *Client) RemoveSchedule(ctx context.Context, id int64) (*webserver.ScheduleView, error) {
-	var out webserver.ScheduleView
+func (c *Client) RemoveSchedule(ctx context.Context, id int64) (*api.Schedule, error) {
+	var out api.Schedule
 	return &out, c.do(ctx, http.MethodDelete, "/api/v1/schedules/"+strconv.FormatInt(id, 10), nil, "", &out)
 }
 
 // Login exchanges a user name and password for a token.
-func (c *Client) Login(ctx context.Context, user, password, expiresIn string) (*webserver.TokenResult, error) {
-	var out webserver.TokenResult
-	return &out, c.postJSON(ctx, "/api/v1/login", webserver.LoginRequest{User: user, Password: password, ExpiresIn: expiresIn}, &out)
+func (c *Client) Login(ctx context.Context, user, password, expiresIn string) (*api.TokenResult, error) {
+	var out api.TokenResult
+	return &out, c.postJSON(ctx, "/api/v1/login", api.LoginRequest{User: user, Password: password, ExpiresIn: expiresIn}, &out)
 }
 
 // WhoAmI returns the caller's user name and role.
@@ -300,14 +299,14 @@ func (c *Client) WhoAmI(ctx context.Context) (map[string]string, error) {
 }
 
 // AddUser creates a user.
-func (c *Client) AddUser(ctx context.Context, req webserver.UserRequest) (*store.User, error) {
-	var out store.User
+func (c *Client) AddUser(ctx context.Context, req api.UserRequest) (*api.User, error) {
+	var out api.User
 	return &out, c.postJSON(ctx, "/api/v1/users", req, &out)
 }
 
 // Users lists users.
-func (c *Client) Users(ctx context.Context) ([]store.User, error) {
-	var out []store.User
+func (c *Client) Users(ctx context.Context) ([]api.User, error) {
+	var out []api.User
 	return out, c.getJSON(ctx, "/api/v1/users", &out)
 }
 
@@ -323,14 +322,14 @@ func (c *Client) SetPassword(ctx context.Context, name, password string) error {
 }
 
 // CreateToken creates an API token.
-func (c *Client) CreateToken(ctx context.Context, req webserver.TokenRequest) (*webserver.TokenResult, error) {
-	var out webserver.TokenResult
+func (c *Client) CreateToken(ctx context.Context, req api.TokenRequest) (*api.TokenResult, error) {
+	var out api.TokenResult
 	return &out, c.postJSON(ctx, "/api/v1/tokens", req, &out)
 }
 
 // Tokens lists tokens (the caller's; an admin's lists everyone's).
-func (c *Client) Tokens(ctx context.Context) ([]store.Token, error) {
-	var out []store.Token
+func (c *Client) Tokens(ctx context.Context) ([]api.Token, error) {
+	var out []api.Token
 	return out, c.getJSON(ctx, "/api/v1/tokens", &out)
 }
 

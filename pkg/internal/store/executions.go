@@ -31,42 +31,42 @@ var ErrFenced = errors.New("execution no longer owned by this executor attempt")
 
 // Execution is one row of executions, with its jobs when loaded by GetExecution.
 type Execution struct {
-	ID               int64  `json:"id"`
-	ProjectID        int64  `json:"project_id"`
-	Project          string `json:"project"`
-	Version          int    `json:"version"`
-	Flow             string `json:"flow"`
-	Status           string `json:"status"`
-	ExecutorID       *int64 `json:"executor_id"`
-	ExecutorName     string `json:"executor_name"`
-	ExecutorAddr     string `json:"executor_addr,omitempty"`
-	ExecutorTLS      bool   `json:"-"`
-	PinnedExecutorID *int64 `json:"pinned_executor_id,omitempty"`
+	ID               int64
+	ProjectID        int64
+	Project          string
+	Version          int
+	Flow             string
+	Status           string
+	ExecutorID       *int64
+	ExecutorName     string
+	ExecutorAddr     string
+	ExecutorTLS      bool
+	PinnedExecutorID *int64
 	// Attempt is the fencing token: every dispatch and re-queue bumps it,
 	// and every write an executor makes must name the current one. Users
 	// see Runs instead.
-	Attempt int `json:"-"`
+	Attempt int
 	// Runs is how many times the flow actually started (claims), shown to
 	// users as its attempt: 1 for a flow that ran once, 0 before it starts.
-	Runs             int               `json:"attempt"`
-	DispatchFailures int               `json:"dispatch_failures"`
-	Excluded         []int64           `json:"excluded_executors,omitempty"`
-	FlowRetries      int               `json:"flow_retries"`
-	Params           map[string]string `json:"params"`
-	Priority         int               `json:"priority"`
-	Concurrent       string            `json:"concurrent"`
-	FailureAction    string            `json:"failure_action"`
-	SubmitUser       string            `json:"submit_user"`
-	SubmitTime       time.Time         `json:"submit_time"`
-	DispatchedTime   *time.Time        `json:"dispatched_time"`
-	StartTime        *time.Time        `json:"start_time"`
-	EndTime          *time.Time        `json:"end_time"`
-	WaitReason       string            `json:"wait_reason,omitempty"`
-	Error            string            `json:"error"`
-	KillReason       string            `json:"kill_reason,omitempty"`
-	ScheduleID       *int64            `json:"schedule_id,omitempty"`
-	ScheduledTime    *time.Time        `json:"scheduled_time,omitempty"`
-	Jobs             []ExecutionJob    `json:"jobs"`
+	Runs             int
+	DispatchFailures int
+	Excluded         []int64
+	FlowRetries      int
+	Params           map[string]string
+	Priority         int
+	Concurrent       string
+	FailureAction    string
+	SubmitUser       string
+	SubmitTime       time.Time
+	DispatchedTime   *time.Time
+	StartTime        *time.Time
+	EndTime          *time.Time
+	WaitReason       string
+	Error            string
+	KillReason       string
+	ScheduleID       *int64
+	ScheduledTime    *time.Time
+	Jobs             []ExecutionJob
 }
 
 // Ended reports whether the execution reached a final status.
@@ -76,17 +76,17 @@ func (e *Execution) Ended() bool {
 
 // ExecutionJob is one job of an execution's current attempt.
 type ExecutionJob struct {
-	Name   string `json:"name"`
-	Type   string `json:"type"`
-	Status string `json:"status"`
+	Name   string
+	Type   string
+	Status string
 	// Attempt counts from 0 (Azkaban's azkaban.job.attempt); Try is the
 	// same counted from 1, as users see it and as executions count runs.
-	Attempt   int        `json:"-"`
-	Try       int        `json:"attempt"`
-	StartTime *time.Time `json:"start_time"`
-	EndTime   *time.Time `json:"end_time"`
-	ExitCode  *int       `json:"exit_code"`
-	Error     string     `json:"error,omitempty"`
+	Attempt   int
+	Try       int
+	StartTime *time.Time
+	EndTime   *time.Time
+	ExitCode  *int
+	Error     string
 }
 
 // NewExecution is a submission.

@@ -28,29 +28,29 @@ const (
 
 // Executor is one row of the executors table.
 type Executor struct {
-	ID            int64             `json:"id"`
-	Name          string            `json:"name"`
-	Host          string            `json:"host"`
-	Port          int               `json:"port"`
-	Active        bool              `json:"active"`
-	Labels        map[string]string `json:"labels"`
-	MaxFlows      int               `json:"max_flows"`
-	Version       string            `json:"version"`
-	StartedAt     *time.Time        `json:"started_at"`
-	StoppedAt     *time.Time        `json:"stopped_at"`
-	LastHeartbeat *time.Time        `json:"last_heartbeat"`
+	ID            int64
+	Name          string
+	Host          string
+	Port          int
+	Active        bool
+	Labels        map[string]string
+	MaxFlows      int
+	Version       string
+	StartedAt     *time.Time
+	StoppedAt     *time.Time
+	LastHeartbeat *time.Time
 	// HeartbeatAge is how old the last heartbeat is by the database clock;
 	// negative when there has been none.
-	HeartbeatAge time.Duration `json:"-"`
-	ClockSkew    time.Duration `json:"-"`
-	RunningFlows int           `json:"running_flows"`
-	Load1        float64       `json:"load1"`
+	HeartbeatAge time.Duration
+	ClockSkew    time.Duration
+	RunningFlows int
+	Load1        float64
 	// Stopped is true when the executor shut down cleanly after its last start.
-	Stopped bool `json:"-"`
+	Stopped bool
 	// TLS is true when the executor serves HTTPS.
-	TLS bool `json:"tls"`
+	TLS bool
 	// Lease is the lease the executor granted itself at its last heartbeat.
-	Lease time.Duration `json:"-"`
+	Lease time.Duration
 }
 
 // Status is online, offline or stopped, judged by the database clock.
@@ -92,12 +92,12 @@ type Heartbeat struct {
 
 // ExecutorEvent is one row of executor_events.
 type ExecutorEvent struct {
-	ID         int64     `json:"id"`
-	ExecutorID int64     `json:"executor_id"`
-	Type       string    `json:"type"`
-	Actor      string    `json:"actor"`
-	Message    string    `json:"message"`
-	Time       time.Time `json:"time"`
+	ID         int64
+	ExecutorID int64
+	Type       string
+	Actor      string
+	Message    string
+	Time       time.Time
 }
 
 func (s *Store) executorColumns() string {

@@ -12,15 +12,15 @@ import (
 
 // MigrationState is where a database stands against this binary's schema.
 type MigrationState struct {
-	Current int64           `json:"current"`
-	Latest  int64           `json:"latest"`
-	Pending []MigrationInfo `json:"pending"`
+	Current int64
+	Latest  int64
+	Pending []MigrationInfo
 }
 
 // MigrationInfo names one migration.
 type MigrationInfo struct {
-	Version int64  `json:"version"`
-	Source  string `json:"source"`
+	Version int64
+	Source  string
 }
 
 func (s *Store) provider() (*goose.Provider, error) {

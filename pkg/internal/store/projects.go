@@ -14,24 +14,24 @@ const chunkSize = 1 << 20
 
 // Project is one row of projects.
 type Project struct {
-	ID            int64     `json:"id"`
-	Name          string    `json:"name"`
-	LatestVersion int       `json:"latest_version"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            int64
+	Name          string
+	LatestVersion int
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // ProjectVersion is one upload of a project.
 type ProjectVersion struct {
-	ProjectID  int64     `json:"-"`
-	Project    string    `json:"project"`
-	Version    int       `json:"version"`
-	SHA256     string    `json:"sha256"`
-	Size       int64     `json:"size"`
-	Format     string    `json:"format"`
-	Flows      string    `json:"-"` // the parsed project as JSON
-	UploadedBy string    `json:"uploaded_by"`
-	CreatedAt  time.Time `json:"created_at"`
+	ProjectID  int64
+	Project    string
+	Version    int
+	SHA256     string
+	Size       int64
+	Format     string
+	Flows      string // the parsed project as JSON
+	UploadedBy string
+	CreatedAt  time.Time
 }
 
 // NewProjectVersion is an upload to store.

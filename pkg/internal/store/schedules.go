@@ -11,23 +11,23 @@ import (
 
 // Schedule is one row of schedules.
 type Schedule struct {
-	ID              int64             `json:"id"`
-	Project         string            `json:"project"`
-	Flow            string            `json:"flow"`
-	Cron            string            `json:"cron"`
-	TimeZone        string            `json:"time_zone"`
-	Params          map[string]string `json:"params"`
-	Concurrent      string            `json:"concurrent"`
-	Misfire         string            `json:"misfire"`
-	Paused          bool              `json:"paused"`
-	NextFire        *time.Time        `json:"next_fire"`
-	LastFire        *time.Time        `json:"last_fire"`
-	LastExecutionID *int64            `json:"last_execution_id"`
-	LastStatus      string            `json:"last_status"`
-	FiredCount      int64             `json:"fired_count"`
-	SkippedCount    int64             `json:"skipped_count"`
-	Owner           string            `json:"owner"`
-	CreatedAt       time.Time         `json:"created_at"`
+	ID              int64
+	Project         string
+	Flow            string
+	Cron            string
+	TimeZone        string
+	Params          map[string]string
+	Concurrent      string
+	Misfire         string
+	Paused          bool
+	NextFire        *time.Time
+	LastFire        *time.Time
+	LastExecutionID *int64
+	LastStatus      string
+	FiredCount      int64
+	SkippedCount    int64
+	Owner           string
+	CreatedAt       time.Time
 }
 
 // NewSchedule is a schedule to add.

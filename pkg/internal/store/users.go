@@ -10,22 +10,22 @@ import (
 
 // User is one row of users (without its password hash).
 type User struct {
-	ID        int64     `json:"id"`
-	Name      string    `json:"name"`
-	Role      string    `json:"role"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        int64
+	Name      string
+	Role      string
+	CreatedAt time.Time
 }
 
 // Token describes an API token; the token itself is never stored, only its
 // SHA-256 hash, and is shown once when created.
 type Token struct {
-	ID        int64      `json:"id"`
-	User      string     `json:"user"`
-	Name      string     `json:"name"`
-	Prefix    string     `json:"prefix"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at"`
-	RevokedAt *time.Time `json:"revoked_at"`
+	ID        int64
+	User      string
+	Name      string
+	Prefix    string
+	CreatedAt time.Time
+	ExpiresAt *time.Time
+	RevokedAt *time.Time
 }
 
 // AddUser creates a user; ErrConflict if the name is taken.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
@@ -43,19 +44,6 @@ func (s *Server) handle(mux *http.ServeMux, pattern, need string, h http.Handler
 
 var userName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$`)
 
-// LoginRequest is the body of POST /api/v1/login.
-type LoginRequest struct {
-	User      string `json:"user"`
-	Password  string `json:"password"`
-	ExpiresIn string `json:"expires_in"` // Go duration; default 720h
-}
-
-// TokenResult carries a new token, shown this once.
-type TokenResult struct {
-	Secret string `json:"token"`
-	store.Token
-}
-
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
@@ -81,7 +69,7 @@ func parseExpiry(s string, def time.Duration) (time.Duration, error) {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	var req LoginRequest
+	var req api.LoginRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
@@ -128,7 +116,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, user, name s
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, TokenResult{Secret: tok, Token: *t})
+	writeJSON(w, http.StatusCreated, api.TokenResult{Secret: tok, Token: wireToken(*t)})
 }
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
@@ -139,15 +127,8 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"user": id.User, "role": id.Role})
 }
 
-// UserRequest is the body of POST /api/v1/users.
-type UserRequest struct {
-	Name     string `json:"name"`
-	Role     string `json:"role"`
-	Password string `json:"password"`
-}
-
 func (s *Server) addUser(w http.ResponseWriter, r *http.Request) {
-	var req UserRequest
+	var req api.UserRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
@@ -170,7 +151,7 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info().Str("user", u.Name).Str("role", u.Role).Str("by", actor(r)).Msg("user added")
-	writeJSON(w, http.StatusCreated, u)
+	writeJSON(w, http.StatusCreated, wireUser(*u))
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -179,7 +160,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list)
+	out := make([]api.User, 0, len(list))
+	for _, u := range list {
+		out = append(out, wireUser(u))
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
@@ -216,15 +201,8 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"user": name, "status": "password changed"})
 }
 
-// TokenRequest is the body of POST /api/v1/tokens.
-type TokenRequest struct {
-	Name      string `json:"name"`
-	ExpiresIn string `json:"expires_in"` // Go duration or "never" (default)
-	User      string `json:"user"`       // admins may create tokens for others
-}
-
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
-	var req TokenRequest
+	var req api.TokenRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
@@ -266,7 +244,11 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list)
+	out := make([]api.Token, 0, len(list))
+	for _, t := range list {
+		out = append(out, wireToken(t))
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {

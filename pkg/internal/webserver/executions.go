@@ -10,38 +10,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
-
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 	"github.com/crawlctl/crawlctl/pkg/internal/submission"
 )
 
-// SubmitRequest is the body of POST /api/v1/executions.
-type SubmitRequest struct {
-	Project       string            `json:"project"`
-	Flow          string            `json:"flow"`
-	Params        map[string]string `json:"params"`
-	Executor      string            `json:"executor"`      // pin to this executor REF
-	AllExecutors  bool              `json:"all_executors"` // one execution per active online executor
-	Concurrent    string            `json:"concurrent"`    // skip, ignore (default) or queue
-	Priority      int               `json:"priority"`
-	FailureAction string            `json:"failure_action"`
-}
-
-// SubmitResult is the reply to a submit.
-type SubmitResult struct {
-	Executions []*store.Execution `json:"executions"`
-}
-
-// SkippedResult is the 409 reply when concurrent=skip finds the flow running.
-type SkippedResult struct {
-	Error            string `json:"error"`
-	Skipped          bool   `json:"skipped"`
-	RunningExecution int64  `json:"running_execution_id"`
-}
-
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
-	var req SubmitRequest
+	var req api.SubmitRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -90,7 +66,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	default:
 		pins = []int64{0}
 	}
-	res := SubmitResult{}
+	res := api.SubmitResult{}
 	// With a dispatcher, an execution is assigned in its submit transaction
 	// when nothing waits ahead of it, and its executor nudged at once.
 	var choose store.ChooseFunc
@@ -108,14 +84,14 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		ex, a, err := s.store.SubmitAndAssign(r.Context(), ne, choose, nudge)
 		var are *store.AlreadyRunningError
 		if errors.As(err, &are) {
-			writeJSON(w, http.StatusConflict, SkippedResult{Error: "skipped: " + are.Error(), Skipped: true, RunningExecution: are.ID})
+			writeJSON(w, http.StatusConflict, api.SkippedResult{Error: "skipped: " + are.Error(), Skipped: true, RunningExecution: are.ID})
 			return
 		}
 		if err != nil {
 			s.storeError(w, err)
 			return
 		}
-		res.Executions = append(res.Executions, ex)
+		res.Executions = append(res.Executions, wireExecution(ex))
 		if a == nil {
 			queued++
 		}
@@ -150,7 +126,7 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, wireExecutions(list))
 }
 
 func execID(w http.ResponseWriter, r *http.Request) (int64, bool) {
@@ -172,7 +148,7 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ex)
+	writeJSON(w, http.StatusOK, wireExecution(ex))
 }
 
 func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
@@ -203,16 +179,7 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
 			resp.Body.Close()
 		}
 	}
-	writeJSON(w, http.StatusOK, ex)
-}
-
-// LogChunk is the reply of GET /api/v1/executions/{id}/logs.
-type LogChunk struct {
-	Job    string `json:"job"`
-	Offset int64  `json:"offset"`
-	Next   int64  `json:"next_offset"`
-	Data   string `json:"data"`
-	Ended  bool   `json:"ended"`
+	writeJSON(w, http.StatusOK, wireExecution(ex))
 }
 
 func (s *Server) executionLogs(w http.ResponseWriter, r *http.Request) {
@@ -249,5 +216,5 @@ func (s *Server) executionLogs(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, LogChunk{Job: job, Offset: offset, Next: next, Data: string(data), Ended: ex.Ended()})
+	writeJSON(w, http.StatusOK, api.LogChunk{Job: job, Offset: offset, Next: next, Data: string(data), Ended: ex.Ended()})
 }

@@ -6,35 +6,15 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
-// ExecutorView is the JSON shape of an executor.
-type ExecutorView struct {
-	ID             int64                 `json:"id"`
-	Name           string                `json:"name"`
-	Host           string                `json:"host"`
-	Port           int                   `json:"port"`
-	Active         bool                  `json:"active"`
-	Status         string                `json:"status"`
-	RunningFlows   int                   `json:"running_flows"`
-	MaxFlows       int                   `json:"max_flows"`
-	LastHeartbeat  *time.Time            `json:"last_heartbeat"`
-	HeartbeatAgeMs int64                 `json:"heartbeat_age_ms"`
-	ClockSkewMs    int64                 `json:"clock_skew_ms"`
-	Version        string                `json:"version"`
-	Labels         map[string]string     `json:"labels"`
-	StartedAt      *time.Time            `json:"started_at"`
-	StoppedAt      *time.Time            `json:"stopped_at"`
-	Load1          float64               `json:"load1"`
-	TLS            bool                  `json:"tls"`
-	Events         []store.ExecutorEvent `json:"events,omitempty"`
-}
-
-func (s *Server) view(e *store.Executor) ExecutorView {
-	return ExecutorView{
+// view is an executor as the API shows it, its status judged against the
+// cluster's offline threshold.
+func (s *Server) view(e *store.Executor) api.Executor {
+	return api.Executor{
 		ID: e.ID, Name: e.Name, Host: e.Host, Port: e.Port, Active: e.Active, Status: e.Status(s.cfg.OfflineAfter),
 		RunningFlows: e.RunningFlows, MaxFlows: e.MaxFlows, LastHeartbeat: e.LastHeartbeat, HeartbeatAgeMs: e.HeartbeatAge.Milliseconds(),
 		ClockSkewMs: e.ClockSkew.Milliseconds(), Version: e.Version, Labels: e.Labels, StartedAt: e.StartedAt, StoppedAt: e.StoppedAt, Load1: e.Load1, TLS: e.TLS,
@@ -50,7 +30,7 @@ func (s *Server) listExecutors(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	out := make([]ExecutorView, 0, len(list))
+	out := make([]api.Executor, 0, len(list))
 	for _, e := range list {
 		out = append(out, s.view(e))
 	}
@@ -127,7 +107,7 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, ref string) *st
 		if len(re.Candidates) > 0 {
 			code = http.StatusBadRequest
 		}
-		writeJSON(w, code, apiError{Error: re.Error(), Candidates: re.Candidates})
+		writeJSON(w, code, api.Error{Error: re.Error(), Candidates: re.Candidates})
 		return nil
 	}
 	return e
@@ -144,7 +124,7 @@ func (s *Server) getExecutor(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	v.Events = evs
+	v.Events = wireEvents(evs)
 	writeJSON(w, http.StatusOK, v)
 }
 

@@ -11,22 +11,13 @@ import (
 	"net/http"
 	"regexp"
 
+	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 	"github.com/crawlctl/crawlctl/pkg/internal/submission"
 )
 
 var projectName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-
-// UploadResult is the reply to a project upload.
-type UploadResult struct {
-	Project string   `json:"project"`
-	Version int      `json:"version"`
-	SHA256  string   `json:"sha256"`
-	Size    int64    `json:"size"`
-	Format  string   `json:"format"`
-	Flows   []string `json:"flows"`
-}
 
 func (s *Server) uploadProject(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
@@ -68,14 +59,7 @@ func (s *Server) uploadProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info().Str("project", name).Int("version", pv.Version).Str("by", actor(r)).Msg("project uploaded")
-	writeJSON(w, http.StatusCreated, UploadResult{Project: name, Version: pv.Version, SHA256: pv.SHA256, Size: pv.Size, Format: proj.Format, Flows: proj.FlowNames()})
-}
-
-// ProjectView is a project with its versions and the latest version's flows.
-type ProjectView struct {
-	store.Project
-	Flows    []string               `json:"flows"`
-	Versions []store.ProjectVersion `json:"versions,omitempty"`
+	writeJSON(w, http.StatusCreated, api.UploadResult{Project: name, Version: pv.Version, SHA256: pv.SHA256, Size: pv.Size, Format: proj.Format, Flows: proj.FlowNames()})
 }
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
@@ -84,14 +68,14 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	out := make([]ProjectView, 0, len(list))
+	out := make([]api.Project, 0, len(list))
 	for _, p := range list {
 		proj, _, err := s.loadProject(r, p.Name, 0)
 		if err != nil {
 			s.storeError(w, err)
 			return
 		}
-		out = append(out, ProjectView{Project: p, Flows: proj.FlowNames()})
+		out = append(out, wireProject(p, proj.FlowNames(), nil))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -128,14 +112,7 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ProjectView{Project: *p, Flows: proj.FlowNames(), Versions: versions})
-}
-
-// FlowSummary is one line of `flow list`.
-type FlowSummary struct {
-	Name    string `json:"name"`
-	Jobs    int    `json:"jobs"`
-	Version int    `json:"version"`
+	writeJSON(w, http.StatusOK, wireProject(*p, proj.FlowNames(), versions))
 }
 
 func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
@@ -144,9 +121,9 @@ func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	out := []FlowSummary{}
+	out := []api.FlowSummary{}
 	for _, f := range proj.Flows {
-		out = append(out, FlowSummary{Name: f.Name, Jobs: f.JobCount(), Version: pv.Version})
+		out = append(out, api.FlowSummary{Name: f.Name, Jobs: f.JobCount(), Version: pv.Version})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

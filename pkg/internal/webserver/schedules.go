@@ -8,31 +8,14 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/internal/schedule"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 	"github.com/crawlctl/crawlctl/pkg/internal/submission"
 )
 
-// ScheduleRequest is the body of POST /api/v1/schedules.
-type ScheduleRequest struct {
-	Project    string            `json:"project"`
-	Flow       string            `json:"flow"`
-	Cron       string            `json:"cron"`
-	TimeZone   string            `json:"time_zone"` // IANA name; "" = the web server's zone
-	Params     map[string]string `json:"params"`
-	Concurrent string            `json:"concurrent"` // default skip
-	Misfire    string            `json:"misfire"`    // fire-once (default) or skip
-}
-
-// ScheduleView is a schedule with its next fire times.
-type ScheduleView struct {
-	*store.Schedule
-	NextFires           []time.Time `json:"next_fires"`
-	LastExecutionStatus string      `json:"last_execution_status,omitempty"`
-}
-
-func (s *Server) scheduleView(r *http.Request, sc *store.Schedule) ScheduleView {
-	v := ScheduleView{Schedule: sc, NextFires: []time.Time{}}
+func (s *Server) scheduleView(r *http.Request, sc *store.Schedule) api.Schedule {
+	v := wireSchedule(sc)
 	if c, err := schedule.ParseCron(sc.Cron); err == nil && !sc.Paused {
 		if loc, err := time.LoadLocation(sc.TimeZone); err == nil {
 			from := time.Now()
@@ -53,7 +36,7 @@ func (s *Server) scheduleView(r *http.Request, sc *store.Schedule) ScheduleView 
 }
 
 func (s *Server) addSchedule(w http.ResponseWriter, r *http.Request) {
-	var req ScheduleRequest
+	var req api.ScheduleRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -115,7 +98,7 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	out := make([]ScheduleView, 0, len(list))
+	out := make([]api.Schedule, 0, len(list))
 	for _, sc := range list {
 		out = append(out, s.scheduleView(r, sc))
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
@@ -163,14 +164,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
-// apiError is the body of every error response.
-type apiError struct {
-	Error      string   `json:"error"`
-	Candidates []string `json:"candidates,omitempty"`
-}
-
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, apiError{Error: msg})
+	writeJSON(w, code, api.Error{Error: msg})
 }
 
 // storeError maps store errors to HTTP statuses.
