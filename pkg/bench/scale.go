@@ -23,7 +23,7 @@ type Scale struct {
 	// Executions is how many queued executions each dispatch rate assigns.
 	Executions int `json:"executions"`
 	// DispatchRate4 and DispatchRate1000 are executions assigned per second
-	// by repeated AssignQueued(64) with ExecutorsSmall (4) and with
+	// by repeated AssignDue(64) with ExecutorsSmall (4) and with
 	// ExecutorsLarge (1000) active executors heartbeating every second.
 	DispatchRate4            float64 `json:"dispatch_rate_4"`
 	DispatchRate1000         float64 `json:"dispatch_rate_1000"`
@@ -40,7 +40,7 @@ type Scale struct {
 	HeartbeatMaxMsLarge float64 `json:"heartbeat_max_ms_large"`
 
 	// Queued is how many executions were queued (100,000 but in quick
-	// runs) when one AssignQueued(1) + ClaimExecution was timed
+	// runs) when one AssignDue(1) + ClaimExecution was timed
 	// ClaimSamples times (fewer than asked when the run's time ran out),
 	// with ClaimExecutors executors registered.
 	Queued                 int     `json:"queued"`
@@ -237,14 +237,14 @@ const assignRetries = 3
 // are counted in *errs and the last one kept in *last.
 // assignOnce is one pass of the dispatcher: bring its view of the executors
 // up to date if due, then assign.
-func assignOnce(ctx context.Context, st *store.Store, limit int, pool *dispatch.Pool) ([]store.Assignment, error) {
+func assignOnce(ctx context.Context, st *store.Store, limit int, pool *dispatch.Pool) ([]dispatch.Assignment, error) {
 	if err := pool.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	return st.AssignQueued(ctx, limit, pool.Choose)
+	return dispatch.AssignDue(ctx, st, limit, pool.Choose)
 }
 
-func assign(ctx context.Context, st *store.Store, limit int, pool *dispatch.Pool, errs *int, last *string) ([]store.Assignment, error) {
+func assign(ctx context.Context, st *store.Store, limit int, pool *dispatch.Pool, errs *int, last *string) ([]dispatch.Assignment, error) {
 	for i := 1; ; i++ {
 		as, err := assignOnce(ctx, st, limit, pool)
 		if err == nil || i >= assignRetries || ctx.Err() != nil {
@@ -255,7 +255,7 @@ func assign(ctx context.Context, st *store.Store, limit int, pool *dispatch.Pool
 	}
 }
 
-// dispatchRate queues n executions, times repeated AssignQueued(64) until
+// dispatchRate queues n executions, times repeated AssignDue(64) until
 // all are assigned, then ends them so they hold no executor slot.
 func dispatchRate(ctx context.Context, st *store.Store, n int, pool *dispatch.Pool, errs *int, last *string) (float64, error) {
 	if _, err := st.BulkQueueExecutions(ctx, benchExecution, n, 1000); err != nil {
@@ -280,7 +280,7 @@ func dispatchRate(ctx context.Context, st *store.Store, n int, pool *dispatch.Po
 	return rate, nil
 }
 
-// claimLatency times up to samples x (AssignQueued(1) + ClaimExecution of
+// claimLatency times up to samples x (AssignDue(1) + ClaimExecution of
 // the assigned row), as a dispatcher and an executor do for one execution;
 // past the first minSamples it takes no new sample once budget has passed.
 // Then it ends the claimed executions so they hold no executor slot.

@@ -65,7 +65,7 @@ func (c *Config) defaults() {
 		c.ClaimTimeout = 15 * time.Second
 	}
 	if c.MaxDispatchFailures <= 0 {
-		c.MaxDispatchFailures = 5
+		c.MaxDispatchFailures = DefaultMaxFailures
 	}
 	if c.Batch <= 0 {
 		c.Batch = 64
@@ -82,11 +82,7 @@ func (c *Config) defaults() {
 }
 
 // policy is the bound and backoff of dispatch failures.
-func (c *Config) policy() store.DispatchPolicy {
-	return store.DispatchPolicy{MaxFailures: c.MaxDispatchFailures, Backoff: func(n int) time.Duration {
-		return min(time.Duration(1<<min(n, 7))*100*time.Millisecond, 10*time.Second)
-	}}
-}
+func (c *Config) policy() store.DispatchPolicy { return Policy(c.MaxDispatchFailures) }
 
 // Dispatcher is the web server's dispatch loop and reaper.
 type Dispatcher struct {
@@ -124,8 +120,8 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Dispatcher {
 }
 
 // Choose picks an executor for ex from the dispatcher's view of the
-// executors and counts ex against it (a store.ChooseFunc that never reads
-// the database: call Refresh first, outside the transaction).
+// executors and counts ex against it (a ChooseFunc that never reads the
+// database: call Refresh first, outside the transaction).
 func (d *Dispatcher) Choose(ctx context.Context, ex *store.Execution) (*store.Executor, string, error) {
 	return d.pool.Choose(ctx, ex)
 }
@@ -139,7 +135,7 @@ func (d *Dispatcher) ExecutorsChanged() { d.pool.Invalidate() }
 
 // Assigned nudges the executor of an assignment made outside the dispatch
 // loop (a submission assigned in its own transaction).
-func (d *Dispatcher) Assigned(a store.Assignment) {
+func (d *Dispatcher) Assigned(a Assignment) {
 	select {
 	case <-d.ready:
 	default:
@@ -154,7 +150,7 @@ func (d *Dispatcher) Assigned(a store.Assignment) {
 // startNudge sends the nudge of a in the background, at most MaxNudges at
 // once; past that it waits for a place, so nothing is dropped. An executor
 // that hangs delays only its own nudges.
-func (d *Dispatcher) startNudge(ctx context.Context, a store.Assignment) {
+func (d *Dispatcher) startNudge(ctx context.Context, a Assignment) {
 	d.inflight.Add(1)
 	go func() {
 		defer d.inflight.Done()
@@ -203,9 +199,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // whether a full batch was taken (more may be waiting).
 func (d *Dispatcher) dispatchOnce(ctx context.Context) bool {
 	err := d.pool.Refresh(ctx)
-	var as []store.Assignment
+	var as []Assignment
 	if err == nil {
-		as, err = d.store.AssignQueued(ctx, d.cfg.Batch, d.pool.Choose)
+		as, err = AssignDue(ctx, d.store, d.cfg.Batch, d.pool.Choose)
 	}
 	if err != nil {
 		if ctx.Err() == nil {
@@ -281,7 +277,7 @@ func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.
 // reach) and claims through its own poll; one that is really gone is
 // re-queued by the claim timeout or the reaper, which count it as a dispatch
 // failure.
-func (d *Dispatcher) nudge(ctx context.Context, a store.Assignment) {
+func (d *Dispatcher) nudge(ctx context.Context, a Assignment) {
 	outcome := d.sendNudge(ctx, a)
 	if d.OnNudge != nil {
 		d.OnNudge(outcome)
@@ -290,7 +286,7 @@ func (d *Dispatcher) nudge(ctx context.Context, a store.Assignment) {
 
 // sendNudge does the HTTP call and reacts to its answer; it returns the
 // outcome: delivered, requeued or undelivered.
-func (d *Dispatcher) sendNudge(ctx context.Context, a store.Assignment) string {
+func (d *Dispatcher) sendNudge(ctx context.Context, a Assignment) string {
 	log := d.log.With().Int64("execution", a.ExecutionID).Int64("executor_id", a.Executor.ID).Str("executor", a.Executor.Addr()).Logger()
 	resp, err := d.post(ctx, a.Executor, url.Values{"action": {"execute"}, "execid": {strconv.FormatInt(a.ExecutionID, 10)}, "attempt": {strconv.Itoa(a.Attempt)}})
 	if err != nil {
@@ -339,7 +335,7 @@ func (d *Dispatcher) post(ctx context.Context, e *store.Executor, q url.Values) 
 	return d.client.Do(req)
 }
 
-func (d *Dispatcher) requeue(ctx context.Context, a store.Assignment, reason string) {
+func (d *Dispatcher) requeue(ctx context.Context, a Assignment, reason string) {
 	p := d.cfg.policy()
 	n := a.Execution.DispatchFailures + 1
 	changed, failed, err := d.store.Requeue(ctx, store.DispatchFailure{ID: a.ExecutionID, Attempt: a.Attempt, ExecutorID: a.Executor.ID,

@@ -86,7 +86,7 @@ func (p *Pool) due() bool {
 
 // Choose picks a uniformly random eligible executor for ex (see the package
 // function Choose) from the view and counts the execution against it; with
-// none it returns nil and why ex waits. It is a store.ChooseFunc that never
+// none it returns nil and why ex waits. It is a ChooseFunc that never
 // fails and never reads the database.
 func (p *Pool) Choose(_ context.Context, ex *store.Execution) (*store.Executor, string, error) {
 	p.mu.Lock()

@@ -118,7 +118,7 @@ func TestPoolChoiceInsideFullPool(t *testing.T) {
 					errs <- err
 					return
 				}
-				_, _, err := s.SubmitAndAssign(ctx, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: "f",
+				_, _, err := dispatch.SubmitAndAssign(ctx, s, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: "f",
 					Concurrent: "ignore", FailureAction: "finishCurrent", SubmitUser: "u"}, p.Choose, nil)
 				errs <- err
 			}()

@@ -44,7 +44,7 @@ func TestReaperWaitsForTheExecutorsLease(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			as, err := s.AssignQueued(ctx, 10, func(context.Context, *store.Execution) (*store.Executor, string, error) { return e, "", nil })
+			as, err := dispatch.AssignDue(ctx, s, 10, func(context.Context, *store.Execution) (*store.Executor, string, error) { return e, "", nil })
 			if err != nil || len(as) != 1 {
 				t.Fatalf("assign = %+v, %v", as, err)
 			}

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
 	"github.com/crawlctl/crawlctl/pkg/internal/runner"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
@@ -219,7 +220,7 @@ func (e *Executor) execute(ctx context.Context, r *run) {
 	if why := e.leaseInterrupted(ctx, r, res); why != "" && res.Status != store.ExecSucceeded {
 		// Not the flow's fault: it starts again once the database is back
 		// (unless the cluster already gave it to another executor).
-		end = store.ExecutionEnd{Interrupted: true, Error: "run interrupted: " + why}
+		end = store.ExecutionEnd{Interrupted: true, Requeue: dispatch.Policy(dispatch.DefaultMaxFailures), Error: "run interrupted: " + why}
 	}
 	if err := rep.finish(end); err != nil {
 		if errors.Is(err, store.ErrFenced) {

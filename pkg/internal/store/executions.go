@@ -175,75 +175,24 @@ func nullID(id int64) any {
 	return id
 }
 
-// SubmitExecution queues an execution. With Concurrent "skip" it returns an
-// *AlreadyRunningError instead when the same flow is queued or running.
+// SubmitExecution queues an execution (the dispatcher assigns it). With
+// Concurrent "skip" it returns an *AlreadyRunningError instead when the same
+// flow is queued or running.
 func (s *Store) SubmitExecution(ctx context.Context, ne NewExecution) (*Execution, error) {
-	ex, _, err := s.SubmitAndAssign(ctx, ne, nil, nil)
-	return ex, err
-}
-
-// SubmitAndAssign is SubmitExecution that also assigns the execution in the
-// same transaction, making it DISPATCHING to the executor choose picks, when
-// nothing is queued ahead of it (queued work keeps its turn) and it is not
-// --concurrent queue. The Assignment is nil when the execution was queued.
-// assigned, if set, is given the Assignment as soon as it is committed,
-// before the execution is read back.
-func (s *Store) SubmitAndAssign(ctx context.Context, ne NewExecution, choose ChooseFunc, assigned func(Assignment)) (*Execution, *Assignment, error) {
 	var id int64
-	var chosen *Executor
-	var probe *Execution
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		chosen = nil
-		if err := s.skipCheck(ctx, tx, ne); err != nil {
-			return err
-		}
-		reason := ""
-		if choose != nil && ne.Concurrent != "queue" {
-			var ahead int64
-			err := tx.QueryRowContext(ctx, "SELECT id FROM executions WHERE status = 'QUEUED' LIMIT 1").Scan(&ahead)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				probe = &Execution{ProjectID: ne.ProjectID, Project: ne.Project, Version: ne.Version, Flow: ne.Flow, Status: ExecQueued,
-					Params: ne.Params, Priority: ne.Priority, Concurrent: ne.Concurrent, FailureAction: ne.FailureAction, SubmitUser: ne.SubmitUser,
-					SubmitTime: time.Now()}
-				if ne.PinnedExecutorID != 0 {
-					pin := ne.PinnedExecutorID
-					probe.PinnedExecutorID = &pin
-				}
-				if chosen, reason, err = choose(ctx, probe); err != nil {
-					return err
-				}
-			case err != nil:
-				return err
-			}
-		}
 		var err error
-		id, err = s.insertExecution(ctx, tx, ne, chosen, reason)
+		id, err = s.submitTx(ctx, tx, ne)
 		return err
 	})
 	if err != nil {
 		var are *AlreadyRunningError
 		if errors.As(err, &are) {
-			return nil, nil, err
+			return nil, err
 		}
-		return nil, nil, fmt.Errorf("submit %s/%s: %w", ne.Project, ne.Flow, err)
+		return nil, fmt.Errorf("submit %s/%s: %w", ne.Project, ne.Flow, err)
 	}
-	var a *Assignment
-	if chosen != nil {
-		probe.ID, probe.Status, probe.Attempt, probe.ExecutorID, probe.ExecutorName = id, ExecDispatching, 1, &chosen.ID, chosen.Name
-		a = &Assignment{ExecutionID: id, Attempt: 1, Executor: chosen, Execution: probe}
-		if assigned != nil {
-			assigned(*a)
-		}
-	}
-	ex, err := s.getExecution(ctx, id, false)
-	if err != nil {
-		return nil, a, err
-	}
-	if a != nil {
-		a.Execution = ex
-	}
-	return ex, a, nil
+	return s.getExecution(ctx, id, false)
 }
 
 // submitTx inserts a QUEUED execution inside tx, honouring concurrent=skip.
@@ -294,6 +243,11 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, `+dispatche
 		return 0, err
 	}
 	return res.LastInsertId()
+}
+
+// ExecutionHead returns an execution without its jobs.
+func (s *Store) ExecutionHead(ctx context.Context, id int64) (*Execution, error) {
+	return s.getExecution(ctx, id, false)
 }
 
 // GetExecution returns an execution with the jobs of its current attempt.
@@ -379,99 +333,6 @@ func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]*Execu
 		out = append(out, e)
 	}
 	return out, rows.Err()
-}
-
-// Assignment is an execution the dispatcher gave to an executor.
-type Assignment struct {
-	ExecutionID int64
-	Attempt     int
-	Executor    *Executor
-	Execution   *Execution
-}
-
-// ChooseFunc picks an executor for an execution and counts the execution
-// against it, or returns nil and the reason the execution waits.
-type ChooseFunc func(ctx context.Context, ex *Execution) (*Executor, string, error)
-
-// AssignQueued takes up to limit QUEUED executions (priority, then submit
-// order; rows locked by another web server are skipped) and, in one
-// transaction, sets each one chosen by choose to DISPATCHING with its executor
-// and attempt+1. Executions left waiting get their reason recorded.
-func (s *Store) AssignQueued(ctx context.Context, limit int, choose ChooseFunc) ([]Assignment, error) {
-	var out []Assignment
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		out = out[:0]
-		// Read in index order (status, priority DESC, id) so only the rows
-		// taken are read and locked; no join, so executor rows stay unlocked
-		// for their heartbeats.
-		rows, err := tx.QueryContext(ctx, "SELECT "+queueColumns+" FROM executions e WHERE e.status = 'QUEUED' AND (e.not_before IS NULL OR e.not_before <= "+s.d.now+") ORDER BY e.priority DESC, e.id LIMIT ?"+s.d.skipLocked, limit)
-		if err != nil {
-			return err
-		}
-		var queued []*Execution
-		for rows.Next() {
-			e, err := scanExecution(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			queued = append(queued, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil || len(queued) == 0 {
-			return err
-		}
-		busyFlows := map[string]bool{}
-		for _, ex := range queued {
-			key := ex.Project + "\x00" + ex.Flow
-			if ex.Concurrent == "queue" {
-				if busyFlows[key] {
-					continue
-				}
-				var other int64
-				err := tx.QueryRowContext(ctx, "SELECT id FROM executions WHERE project = ? AND flow = ? AND id <> ? AND status IN "+activeStatuses+" LIMIT 1", ex.Project, ex.Flow, ex.ID).Scan(&other)
-				if err == nil {
-					if err := s.setWaitReason(ctx, tx, ex, fmt.Sprintf("waiting for execution %d of the same flow to end (--concurrent queue)", other)); err != nil {
-						return err
-					}
-					continue
-				}
-				if !errors.Is(err, sql.ErrNoRows) {
-					return err
-				}
-			}
-			chosen, reason, err := choose(ctx, ex)
-			if err != nil {
-				return err
-			}
-			if chosen == nil {
-				if err := s.setWaitReason(ctx, tx, ex, reason); err != nil {
-					return err
-				}
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, "UPDATE executions SET status = 'DISPATCHING', executor_id = ?, attempt = attempt + 1, dispatched_time = "+s.d.now+", wait_reason = '', updated_at = "+s.d.now+" WHERE id = ? AND status = 'QUEUED'",
-				chosen.ID, ex.ID); err != nil {
-				return err
-			}
-			busyFlows[key] = true
-			ex.Status, ex.Attempt, ex.ExecutorID, ex.ExecutorName = ExecDispatching, ex.Attempt+1, &chosen.ID, chosen.Name
-			out = append(out, Assignment{ExecutionID: ex.ID, Attempt: ex.Attempt, Executor: chosen, Execution: ex})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("assign queued executions: %w", err)
-	}
-	return out, nil
-}
-
-func (s *Store) setWaitReason(ctx context.Context, tx *sql.Tx, ex *Execution, reason string) error {
-	if ex.WaitReason == reason {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, "UPDATE executions SET wait_reason = ? WHERE id = ? AND status = 'QUEUED'", reason, ex.ID)
-	return err
 }
 
 // executorsWithLoad lists executors with RunningFlows set to the number of
@@ -583,8 +444,10 @@ type ExecutionEnd struct {
 	// Interrupted: the executor stopped the run through no fault of the
 	// flow (its lease expired while the database was out of reach), so the
 	// execution is queued again for a fresh run instead of ending; one that
-	// was being cancelled ends KILLED instead.
+	// was being cancelled ends KILLED instead. Requeue bounds and spaces
+	// such re-queues like dispatch failures (they count as ones).
 	Interrupted bool
+	Requeue     DispatchPolicy
 }
 
 // Report records, in one transaction, job states and log chunks of the

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 	"github.com/crawlctl/crawlctl/pkg/internal/store/storetest"
 )
@@ -38,10 +39,12 @@ func submitOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, concurren
 	return ex
 }
 
-// pickFirst chooses the first active executor.
-func pickFirst(s *store.Store) store.ChooseFunc {
+// pickFirst chooses the first active executor from the executors as they
+// are now: like the dispatcher's, it reads them before the queue's
+// transaction, never inside it.
+func pickFirst(s *store.Store) dispatch.ChooseFunc {
+	list, err := s.ExecutorsWithLoad(context.Background())
 	return func(ctx context.Context, ex *store.Execution) (*store.Executor, string, error) {
-		list, err := s.ExecutorsWithLoad(ctx)
 		if err != nil {
 			return nil, "", err
 		}
@@ -62,7 +65,7 @@ func TestExecutionLifecycle(t *testing.T) {
 		if ex.Status != store.ExecQueued || ex.Attempt != 0 || ex.Params["k"] != "v" || ex.SubmitTime.IsZero() {
 			t.Fatalf("submitted = %+v", ex)
 		}
-		as, err := s.AssignQueued(ctx, 10, pickFirst(s))
+		as, err := dispatch.AssignDue(ctx, s, 10, pickFirst(s))
 		if err != nil || len(as) != 1 || as[0].Attempt != 1 || as[0].Executor.ID != e.ID {
 			t.Fatalf("assign = %+v, %v", as, err)
 		}
@@ -119,10 +122,10 @@ func TestRequeueAndReap(t *testing.T) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		ex := submitOne(t, s, pv, "ignore")
-		as, _ := s.AssignQueued(ctx, 10, pickFirst(s))
+		as, _ := dispatch.AssignDue(ctx, s, 10, pickFirst(s))
 		// A refused dispatch goes back to the queue, attempt bumped, executor excluded.
 		pol := store.DispatchPolicy{MaxFailures: 3}
-		refused := func(a store.Assignment) store.DispatchFailure {
+		refused := func(a dispatch.Assignment) store.DispatchFailure {
 			return store.DispatchFailure{ID: a.ExecutionID, Attempt: a.Attempt, ExecutorID: a.Executor.ID, Failures: a.Execution.DispatchFailures, Excluded: a.Execution.Excluded, Reason: "said no"}
 		}
 		if changed, failed, err := s.Requeue(ctx, refused(as[0]), pol); err != nil || failed || !changed {
@@ -141,7 +144,7 @@ func TestRequeueAndReap(t *testing.T) {
 		}
 		// The bound: the third failure fails the execution with the reason.
 		for i := 0; i < 2; i++ {
-			as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
+			as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(s))
 			if len(as) != 1 {
 				t.Fatalf("assign round %d: %+v", i, as)
 			}
@@ -161,7 +164,7 @@ func TestRequeueAndReap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
+		as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(s))
 		if len(as) != 1 {
 			t.Fatalf("assign: %+v", as)
 		}
@@ -180,7 +183,7 @@ func TestRequeueAndReap(t *testing.T) {
 		if got.Status != store.ExecQueued || got.FlowRetries != 0 {
 			t.Fatalf("retried: %+v", got)
 		}
-		as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
+		as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(s))
 		_, _ = s.ClaimExecution(ctx, r1.ID, e.ID, as[0].Attempt)
 		owners, _ = s.ActiveExecutions(ctx)
 		_, _ = s.ReapExecution(ctx, owners[0], "executor lost: e", pol)
@@ -206,12 +209,12 @@ func TestConcurrencyOptionsAndCancel(t *testing.T) {
 			t.Fatalf("skip = %v, want AlreadyRunningError(%d)", err, first.ID)
 		}
 		// queue: the second waits while the first holds a slot.
-		as, _ := s.AssignQueued(ctx, 10, pickFirst(s))
+		as, _ := dispatch.AssignDue(ctx, s, 10, pickFirst(s))
 		if len(as) != 1 {
 			t.Fatalf("assign: %+v", as)
 		}
 		second := submitOne(t, s, pv, "queue")
-		as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
+		as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(s))
 		if len(as) != 0 {
 			t.Fatalf("queued execution was assigned while the flow ran: %+v", as)
 		}
@@ -227,7 +230,7 @@ func TestConcurrencyOptionsAndCancel(t *testing.T) {
 		if ok, _ := s.ClaimExecution(ctx, first.ID, e.ID, 1); ok {
 			t.Fatal("a cancelled execution was claimed")
 		}
-		as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
+		as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(s))
 		if len(as) != 1 || as[0].ExecutionID != second.ID {
 			t.Fatalf("after the first ended, queue = %+v", as)
 		}
@@ -252,10 +255,10 @@ func TestAssignSkipsLockedRows(t *testing.T) {
 	}
 	// Two dispatchers at once take disjoint rows: every execution once.
 	seen := map[int64]int{}
-	results := make(chan []store.Assignment, 2)
+	results := make(chan []dispatch.Assignment, 2)
 	for i := 0; i < 2; i++ {
 		go func() {
-			as, err := s.AssignQueued(ctx, 15, pickFirst(s))
+			as, err := dispatch.AssignDue(ctx, s, 15, pickFirst(s))
 			if err != nil {
 				t.Error(err)
 			}
@@ -267,7 +270,7 @@ func TestAssignSkipsLockedRows(t *testing.T) {
 			seen[a.ExecutionID]++
 		}
 	}
-	rest, _ := s.AssignQueued(ctx, 100, pickFirst(s))
+	rest, _ := dispatch.AssignDue(ctx, s, 100, pickFirst(s))
 	for _, a := range rest {
 		seen[a.ExecutionID]++
 	}

@@ -10,11 +10,6 @@ import (
 	"time"
 )
 
-// MaxInterruptions bounds how often an executor may hand an execution back
-// as interrupted (its lease ran out) before it FAILS; interruptions count
-// with the execution's other dispatch failures.
-const MaxInterruptions = 5
-
 // ErrInactive is returned by ClaimExecution when the executor's row is not
 // active and the execution is not pinned to it: the database, not the
 // executor's memory, decides whether it may take work.
@@ -76,14 +71,17 @@ func (s *Store) endAttempt(ctx context.Context, tx *sql.Tx, id, executorID int64
 			return err
 		}
 		n := failures + 1
-		if n >= MaxInterruptions {
+		if n >= end.Requeue.MaxFailures {
 			_, err = tx.ExecContext(ctx, "UPDATE executions SET status = 'FAILED', dispatch_failures = dispatch_failures + 1, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+owner,
 				fmt.Sprintf("gave up after %d interrupted or failed dispatches; last: %s", n, end.Error), id, executorID, attempt)
 			return err
 		}
 		var ex []int64
 		_ = json.Unmarshal([]byte(excluded), &ex)
-		backoff := min(time.Duration(1<<min(n, 7))*100*time.Millisecond, 10*time.Second)
+		backoff := time.Duration(0)
+		if end.Requeue.Backoff != nil {
+			backoff = end.Requeue.Backoff(n)
+		}
 		_, err = tx.ExecContext(ctx, "UPDATE executions SET status = 'QUEUED', executor_id = NULL, attempt = attempt + 1, start_time = NULL, dispatch_failures = dispatch_failures + 1, excluded = ?, not_before = "+s.d.nowPlus+", wait_reason = ?, updated_at = "+s.d.now+owner,
 			jsonString(exclude(ex, executorID)), s.d.nowPlusArg(backoff), "re-queued: "+end.Error, id, executorID, attempt)
 		return err

@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 	"github.com/crawlctl/crawlctl/pkg/internal/store/storetest"
 )
 
 // assignOne submits one execution and assigns it to the first active executor.
-func assignOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, ne store.NewExecution) store.Assignment {
+func assignOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, ne store.NewExecution) dispatch.Assignment {
 	t.Helper()
 	ctx := context.Background()
 	ne.ProjectID, ne.Project, ne.Version = pv.ProjectID, "p", pv.Version
@@ -26,7 +27,7 @@ func assignOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, ne store.
 	if err != nil {
 		t.Fatal(err)
 	}
-	as, err := s.AssignQueued(ctx, 10, pickFirst(s))
+	as, err := dispatch.AssignDue(ctx, s, 10, pickFirst(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,16 +37,16 @@ func assignOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, ne store.
 		}
 	}
 	t.Fatalf("execution %d was not assigned: %+v", ex.ID, as)
-	return store.Assignment{}
+	return dispatch.Assignment{}
 }
 
 // assignWhenDue polls the queue until an execution whose backoff has
 // passed is assigned (to the first active executor), failing after 10s.
-func assignWhenDue(t *testing.T, s *store.Store) []store.Assignment {
+func assignWhenDue(t *testing.T, s *store.Store) []dispatch.Assignment {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		as, err := s.AssignQueued(context.Background(), 10, pickFirst(s))
+		as, err := dispatch.AssignDue(context.Background(), s, 10, pickFirst(s))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +102,7 @@ func TestClaimAsksTheDatabaseWhetherActive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		as, err := s.AssignQueued(ctx, 10, func(ctx context.Context, ex *store.Execution) (*store.Executor, string, error) { return e, "", nil })
+		as, err := dispatch.AssignDue(ctx, s, 10, func(ctx context.Context, ex *store.Execution) (*store.Executor, string, error) { return e, "", nil })
 		if err != nil || len(as) != 1 || as[0].ExecutionID != pinned.ID {
 			t.Fatalf("assign pinned = %+v, %v", as, err)
 		}
@@ -118,7 +119,7 @@ func TestEndedExecutionsLeaveNoLiveJobs(t *testing.T) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		pol := store.DispatchPolicy{MaxFailures: 5}
-		start := func(ne store.NewExecution) store.Assignment {
+		start := func(ne store.NewExecution) dispatch.Assignment {
 			t.Helper()
 			a := assignOne(t, s, pv, ne)
 			if ok, err := s.ClaimExecution(ctx, a.ExecutionID, e.ID, a.Attempt); !ok || err != nil {
@@ -205,7 +206,7 @@ func TestInterruptedRunStartsAgain(t *testing.T) {
 			t.Fatalf("claim = %v, %v", ok, err)
 		}
 		now := time.Now()
-		end := &store.ExecutionEnd{Interrupted: true, Error: "run interrupted: executor lease expired"}
+		end := &store.ExecutionEnd{Interrupted: true, Requeue: dispatch.Policy(dispatch.DefaultMaxFailures), Error: "run interrupted: executor lease expired"}
 		if err := s.Report(ctx, a.ExecutionID, e.ID, a.Attempt, []store.ExecutionJob{{Name: "busy", Type: "command", Status: "RUNNING", StartTime: &now}}, nil, end); err != nil {
 			t.Fatal(err)
 		}
@@ -249,7 +250,7 @@ func TestInterruptedRunStartsAgain(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, _ = s.GetExecution(ctx, b.ExecutionID)
-			if i == store.MaxInterruptions {
+			if i == dispatch.DefaultMaxFailures {
 				if got.Status != store.ExecFailed || !strings.Contains(got.Error, "executor lease expired") {
 					t.Fatalf("after %d interruptions: %s %q", i, got.Status, got.Error)
 				}
@@ -280,7 +281,7 @@ func TestDispatchFailuresFromTheReaper(t *testing.T) {
 			t.Fatalf("after an unclaimed dispatch: %+v", got)
 		}
 		// The backoff holds it back.
-		if as, _ := s.AssignQueued(ctx, 10, pickFirst(s)); len(as) != 0 {
+		if as, _ := dispatch.AssignDue(ctx, s, 10, pickFirst(s)); len(as) != 0 {
 			t.Fatalf("assigned during its backoff: %+v", as)
 		}
 	})

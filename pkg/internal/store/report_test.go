@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 	"github.com/crawlctl/crawlctl/pkg/internal/store/storetest"
 )
@@ -18,7 +19,7 @@ func running(t *testing.T, s *store.Store, e *store.Executor, pv *store.ProjectV
 	t.Helper()
 	ctx := context.Background()
 	ex := submitOne(t, s, pv, "ignore")
-	if as, err := s.AssignQueued(ctx, 10, pickFirst(s)); err != nil || len(as) != 1 {
+	if as, err := dispatch.AssignDue(ctx, s, 10, pickFirst(s)); err != nil || len(as) != 1 {
 		t.Fatalf("assign = %+v, %v", as, err)
 	}
 	if ok, err := s.ClaimExecution(ctx, ex.ID, e.ID, 1); !ok || err != nil {
@@ -108,7 +109,7 @@ func TestSubmitAndAssign(t *testing.T) {
 		e, pv := fixture(t, s)
 		ne := store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: "f", Concurrent: "ignore", FailureAction: "finishCurrent", SubmitUser: "u"}
 		// Nothing queued: assigned in the submit transaction.
-		ex, a, err := s.SubmitAndAssign(ctx, ne, pickFirst(s), nil)
+		ex, a, err := dispatch.SubmitAndAssign(ctx, s, ne, pickFirst(s), nil)
 		if err != nil || a == nil || a.Executor.ID != e.ID || a.Attempt != 1 || ex.Status != store.ExecDispatching || ex.DispatchedTime == nil {
 			t.Fatalf("submit = %+v, %+v, %v", ex, a, err)
 		}
@@ -119,22 +120,22 @@ func TestSubmitAndAssign(t *testing.T) {
 		none := func(context.Context, *store.Execution) (*store.Executor, string, error) {
 			return nil, "waiting: nobody", nil
 		}
-		q, a, err := s.SubmitAndAssign(ctx, ne, none, nil)
+		q, a, err := dispatch.SubmitAndAssign(ctx, s, ne, none, nil)
 		if err != nil || a != nil || q.Status != store.ExecQueued || q.WaitReason != "waiting: nobody" {
 			t.Fatalf("submit without executors = %+v, %+v, %v", q, a, err)
 		}
 		// Something queued ahead: the newcomer waits its turn.
-		later, a, err := s.SubmitAndAssign(ctx, ne, pickFirst(s), nil)
+		later, a, err := dispatch.SubmitAndAssign(ctx, s, ne, pickFirst(s), nil)
 		if err != nil || a != nil || later.Status != store.ExecQueued {
 			t.Fatalf("submit behind a queued one = %+v, %+v, %v", later, a, err)
 		}
-		as, err := s.AssignQueued(ctx, 10, pickFirst(s))
+		as, err := dispatch.AssignDue(ctx, s, 10, pickFirst(s))
 		if err != nil || len(as) != 2 || as[0].ExecutionID != q.ID || as[1].ExecutionID != later.ID {
 			t.Fatalf("queue order after = %+v, %v", as, err)
 		}
 		// --concurrent queue is left to the dispatcher.
 		ne.Concurrent = "queue"
-		qe, a, err := s.SubmitAndAssign(ctx, ne, pickFirst(s), nil)
+		qe, a, err := dispatch.SubmitAndAssign(ctx, s, ne, pickFirst(s), nil)
 		if err != nil || a != nil || qe.Status != store.ExecQueued {
 			t.Fatalf("concurrent queue = %+v, %+v, %v", qe, a, err)
 		}
@@ -147,7 +148,7 @@ func TestSubmitAndAssign(t *testing.T) {
 		}
 		ne.Concurrent = "ignore"
 		before, _ := s.ListExecutions(ctx, store.ExecutionFilter{})
-		if _, _, err := s.SubmitAndAssign(ctx, ne, boom, nil); err == nil || !strings.Contains(err.Error(), "boom") {
+		if _, _, err := dispatch.SubmitAndAssign(ctx, s, ne, boom, nil); err == nil || !strings.Contains(err.Error(), "boom") {
 			t.Fatalf("submit with a failing choice = %v", err)
 		}
 		if after, _ := s.ListExecutions(ctx, store.ExecutionFilter{}); len(after) != len(before) {

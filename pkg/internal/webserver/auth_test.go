@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/crawlctl/crawlctl/pkg/internal/auth"
+	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 	"github.com/crawlctl/crawlctl/pkg/internal/store/storetest"
 	"github.com/crawlctl/crawlctl/pkg/internal/webserver"
@@ -40,7 +41,7 @@ func newServer(t *testing.T) (*httptest.Server, *store.Store, map[string]string)
 		}
 		tokens[role] = tok
 	}
-	srv := httptest.NewServer(webserver.New(webserver.Config{OfflineAfter: time.Minute}, st, nil, nil, zerolog.Nop()).Handler())
+	srv := httptest.NewServer(webserver.New(webserver.Config{OfflineAfter: time.Minute}, st, dispatch.New(dispatch.Config{OfflineAfter: time.Minute}, st, zerolog.Nop()), nil, zerolog.Nop()).Handler())
 	t.Cleanup(srv.Close)
 	return srv, st, tokens
 }

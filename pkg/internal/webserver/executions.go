@@ -67,21 +67,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		pins = []int64{0}
 	}
 	res := api.SubmitResult{}
-	// With a dispatcher, an execution is assigned in its submit transaction
-	// when nothing waits ahead of it, and its executor nudged at once.
-	var choose store.ChooseFunc
-	var nudge func(store.Assignment)
-	if s.disp != nil {
-		if err := s.disp.Refresh(r.Context()); err != nil {
-			s.storeError(w, err)
-			return
-		}
-		choose, nudge = s.disp.Choose, s.disp.Assigned
-	}
-	queued := 0
 	for _, pin := range pins {
 		ne.PinnedExecutorID = pin
-		ex, a, err := s.store.SubmitAndAssign(r.Context(), ne, choose, nudge)
+		ex, _, err := s.disp.Submit(r.Context(), ne)
 		var are *store.AlreadyRunningError
 		if errors.As(err, &are) {
 			writeJSON(w, http.StatusConflict, api.SkippedResult{Error: "skipped: " + are.Error(), Skipped: true, RunningExecution: are.ID})
@@ -92,12 +80,6 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		res.Executions = append(res.Executions, wireExecution(ex))
-		if a == nil {
-			queued++
-		}
-	}
-	if s.disp != nil && queued > 0 {
-		s.disp.Wake()
 	}
 	s.log.Info().Str("project", ne.Project).Str("flow", ne.Flow).Int("executions", len(res.Executions)).Int64("first_id", res.Executions[0].ID).Msg("flow submitted")
 	writeJSON(w, http.StatusCreated, res)

@@ -140,12 +140,10 @@ func (s *Server) setActive(w http.ResponseWriter, r *http.Request, active bool) 
 		s.storeError(w, err)
 		return
 	}
-	if s.disp != nil {
-		s.disp.ExecutorsChanged()
-		s.disp.Tell(e)
-		if active {
-			s.disp.Wake()
-		}
+	s.disp.ExecutorsChanged()
+	s.disp.Tell(e)
+	if active {
+		s.disp.Wake()
 	}
 	fresh, err := s.store.GetExecutor(r.Context(), e.ID)
 	if err != nil {
@@ -165,8 +163,6 @@ func (s *Server) removeExecutor(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	if s.disp != nil {
-		s.disp.ExecutorsChanged()
-	}
+	s.disp.ExecutorsChanged()
 	writeJSON(w, http.StatusOK, s.view(e))
 }

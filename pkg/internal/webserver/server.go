@@ -46,8 +46,9 @@ type Server struct {
 	logins   *auth.Limiter
 }
 
-// New builds a server; disp may be nil (no dispatching from this process),
-// metrics may be nil (no /metrics).
+// New builds a server. Submissions go through disp (one that is not
+// running still queues and assigns; the executors' polls claim); metrics
+// may be nil (no /metrics).
 func New(cfg Config, st *store.Store, disp *dispatch.Dispatcher, metrics http.Handler, log zerolog.Logger) *Server {
 	if cfg.OfflineAfter <= 0 {
 		cfg.OfflineAfter = 30 * time.Second
