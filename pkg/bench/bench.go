@@ -33,7 +33,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/crawlctl/crawlctl/pkg/internal/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/store/benchdb"
 )
 
 // Config sets what Run measures; zero fields take the defaults (or the
@@ -188,7 +188,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			cleanups[i](cctx)
 		}
 	}()
-	dropOnExit := func(db *store.ScratchDatabase) {
+	dropOnExit := func(db *benchdb.ScratchDatabase) {
 		cleanups = append(cleanups, func(cctx context.Context) {
 			if derr := db.Drop(cctx); derr != nil {
 				logf("%v", derr)
@@ -203,7 +203,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 	cleanups = append(cleanups, func(context.Context) { os.RemoveAll(tmp) })
 
-	db, err := store.CreateScratchDatabase(ctx, cfg.ServerDSN, "crawlbench")
+	db, err := benchdb.CreateScratchDatabase(ctx, cfg.ServerDSN, "crawlbench")
 	if err != nil {
 		return nil, err
 	}
@@ -220,11 +220,11 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if err := migrateUp(ctx, bin, tmp, db.DSN); err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, db.DSN)
+	st, err := openDB(ctx, db.DSN)
 	if err != nil {
 		return nil, err
 	}
-	cleanups = append(cleanups, func(context.Context) { st.Close() })
+	cleanups = append(cleanups, func(context.Context) { st.close() })
 
 	if rep.Machine, err = machineInfo(ctx, st); err != nil {
 		return nil, err
@@ -236,7 +236,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 
 	logf("starting a web server and %d executors", cfg.Executors)
-	cl, err := startCluster(ctx, bin, db.DSN, filepath.Join(tmp, "cluster"), cfg.Executors, st, logf)
+	cl, err := startCluster(ctx, bin, db.DSN, filepath.Join(tmp, "cluster"), cfg.Executors, st.Store, logf)
 	cleanups = append(cleanups, func(cctx context.Context) {
 		if cl != nil {
 			cl.stop(cctx)
@@ -259,7 +259,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	logf("stopping the cluster")
 	cl.stop(ctx)
 
-	scaleDB, err := store.CreateScratchDatabase(ctx, cfg.ServerDSN, "crawlbench")
+	scaleDB, err := benchdb.CreateScratchDatabase(ctx, cfg.ServerDSN, "crawlbench")
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +281,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 }
 
 // measureCluster runs the phases that need the daemons.
-func measureCluster(ctx context.Context, cl *cluster, st *store.Store, cfg Config, rep *Report, logf func(string, ...any)) error {
+func measureCluster(ctx context.Context, cl *cluster, st db, cfg Config, rep *Report, logf func(string, ...any)) error {
 	var err error
 	logf("latency: %d sequential runs of flow one", cfg.Runs)
 	if rep.Latency, err = measureLatency(ctx, cl.api, cfg.Runs, cfg.LatencyPoll, rep.Limits.SpawnMs, logf); err != nil {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crawlctl/crawlctl/pkg/internal/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/store/benchdb"
 )
 
 // Limits are what this machine allows with nothing of crawlctl in the way.
@@ -136,7 +136,7 @@ func parallel(ctx context.Context, workers, n int, fn func(i int) error) (time.D
 // measureCommit times n autocommit INSERTs on one connection, then 2n from
 // 16 connections at once, on a pool of its own that it closes.
 func measureCommit(ctx context.Context, dsn string, n int) (meanMs, perSParallel16 float64, err error) {
-	st, err := store.Open(ctx, dsn)
+	st, err := benchdb.Open(ctx, dsn)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -8,8 +8,6 @@ import (
 	"runtime"
 	"strings"
 	"time"
-
-	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 // Machine describes where the figures were taken.
@@ -25,7 +23,7 @@ type Machine struct {
 	Date      string `json:"date"`
 }
 
-func machineInfo(ctx context.Context, st *store.Store) (Machine, error) {
+func machineInfo(ctx context.Context, st db) (Machine, error) {
 	m := Machine{
 		Cores:     runtime.NumCPU(),
 		GoVersion: runtime.Version(),

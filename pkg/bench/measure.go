@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/store/benchdb"
 )
 
 // Latency is submit-to-start and submit-to-done of flow one on an idle
@@ -195,7 +196,7 @@ type Throughput struct {
 	DBPerFlow map[string]float64 `json:"db_per_flow"`
 }
 
-func measureThroughput(ctx context.Context, cl *cluster, st *store.Store, cfg Config, lim Limits, logf func(string, ...any)) (Throughput, error) {
+func measureThroughput(ctx context.Context, cl *cluster, st db, cfg Config, lim Limits, logf func(string, ...any)) (Throughput, error) {
 	a := cl.api
 	t := Throughput{Clients: cfg.Clients, Backlog: cfg.Backlog}
 	maxID, err := st.BenchMaxExecutionID(ctx)
@@ -287,7 +288,7 @@ func measureThroughput(ctx context.Context, cl *cluster, st *store.Store, cfg Co
 	t.BacklogFullS = waited.Seconds() / float64(cfg.Clients) / t.SubmitS
 	logf("throughput: %d submitted (%.0f/s); waiting for them to end", t.Submitted, t.SubmitPerS)
 
-	var sp store.ExecutionSpan
+	var sp benchdb.ExecutionSpan
 	werr := waitUntil(ctx, 2*time.Minute, "the throughput executions to end", func() (bool, error) {
 		sp, err = st.BenchExecutionSpan(ctx, minID)
 		if err != nil {

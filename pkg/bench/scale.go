@@ -79,16 +79,16 @@ const shortQueue = 50
 
 func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadline time.Time, logf func(string, ...any)) (Scale, error) {
 	sc := Scale{Executions: cfg.ScaleExecutions, ExecutorsSmall: smallCluster, ExecutorsLarge: cfg.ScaleExecutors, ClaimExecutors: smallCluster}
-	st, err := store.Open(ctx, dsn)
+	st, err := openDB(ctx, dsn)
 	if err != nil {
 		return sc, err
 	}
-	defer st.Close()
+	defer st.close()
 	if _, err := st.Migrate(ctx); err != nil {
 		return sc, err
 	}
 
-	hb := &heartbeater{st: st, every: heartbeatEvery}
+	hb := &heartbeater{st: st.Store, every: heartbeatEvery}
 	hctx, stopHB := context.WithCancel(ctx)
 	hbDone := make(chan struct{})
 	go func() { defer close(hbDone); hb.run(hctx) }()
@@ -97,7 +97,7 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 	// The dispatcher's own view of the executors: read at most once a
 	// second, and again whenever the executors change (as an activation
 	// through the web server does).
-	pool := dispatch.NewPool(st, 30*time.Second, time.Second)
+	pool := dispatch.NewPool(st.Store, 30*time.Second, time.Second)
 
 	// Small cluster: dispatch rate and short-queue claims.
 	if _, err := registerExecutors(ctx, st, hb, 0, smallCluster); err != nil {
@@ -175,7 +175,7 @@ func measureScale(ctx context.Context, dsn string, cfg Config, lim Limits, deadl
 }
 
 // shortQueueClaim is the median assign+claim with shortQueue queued.
-func shortQueueClaim(ctx context.Context, st *store.Store, pool *dispatch.Pool, errs *int, last *string) (float64, error) {
+func shortQueueClaim(ctx context.Context, st db, pool *dispatch.Pool, errs *int, last *string) (float64, error) {
 	if _, err := st.BulkQueueExecutions(ctx, benchExecution, shortQueue, 1000); err != nil {
 		return 0, err
 	}
@@ -189,7 +189,7 @@ func shortQueueClaim(ctx context.Context, st *store.Store, pool *dispatch.Pool, 
 // registerExecutors registers and activates executors number from..to-1
 // (as an executor daemon would, then an operator) and hands them to hb.
 // One at a time: concurrent registrations can deadlock in the database.
-func registerExecutors(ctx context.Context, st *store.Store, hb *heartbeater, from, to int) ([]int64, error) {
+func registerExecutors(ctx context.Context, st db, hb *heartbeater, from, to int) ([]int64, error) {
 	ids := make([]int64, to-from)
 	_, err := parallel(ctx, 1, to-from, func(i int) error {
 		n := from + i
@@ -214,7 +214,7 @@ func registerExecutors(ctx context.Context, st *store.Store, hb *heartbeater, fr
 
 // removeExecutors stops heartbeating executors and removes them as an
 // operator would once they stopped.
-func removeExecutors(ctx context.Context, st *store.Store, hb *heartbeater, ids []int64) error {
+func removeExecutors(ctx context.Context, st db, hb *heartbeater, ids []int64) error {
 	hb.remove(ids)
 	for _, id := range ids {
 		if err := st.MarkExecutorStopped(ctx, id, "crawlbench", "benchmark: scale-down"); err != nil {
@@ -237,14 +237,14 @@ const assignRetries = 3
 // are counted in *errs and the last one kept in *last.
 // assignOnce is one pass of the dispatcher: bring its view of the executors
 // up to date if due, then assign.
-func assignOnce(ctx context.Context, st *store.Store, limit int, pool *dispatch.Pool) ([]dispatch.Assignment, error) {
+func assignOnce(ctx context.Context, st db, limit int, pool *dispatch.Pool) ([]dispatch.Assignment, error) {
 	if err := pool.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	return dispatch.AssignDue(ctx, st, limit, pool.Choose)
+	return dispatch.AssignDue(ctx, st.Store, limit, pool.Choose)
 }
 
-func assign(ctx context.Context, st *store.Store, limit int, pool *dispatch.Pool, errs *int, last *string) ([]dispatch.Assignment, error) {
+func assign(ctx context.Context, st db, limit int, pool *dispatch.Pool, errs *int, last *string) ([]dispatch.Assignment, error) {
 	for i := 1; ; i++ {
 		as, err := assignOnce(ctx, st, limit, pool)
 		if err == nil || i >= assignRetries || ctx.Err() != nil {
@@ -257,7 +257,7 @@ func assign(ctx context.Context, st *store.Store, limit int, pool *dispatch.Pool
 
 // dispatchRate queues n executions, times repeated AssignDue(64) until
 // all are assigned, then ends them so they hold no executor slot.
-func dispatchRate(ctx context.Context, st *store.Store, n int, pool *dispatch.Pool, errs *int, last *string) (float64, error) {
+func dispatchRate(ctx context.Context, st db, n int, pool *dispatch.Pool, errs *int, last *string) (float64, error) {
 	if _, err := st.BulkQueueExecutions(ctx, benchExecution, n, 1000); err != nil {
 		return 0, err
 	}
@@ -284,7 +284,7 @@ func dispatchRate(ctx context.Context, st *store.Store, n int, pool *dispatch.Po
 // the assigned row), as a dispatcher and an executor do for one execution;
 // past the first minSamples it takes no new sample once budget has passed.
 // Then it ends the claimed executions so they hold no executor slot.
-func claimLatency(ctx context.Context, st *store.Store, samples, minSamples int, budget time.Duration, pool *dispatch.Pool, errs *int, last *string) ([]float64, error) {
+func claimLatency(ctx context.Context, st db, samples, minSamples int, budget time.Duration, pool *dispatch.Pool, errs *int, last *string) ([]float64, error) {
 	var took []float64
 	began := time.Now()
 	failures := 0 // in a row

@@ -74,9 +74,15 @@ func (e *UnreachableError) Error() string {
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
 func (c *Client) do(ctx context.Context, method, path string, body io.Reader, contentType string, out any) error {
+	_, err := c.send(ctx, method, path, body, contentType, out)
+	return err
+}
+
+// send is do that also returns the reply's headers.
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader, contentType string, out any) (http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -90,32 +96,56 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, co
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
-		return &UnreachableError{Server: c.base, Err: errors.Unwrap(err)}
+		return nil, &UnreachableError{Server: c.base, Err: errors.Unwrap(err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return &UnreachableError{Server: c.base, Err: err}
+		return nil, &UnreachableError{Server: c.base, Err: err}
 	}
 	if resp.StatusCode >= 300 {
-		var e struct {
-			Error      string   `json:"error"`
-			Candidates []string `json:"candidates"`
-		}
+		var e api.Error
 		if json.Unmarshal(data, &e) != nil || e.Error == "" {
 			e.Error = fmt.Sprintf("server answered %s", resp.Status)
 		}
-		return &APIError{Status: resp.StatusCode, Message: e.Error, Candidates: e.Candidates, Body: data}
+		return nil, &APIError{Status: resp.StatusCode, Message: e.Error, Candidates: e.Candidates, Body: data}
 	}
 	if out == nil {
-		return nil
+		return resp.Header, nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("bad reply from %s%s: %w", c.base, path, err)
+		return nil, fmt.Errorf("bad reply from %s%s: %w", c.base, path, err)
 	}
-	return nil
+	return resp.Header, nil
+}
+
+// list reads a list endpoint page by page, following X-Next-Cursor, until
+// it has max rows (0: all of them) or the list ends.
+func list[T any](ctx context.Context, c *Client, path string, q url.Values, max int) ([]T, error) {
+	if q == nil {
+		q = url.Values{}
+	}
+	out := []T{}
+	for {
+		n := api.MaxLimit
+		if max > 0 {
+			n = min(n, max-len(out))
+		}
+		q.Set("limit", strconv.Itoa(n))
+		var page []T
+		h, err := c.send(ctx, http.MethodGet, path+"?"+q.Encode(), nil, "", &page)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, page...)
+		next := h.Get(api.NextCursorHeader)
+		if next == "" || len(page) == 0 || (max > 0 && len(out) >= max) {
+			return out, nil
+		}
+		q.Set("cursor", next)
+	}
 }
 
 func (c *Client) getJSON(ctx context.Context, path string, out any) error {
@@ -136,8 +166,7 @@ func (c *Client) postJSON(ctx context.Context, path string, in, out any) error {
 
 // Executors lists every executor.
 func (c *Client) Executors(ctx context.Context) ([]api.Executor, error) {
-	var out []api.Executor
-	return out, c.getJSON(ctx, "/api/v1/executors", &out)
+	return list[api.Executor](ctx, c, "/api/v1/executors", nil, 0)
 }
 
 // Executor shows one executor by REF.
@@ -170,8 +199,7 @@ func (c *Client) UploadProject(ctx context.Context, name string, zip []byte) (*a
 
 // Projects lists projects.
 func (c *Client) Projects(ctx context.Context) ([]api.Project, error) {
-	var out []api.Project
-	return out, c.getJSON(ctx, "/api/v1/projects", &out)
+	return list[api.Project](ctx, c, "/api/v1/projects", nil, 0)
 }
 
 // Project shows a project with its versions.
@@ -215,7 +243,8 @@ func (c *Client) Submit(ctx context.Context, req api.SubmitRequest) ([]*api.Exec
 	return out.Executions, err
 }
 
-// Executions lists executions.
+// Executions lists the newest executions, at most limit of them (0: the
+// server's default page, api.DefaultLimit).
 func (c *Client) Executions(ctx context.Context, status, project, flow string, limit int) ([]*api.Execution, error) {
 	q := url.Values{}
 	for k, v := range map[string]string{"status": status, "project": project, "flow": flow} {
@@ -223,11 +252,10 @@ func (c *Client) Executions(ctx context.Context, status, project, flow string, l
 			q.Set(k, v)
 		}
 	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
+	if limit <= 0 {
+		limit = api.DefaultLimit
 	}
-	var out []*api.Execution
-	return out, c.getJSON(ctx, "/api/v1/executions?"+q.Encode(), &out)
+	return list[*api.Execution](ctx, c, "/api/v1/executions", q, limit)
 }
 
 // Execution shows one execution with its jobs.
@@ -260,8 +288,7 @@ func (c *Client) AddSchedule(ctx context.Context, req api.ScheduleRequest) (*api
 
 // Schedules lists schedules.
 func (c *Client) Schedules(ctx context.Context) ([]api.Schedule, error) {
-	var out []api.Schedule
-	return out, c.getJSON(ctx, "/api/v1/schedules", &out)
+	return list[api.Schedule](ctx, c, "/api/v1/schedules", nil, 0)
 }
 
 // Schedule shows one schedule.
@@ -306,8 +333,7 @@ func (c *Client) AddUser(ctx context.Context, req api.UserRequest) (*api.User, e
 
 // Users lists users.
 func (c *Client) Users(ctx context.Context) ([]api.User, error) {
-	var out []api.User
-	return out, c.getJSON(ctx, "/api/v1/users", &out)
+	return list[api.User](ctx, c, "/api/v1/users", nil, 0)
 }
 
 // RemoveUser deletes a user.
@@ -329,8 +355,7 @@ func (c *Client) CreateToken(ctx context.Context, req api.TokenRequest) (*api.To
 
 // Tokens lists tokens (the caller's; an admin's lists everyone's).
 func (c *Client) Tokens(ctx context.Context) ([]api.Token, error) {
-	var out []api.Token
-	return out, c.getJSON(ctx, "/api/v1/tokens", &out)
+	return list[api.Token](ctx, c, "/api/v1/tokens", nil, 0)
 }
 
 // RevokeToken revokes a token by id.

@@ -64,7 +64,7 @@ func (p *Pool) Refresh(ctx context.Context) error {
 	if !p.due() { // another caller read it meanwhile
 		return nil
 	}
-	list, err := p.st.ExecutorsWithLoad(ctx)
+	list, err := p.st.ExecutorsWithLoad(ctx, store.Page{})
 	if err != nil {
 		return err
 	}

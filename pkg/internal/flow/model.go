@@ -4,7 +4,10 @@
 // execution's working directory.
 package flow
 
-import "sort"
+import (
+	"encoding/json"
+	"sort"
+)
 
 // Node types that crawlctl runs. Any other type is refused at upload.
 const (
@@ -38,6 +41,26 @@ func (p *Project) Flow(name string) *Flow {
 // FlowNames lists the project's flows in order.
 func (p *Project) FlowNames() []string {
 	names := make([]string, 0, len(p.Flows))
+	for _, f := range p.Flows {
+		names = append(names, f.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// FlowNamesOf returns the sorted flow names of a project stored as JSON
+// (json.Marshal of a *Project), decoding nothing else; none when data is
+// empty or not such JSON.
+func FlowNamesOf(data string) []string {
+	var p struct {
+		Flows []struct {
+			Name string `json:"name"`
+		} `json:"flows"`
+	}
+	names := []string{}
+	if json.Unmarshal([]byte(data), &p) != nil {
+		return names
+	}
 	for _, f := range p.Flows {
 		names = append(names, f.Name)
 	}

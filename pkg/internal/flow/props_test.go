@@ -1,7 +1,9 @@
 package flow
 
 import (
+	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -58,5 +60,27 @@ func TestParsePropertiesEncoding(t *testing.T) {
 	}
 	if got := parseProperties([]byte("\uFEFFtype=noop\n"))["type"]; got != "noop" {
 		t.Errorf("with a byte order mark: %q", got)
+	}
+}
+
+// TestFlowNamesOf: the names read from a stored project's JSON are the
+// project's flow names, sorted; anything else gives none.
+func TestFlowNamesOf(t *testing.T) {
+	p := mustLoad(t, map[string]string{
+		"p.project":  "azkaban-flow-version: 2.0\n",
+		"zeta.flow":  "nodes:\n  - name: a\n    type: noop\n",
+		"alpha.flow": "nodes:\n  - name: b\n    type: noop\n",
+	})
+	data, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := FlowNamesOf(string(data)), p.FlowNames(); !slices.Equal(got, want) || len(got) != 2 || got[0] != "alpha" {
+		t.Fatalf("FlowNamesOf = %v; want %v", got, want)
+	}
+	for _, bad := range []string{"", "{", `{"flows": 3}`} {
+		if got := FlowNamesOf(bad); len(got) != 0 {
+			t.Errorf("FlowNamesOf(%q) = %v; want none", bad, got)
+		}
 	}
 }

@@ -295,7 +295,10 @@ type ExecutionFilter struct {
 	Status  string
 	Project string
 	Flow    string
-	Limit   int
+	// Before, when set, lists only executions older than this id (the
+	// cursor of the next page).
+	Before int64
+	Limit  int
 }
 
 // ListExecutions returns executions, newest first, without their jobs.
@@ -313,6 +316,10 @@ func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]*Execu
 	if f.Flow != "" {
 		q += " AND e.flow = ?"
 		args = append(args, f.Flow)
+	}
+	if f.Before > 0 {
+		q += " AND e.id < ?"
+		args = append(args, f.Before)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 100
@@ -339,8 +346,12 @@ func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]*Execu
 // executions holding a slot on each (from executions, not the heartbeat).
 // ExecutorsWithLoad lists every executor with RunningFlows set to the
 // executions it holds (DISPATCHING, RUNNING or KILLING).
-func (s *Store) ExecutorsWithLoad(ctx context.Context) ([]*Executor, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+s.executorColumns()+" FROM executors ORDER BY id")
+func (s *Store) ExecutorsWithLoad(ctx context.Context, p Page) ([]*Executor, error) {
+	after, err := p.idAfter()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT "+s.executorColumns()+" FROM executors WHERE id > ? ORDER BY id"+p.limitSQL(), after)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +371,11 @@ func (s *Store) ExecutorsWithLoad(ctx context.Context) ([]*Executor, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = s.db.QueryContext(ctx, "SELECT executor_id, COUNT(*) FROM executions WHERE status IN "+activeStatuses+" AND executor_id IS NOT NULL GROUP BY executor_id")
+	if len(list) == 0 {
+		return list, nil
+	}
+	rows, err = s.db.QueryContext(ctx, "SELECT executor_id, COUNT(*) FROM executions WHERE status IN "+activeStatuses+" AND executor_id BETWEEN ? AND ? GROUP BY executor_id",
+		list[0].ID, list[len(list)-1].ID)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func submitOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, concurren
 // are now: like the dispatcher's, it reads them before the queue's
 // transaction, never inside it.
 func pickFirst(s *store.Store) dispatch.ChooseFunc {
-	list, err := s.ExecutorsWithLoad(context.Background())
+	list, err := s.ExecutorsWithLoad(context.Background(), store.Page{})
 	return func(ctx context.Context, ex *store.Execution) (*store.Executor, string, error) {
 		if err != nil {
 			return nil, "", err

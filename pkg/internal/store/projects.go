@@ -19,6 +19,9 @@ type Project struct {
 	LatestVersion int
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// LatestFlows is the latest version's parsed project as JSON (see
+	// ProjectVersion.Flows); set by ListProjects only.
+	LatestFlows string
 }
 
 // ProjectVersion is one upload of a project.
@@ -81,18 +84,21 @@ func (s *Store) AddProjectVersion(ctx context.Context, nv NewProjectVersion) (*P
 	return pv, nil
 }
 
-// ListProjects returns every project by name.
-func (s *Store) ListProjects(ctx context.Context) ([]Project, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, name, latest_version, created_at, updated_at FROM projects ORDER BY name")
+// ListProjects returns projects by name (the key of p), each with the
+// parsed flows of its latest version (ProjectVersion.Flows), in one query.
+func (s *Store) ListProjects(ctx context.Context, p Page) ([]Project, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT p.id, p.name, p.latest_version, p.created_at, p.updated_at, COALESCE(v.flows, '')"+
+		" FROM projects p LEFT JOIN project_versions v ON v.project_id = p.id AND v.version = p.latest_version"+
+		" WHERE p.name > ? ORDER BY p.name"+p.limitSQL(), p.After)
 	if err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
 	}
 	defer rows.Close()
-	var out []Project
+	out := []Project{}
 	for rows.Next() {
 		var p Project
 		var c, u nullTime
-		if err := rows.Scan(&p.ID, &p.Name, &p.LatestVersion, &c, &u); err != nil {
+		if err := rows.Scan(&p.ID, &p.Name, &p.LatestVersion, &c, &u, &p.LatestFlows); err != nil {
 			return nil, err
 		}
 		p.CreatedAt, p.UpdatedAt = c.t, u.t

@@ -42,7 +42,7 @@ func TestProjectVersions(t *testing.T) {
 		if err != nil || len(vs) != 2 || vs[0].Version != 2 {
 			t.Fatalf("versions = %+v, %v", vs, err)
 		}
-		list, err := s.ListProjects(ctx)
+		list, err := s.ListProjects(ctx, store.Page{})
 		if err != nil || len(list) != 1 || list[0].LatestVersion != 2 {
 			t.Fatalf("projects = %+v, %v", list, err)
 		}

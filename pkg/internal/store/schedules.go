@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -28,6 +29,9 @@ type Schedule struct {
 	SkippedCount    int64
 	Owner           string
 	CreatedAt       time.Time
+	// LastExecutionStatus is the status of LastExecutionID (ListSchedules
+	// and GetSchedule fill it in).
+	LastExecutionStatus string
 }
 
 // NewSchedule is a schedule to add.
@@ -75,7 +79,8 @@ func (s *Store) AddSchedule(ctx context.Context, ns NewSchedule) (*Schedule, err
 	return s.GetSchedule(ctx, id)
 }
 
-// GetSchedule returns one schedule or ErrNotFound.
+// GetSchedule returns one schedule, with the status of its last execution,
+// or ErrNotFound.
 func (s *Store) GetSchedule(ctx context.Context, id int64) (*Schedule, error) {
 	sc, err := scanSchedule(s.db.QueryRowContext(ctx, "SELECT "+scheduleColumns+" FROM schedules WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -84,12 +89,55 @@ func (s *Store) GetSchedule(ctx context.Context, id int64) (*Schedule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get schedule %d: %w", id, err)
 	}
-	return sc, nil
+	return sc, s.lastExecutionStatus(ctx, []*Schedule{sc})
 }
 
-// ListSchedules returns every schedule by id.
-func (s *Store) ListSchedules(ctx context.Context) ([]*Schedule, error) {
-	return s.querySchedules(ctx, "SELECT "+scheduleColumns+" FROM schedules ORDER BY id")
+// ListSchedules returns schedules by id, each with the status of its last
+// execution (LastExecutionStatus), in two queries whatever their number.
+func (s *Store) ListSchedules(ctx context.Context, p Page) ([]*Schedule, error) {
+	after, err := p.idAfter()
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.querySchedules(ctx, "SELECT "+scheduleColumns+" FROM schedules WHERE id > ? ORDER BY id"+p.limitSQL(), after)
+	if err != nil {
+		return nil, err
+	}
+	return list, s.lastExecutionStatus(ctx, list)
+}
+
+// lastExecutionStatus fills in the status of each schedule's last
+// execution, with one query.
+func (s *Store) lastExecutionStatus(ctx context.Context, list []*Schedule) error {
+	var ids []any
+	bySchedule := map[int64][]*Schedule{}
+	for _, sc := range list {
+		if sc.LastExecutionID != nil {
+			if len(bySchedule[*sc.LastExecutionID]) == 0 {
+				ids = append(ids, *sc.LastExecutionID)
+			}
+			bySchedule[*sc.LastExecutionID] = append(bySchedule[*sc.LastExecutionID], sc)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT id, status FROM executions WHERE id IN (?"+strings.Repeat(", ?", len(ids)-1)+")", ids...)
+	if err != nil {
+		return fmt.Errorf("list schedules: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var status string
+		if err := rows.Scan(&id, &status); err != nil {
+			return err
+		}
+		for _, sc := range bySchedule[id] {
+			sc.LastExecutionStatus = status
+		}
+	}
+	return rows.Err()
 }
 
 // DueSchedules returns the unpaused schedules whose next fire time has come

@@ -65,9 +65,9 @@ func (s *Store) userWithHash(ctx context.Context, name string) (*User, string, e
 	return &u, hash, nil
 }
 
-// ListUsers returns every user by name.
-func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, name, role, created_at FROM users ORDER BY name")
+// ListUsers returns users by name (the key of p).
+func (s *Store) ListUsers(ctx context.Context, p Page) ([]User, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, name, role, created_at FROM users WHERE name > ? ORDER BY name"+p.limitSQL(), p.After)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -147,16 +147,20 @@ func (s *Store) AddToken(ctx context.Context, user, name, hash, prefix string, e
 	return &list[0], nil
 }
 
-// ListTokens lists the tokens of user ("" = everyone's).
-func (s *Store) ListTokens(ctx context.Context, user string) ([]Token, error) {
-	if user == "" {
-		return s.listTokens(ctx, "1 = 1")
+// ListTokens lists the tokens of user ("" = everyone's) by id.
+func (s *Store) ListTokens(ctx context.Context, user string, p Page) ([]Token, error) {
+	after, err := p.idAfter()
+	if err != nil {
+		return nil, err
 	}
-	return s.listTokens(ctx, "u.name = ?", user)
+	if user == "" {
+		return s.listTokens(ctx, "t.id > ?"+" ORDER BY t.id"+p.limitSQL(), after)
+	}
+	return s.listTokens(ctx, "t.id > ? AND u.name = ?"+" ORDER BY t.id"+p.limitSQL(), after, user)
 }
 
 func (s *Store) listTokens(ctx context.Context, where string, args ...any) ([]Token, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT t.id, u.name, t.name, t.prefix, t.created_at, t.expires_at, t.revoked_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE "+where+" ORDER BY t.id", args...)
+	rows, err := s.db.QueryContext(ctx, "SELECT t.id, u.name, t.name, t.prefix, t.created_at, t.expires_at, t.revoked_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE "+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}

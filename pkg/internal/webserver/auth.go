@@ -155,16 +155,16 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	list, err := s.store.ListUsers(r.Context())
+	page, ok := listPage(w, r)
+	if !ok {
+		return
+	}
+	list, err := s.store.ListUsers(r.Context(), page)
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	out := make([]api.User, 0, len(list))
-	for _, u := range list {
-		out = append(out, wireUser(u))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, page, list, func(u store.User) string { return u.Name }, wireUser)
 }
 
 func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
@@ -239,16 +239,16 @@ func tokenOwner(r *http.Request) string {
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
-	list, err := s.store.ListTokens(r.Context(), tokenOwner(r))
+	page, ok := listPage(w, r)
+	if !ok {
+		return
+	}
+	list, err := s.store.ListTokens(r.Context(), tokenOwner(r), page)
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	out := make([]api.Token, 0, len(list))
-	for _, t := range list {
-		out = append(out, wireToken(t))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, page, list, func(t store.Token) string { return idKey(t.ID) }, wireToken)
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
@@ -102,13 +103,26 @@ func (s *Server) submissionError(w http.ResponseWriter, err error) {
 
 func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	list, err := s.store.ListExecutions(r.Context(), store.ExecutionFilter{Status: q.Get("status"), Project: q.Get("project"), Flow: q.Get("flow"), Limit: limit})
+	page, ok := listPage(w, r)
+	if !ok {
+		return
+	}
+	f := store.ExecutionFilter{Status: q.Get("status"), Project: q.Get("project"), Flow: q.Get("flow"), Limit: page.Limit}
+	if page.After != "" {
+		// Newest first: the next page holds the executions older than the
+		// last one seen.
+		var err error
+		if f.Before, err = strconv.ParseInt(page.After, 10, 64); err != nil || f.Before <= 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad cursor %q: give the %s header of the previous page", page.After, api.NextCursorHeader))
+			return
+		}
+	}
+	list, err := s.store.ListExecutions(r.Context(), f)
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, wireExecutions(list))
+	writeList(w, page, list, func(e *store.Execution) string { return idKey(e.ID) }, wireExecution)
 }
 
 func execID(w http.ResponseWriter, r *http.Request) (int64, bool) {
@@ -164,6 +178,39 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, wireExecution(ex))
 }
 
+// jobNames remembers the job paths of flows of project versions, which
+// never change, so following a job's log does not parse its project on
+// every poll.
+type jobNames struct {
+	mu    sync.Mutex
+	paths map[string][]string
+}
+
+// names returns the job paths of flow in project's version.
+func (j *jobNames) names(r *http.Request, s *Server, project string, version int, flowName string) ([]string, error) {
+	key := fmt.Sprintf("%s\x00%d\x00%s", project, version, flowName)
+	j.mu.Lock()
+	names, ok := j.paths[key]
+	j.mu.Unlock()
+	if ok {
+		return names, nil
+	}
+	proj, _, err := s.loadProject(r, project, version)
+	if err != nil {
+		return nil, err
+	}
+	if f := proj.Flow(flowName); f != nil {
+		f.Walk(func(path string, _ *flow.Node) { names = append(names, path) })
+	}
+	j.mu.Lock()
+	if j.paths == nil || len(j.paths) >= 256 {
+		j.paths = map[string][]string{} // bounded: start afresh
+	}
+	j.paths[key] = names
+	j.mu.Unlock()
+	return names, nil
+}
+
 func (s *Server) executionLogs(w http.ResponseWriter, r *http.Request) {
 	id, ok := execID(w, r)
 	if !ok {
@@ -179,14 +226,10 @@ func (s *Server) executionLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	job := q.Get("job")
 	if job != "" {
-		proj, _, err := s.loadProject(r, ex.Project, ex.Version)
+		names, err := s.jobs.names(r, s, ex.Project, ex.Version, ex.Flow)
 		if err != nil {
 			s.storeError(w, err)
 			return
-		}
-		var names []string
-		if f := proj.Flow(ex.Flow); f != nil {
-			f.Walk(func(path string, _ *flow.Node) { names = append(names, path) })
 		}
 		if !slices.Contains(names, job) {
 			writeError(w, http.StatusNotFound, fmt.Sprintf("execution %d has no job %q (jobs: %s)", id, job, strings.Join(names, ", ")))

@@ -25,16 +25,16 @@ func (s *Server) view(e *store.Executor) api.Executor {
 // them (its executions in DISPATCHING, RUNNING or KILLING), never the count
 // its last heartbeat reported.
 func (s *Server) listExecutors(w http.ResponseWriter, r *http.Request) {
-	list, err := s.store.ExecutorsWithLoad(r.Context())
+	page, ok := listPage(w, r)
+	if !ok {
+		return
+	}
+	list, err := s.store.ExecutorsWithLoad(r.Context(), page)
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	out := make([]api.Executor, 0, len(list))
-	for _, e := range list {
-		out = append(out, s.view(e))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, page, list, func(e *store.Executor) string { return idKey(e.ID) }, s.view)
 }
 
 // RefError is an unknown or ambiguous executor reference.
@@ -95,7 +95,7 @@ func ResolveExecutor(list []*store.Executor, ref string) (*store.Executor, error
 
 // resolve writes the error response itself and returns nil on failure.
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request, ref string) *store.Executor {
-	list, err := s.store.ExecutorsWithLoad(r.Context())
+	list, err := s.store.ExecutorsWithLoad(r.Context(), store.Page{})
 	if err != nil {
 		s.storeError(w, err)
 		return nil

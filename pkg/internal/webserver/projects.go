@@ -63,21 +63,18 @@ func (s *Server) uploadProject(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
-	list, err := s.store.ListProjects(r.Context())
+	page, ok := listPage(w, r)
+	if !ok {
+		return
+	}
+	list, err := s.store.ListProjects(r.Context(), page)
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	out := make([]api.Project, 0, len(list))
-	for _, p := range list {
-		proj, _, err := s.loadProject(r, p.Name, 0)
-		if err != nil {
-			s.storeError(w, err)
-			return
-		}
-		out = append(out, wireProject(p, proj.FlowNames(), nil))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, page, list, func(p store.Project) string { return p.Name }, func(p store.Project) api.Project {
+		return wireProject(p, flow.FlowNamesOf(p.LatestFlows), nil)
+	})
 }
 
 // loadProject returns the parsed flows of a project version (0 = latest).

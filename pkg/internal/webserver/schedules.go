@@ -14,7 +14,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/internal/submission"
 )
 
-func (s *Server) scheduleView(r *http.Request, sc *store.Schedule) api.Schedule {
+func scheduleView(sc *store.Schedule) api.Schedule {
 	v := wireSchedule(sc)
 	if c, err := schedule.ParseCron(sc.Cron); err == nil && !sc.Paused {
 		if loc, err := time.LoadLocation(sc.TimeZone); err == nil {
@@ -25,11 +25,6 @@ func (s *Server) scheduleView(r *http.Request, sc *store.Schedule) api.Schedule 
 				from = *sc.NextFire
 			}
 			v.NextFires = append(v.NextFires, c.NextN(from, loc, 3-len(v.NextFires))...)
-		}
-	}
-	if sc.LastExecutionID != nil {
-		if ex, err := s.store.GetExecution(r.Context(), *sc.LastExecutionID); err == nil {
-			v.LastExecutionStatus = ex.Status
 		}
 	}
 	return v
@@ -89,20 +84,20 @@ func (s *Server) addSchedule(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, s.scheduleView(r, sc))
+	writeJSON(w, http.StatusCreated, scheduleView(sc))
 }
 
 func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
-	list, err := s.store.ListSchedules(r.Context())
+	page, ok := listPage(w, r)
+	if !ok {
+		return
+	}
+	list, err := s.store.ListSchedules(r.Context(), page)
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	out := make([]api.Schedule, 0, len(list))
-	for _, sc := range list {
-		out = append(out, s.scheduleView(r, sc))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, page, list, func(sc *store.Schedule) string { return idKey(sc.ID) }, scheduleView)
 }
 
 func (s *Server) scheduleByID(w http.ResponseWriter, r *http.Request) *store.Schedule {
@@ -121,7 +116,7 @@ func (s *Server) scheduleByID(w http.ResponseWriter, r *http.Request) *store.Sch
 
 func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) {
 	if sc := s.scheduleByID(w, r); sc != nil {
-		writeJSON(w, http.StatusOK, s.scheduleView(r, sc))
+		writeJSON(w, http.StatusOK, scheduleView(sc))
 	}
 }
 
@@ -165,7 +160,7 @@ func (s *Server) setPaused(w http.ResponseWriter, r *http.Request, paused bool) 
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.scheduleView(r, sc))
+	writeJSON(w, http.StatusOK, scheduleView(sc))
 }
 
 func (s *Server) removeSchedule(w http.ResponseWriter, r *http.Request) {
@@ -177,5 +172,5 @@ func (s *Server) removeSchedule(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.scheduleView(r, sc))
+	writeJSON(w, http.StatusOK, scheduleView(sc))
 }

@@ -44,6 +44,7 @@ type Server struct {
 	executor *http.Client
 	metrics  http.Handler
 	logins   *auth.Limiter
+	jobs     jobNames
 }
 
 // New builds a server. Submissions go through disp (one that is not
@@ -176,6 +177,8 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, store.ErrBadCursor):
+		writeError(w, http.StatusBadRequest, err.Error())
 	default:
 		s.log.Error().Err(err).Msg("request failed")
 		writeError(w, http.StatusInternalServerError, "server error: "+err.Error())

@@ -69,5 +69,5 @@ func wireSchedule(sc *store.Schedule) api.Schedule {
 	return api.Schedule{ID: sc.ID, Project: sc.Project, Flow: sc.Flow, Cron: sc.Cron, TimeZone: sc.TimeZone, Params: sc.Params,
 		Concurrent: sc.Concurrent, Misfire: sc.Misfire, Paused: sc.Paused, NextFire: sc.NextFire, LastFire: sc.LastFire,
 		LastExecutionID: sc.LastExecutionID, LastStatus: sc.LastStatus, FiredCount: sc.FiredCount, SkippedCount: sc.SkippedCount,
-		Owner: sc.Owner, CreatedAt: sc.CreatedAt, NextFires: []time.Time{}}
+		Owner: sc.Owner, CreatedAt: sc.CreatedAt, NextFires: []time.Time{}, LastExecutionStatus: sc.LastExecutionStatus}
 }

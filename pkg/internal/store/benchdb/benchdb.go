@@ -1,14 +1,15 @@
-package store
-
-// Bulk and scratch statements for the benchmark (pkg/bench, cmd/crawlbench):
-// throwaway databases, a scratch table to time one commit, a multi-row queue
-// filler and a few aggregate reads. The daemons never call these.
+// Package benchdb holds the benchmark's own statements (pkg/bench,
+// cmd/crawlbench): throwaway databases, a scratch table to time one commit,
+// a multi-row queue filler and a few aggregate reads, on MySQL/MariaDB. The
+// daemons never use it; it keeps its own connection to the database.
+package benchdb
 
 import (
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 // ScratchDatabase is a MySQL/MariaDB database created for one run and
@@ -39,7 +42,7 @@ func CreateScratchDatabase(ctx context.Context, serverDSN, prefix string) (*Scra
 	}
 	cfg, err := mysql.ParseDSN(serverDSN)
 	if err != nil {
-		return nil, fmt.Errorf("bad MySQL server DSN %q: %v", Redact("mysql://"+serverDSN), err)
+		return nil, fmt.Errorf("bad MySQL server DSN %q: %v", store.Redact("mysql://"+serverDSN), err)
 	}
 	cfg.DBName = ""
 	if cfg.Timeout == 0 {
@@ -91,13 +94,39 @@ func (d *ScratchDatabase) Drop(ctx context.Context) error {
 	return nil
 }
 
-// ServerVersion is the database server's version: SELECT VERSION() on
-// MySQL/MariaDB, the library version on SQLite.
-func (s *Store) ServerVersion(ctx context.Context) (string, error) {
-	q := "SELECT VERSION()"
-	if s.d.name == "sqlite" {
-		q = "SELECT 'SQLite ' || sqlite_version()"
+// DB is a connection to a crawlctl database for the benchmark.
+type DB struct {
+	db *sql.DB
+}
+
+// Open connects to the MySQL/MariaDB database of the crawlctl DSN dsn.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	driver, source, err := store.Driver(dsn)
+	if err != nil {
+		return nil, err
 	}
+	if driver != "mysql" {
+		return nil, fmt.Errorf("the benchmark needs MySQL/MariaDB, not %s", driver)
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s unreachable: %w", store.Redact(dsn), err)
+	}
+	return &DB{db: db}, nil
+}
+
+// Close closes the connections.
+func (s *DB) Close() error { return s.db.Close() }
+
+// ServerVersion is the database server's version.
+func (s *DB) ServerVersion(ctx context.Context) (string, error) {
+	q := "SELECT VERSION()"
 	var v string
 	if err := s.db.QueryRowContext(ctx, q).Scan(&v); err != nil {
 		return "", fmt.Errorf("read server version: %w", err)
@@ -106,19 +135,12 @@ func (s *Store) ServerVersion(ctx context.Context) (string, error) {
 }
 
 // BenchCommitTable creates the scratch table BenchCommit writes to.
-func (s *Store) BenchCommitTable(ctx context.Context) error {
+func (s *DB) BenchCommitTable(ctx context.Context) error {
 	q := `CREATE TABLE IF NOT EXISTS bench_commits (
   id         BIGINT      NOT NULL AUTO_INCREMENT PRIMARY KEY,
   v          BIGINT      NOT NULL,
   created_at DATETIME(6) NOT NULL
 ) ENGINE=InnoDB`
-	if s.d.name == "sqlite" {
-		q = `CREATE TABLE IF NOT EXISTS bench_commits (
-  id         INTEGER PRIMARY KEY AUTOINCREMENT,
-  v          INTEGER NOT NULL,
-  created_at TEXT    NOT NULL
-)`
-	}
 	if _, err := s.db.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("create bench_commits: %w", err)
 	}
@@ -127,8 +149,8 @@ func (s *Store) BenchCommitTable(ctx context.Context) error {
 
 // BenchCommit inserts one row into the scratch table in autocommit mode:
 // one statement, one durable commit.
-func (s *Store) BenchCommit(ctx context.Context, v int64) error {
-	if _, err := s.db.ExecContext(ctx, "INSERT INTO bench_commits (v, created_at) VALUES (?, "+s.d.now+")", v); err != nil {
+func (s *DB) BenchCommit(ctx context.Context, v int64) error {
+	if _, err := s.db.ExecContext(ctx, "INSERT INTO bench_commits (v, created_at) VALUES (?, "+now+")", v); err != nil {
 		return fmt.Errorf("bench commit: %w", err)
 	}
 	return nil
@@ -137,7 +159,7 @@ func (s *Store) BenchCommit(ctx context.Context, v int64) error {
 // BulkQueueExecutions inserts n QUEUED executions shaped like ne with
 // multi-row INSERTs of batch rows (one transaction each) and returns how many
 // it inserted. submit_time is the database clock.
-func (s *Store) BulkQueueExecutions(ctx context.Context, ne NewExecution, n, batch int) (int, error) {
+func (s *DB) BulkQueueExecutions(ctx context.Context, ne store.NewExecution, n, batch int) (int, error) {
 	if batch <= 0 {
 		batch = 1000
 	}
@@ -147,13 +169,14 @@ func (s *Store) BulkQueueExecutions(ctx context.Context, ne NewExecution, n, bat
 	if ne.FailureAction == "" {
 		ne.FailureAction = "finishCurrent"
 	}
-	params := jsonString(ne.Params)
-	if ne.Params == nil {
-		params = "{}"
+	params := "{}"
+	if ne.Params != nil {
+		b, _ := json.Marshal(ne.Params)
+		params = string(b)
 	}
 	const head = `INSERT INTO executions (project_id, project, version, flow, status, pinned_executor_id, attempt, excluded, flow_retries, params,
   priority, concurrent, failure_action, submit_user, submit_time, wait_reason, error, kill_reason, updated_at) VALUES `
-	row := "(?, ?, ?, ?, 'QUEUED', ?, 0, '[]', ?, ?, ?, ?, ?, ?, " + s.d.now + ", '', '', '', " + s.d.now + ")"
+	row := "(?, ?, ?, ?, 'QUEUED', ?, 0, '[]', ?, ?, ?, ?, ?, ?, " + now + ", '', '', '', " + now + ")"
 	done := 0
 	for done < n {
 		k := min(batch, n-done)
@@ -166,7 +189,7 @@ func (s *Store) BulkQueueExecutions(ctx context.Context, ne NewExecution, n, bat
 				q.WriteString(", ")
 			}
 			q.WriteString(row)
-			args = append(args, ne.ProjectID, ne.Project, ne.Version, ne.Flow, nullID(ne.PinnedExecutorID), ne.FlowRetries, params,
+			args = append(args, ne.ProjectID, ne.Project, ne.Version, ne.Flow, pinned(ne.PinnedExecutorID), ne.FlowRetries, params,
 				ne.Priority, ne.Concurrent, ne.FailureAction, ne.SubmitUser)
 		}
 		if _, err := s.db.ExecContext(ctx, q.String(), args...); err != nil {
@@ -180,8 +203,8 @@ func (s *Store) BulkQueueExecutions(ctx context.Context, ne NewExecution, n, bat
 // BenchFinishActive marks every DISPATCHING, RUNNING or KILLING execution
 // SUCCEEDED, so a benchmark phase starts with no executor slots held. It
 // returns how many rows it changed.
-func (s *Store) BenchFinishActive(ctx context.Context) (int64, error) {
-	res, err := s.db.ExecContext(ctx, "UPDATE executions SET status = 'SUCCEEDED', end_time = "+s.d.now+", updated_at = "+s.d.now+" WHERE status IN "+activeStatuses)
+func (s *DB) BenchFinishActive(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, "UPDATE executions SET status = 'SUCCEEDED', end_time = "+now+", updated_at = "+now+" WHERE status IN "+"('DISPATCHING', 'RUNNING', 'KILLING')")
 	if err != nil {
 		return 0, fmt.Errorf("finish active executions: %w", err)
 	}
@@ -190,7 +213,7 @@ func (s *Store) BenchFinishActive(ctx context.Context) (int64, error) {
 }
 
 // BenchMaxExecutionID is the highest execution id (0 when there is none).
-func (s *Store) BenchMaxExecutionID(ctx context.Context) (int64, error) {
+func (s *DB) BenchMaxExecutionID(ctx context.Context) (int64, error) {
 	var id sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, "SELECT MAX(id) FROM executions").Scan(&id); err != nil {
 		return 0, fmt.Errorf("read max execution id: %w", err)
@@ -211,11 +234,11 @@ type ExecutionSpan struct {
 
 // BenchExecutionSpan counts the executions with id >= minID by outcome and
 // returns their first submit and last end time.
-func (s *Store) BenchExecutionSpan(ctx context.Context, minID int64) (ExecutionSpan, error) {
+func (s *DB) BenchExecutionSpan(ctx context.Context, minID int64) (ExecutionSpan, error) {
 	var (
 		sp                  ExecutionSpan
 		ended, succeeded    sql.NullInt64
-		firstSubmit, lastEn nullTime
+		firstSubmit, lastEn sql.NullTime
 	)
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*),
   SUM(CASE WHEN status IN ('SUCCEEDED', 'FAILED', 'KILLED') THEN 1 ELSE 0 END),
@@ -226,26 +249,28 @@ FROM executions WHERE id >= ?`, minID).Scan(&sp.Total, &ended, &succeeded, &firs
 		return sp, fmt.Errorf("sum up executions from %d: %w", minID, err)
 	}
 	sp.Ended, sp.Succeeded = int(ended.Int64), int(succeeded.Int64)
-	sp.FirstSubmit, sp.LastEnd = firstSubmit.t, lastEn.t
+	sp.FirstSubmit, sp.LastEnd = firstSubmit.Time, lastEn.Time
 	return sp, nil
 }
 
 // BenchClearExecutions deletes every execution and its jobs; the
 // benchmark's scale phase uses it between measurements on its own scratch
 // database. It returns how many executions it deleted.
-func (s *Store) BenchClearExecutions(ctx context.Context) (int64, error) {
+func (s *DB) BenchClearExecutions(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM execution_jobs"); err != nil {
-			return err
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err == nil {
+		var res sql.Result
+		if _, err = tx.ExecContext(ctx, "DELETE FROM execution_jobs"); err == nil {
+			if res, err = tx.ExecContext(ctx, "DELETE FROM executions"); err == nil {
+				n, _ = res.RowsAffected()
+				err = tx.Commit()
+			}
 		}
-		res, err := tx.ExecContext(ctx, "DELETE FROM executions")
 		if err != nil {
-			return err
+			_ = tx.Rollback()
 		}
-		n, _ = res.RowsAffected()
-		return nil
-	})
+	}
 	if err != nil {
 		return 0, fmt.Errorf("clear executions: %w", err)
 	}
@@ -259,11 +284,8 @@ var benchCounters = []string{"Questions", "Com_select", "Com_insert", "Com_updat
 // BenchServerCounters reads cumulative server-wide status counters (SHOW
 // GLOBAL STATUS) by name, so a benchmark can count what a phase cost the
 // database. SQLite has none: it returns an empty map.
-func (s *Store) BenchServerCounters(ctx context.Context) (map[string]int64, error) {
+func (s *DB) BenchServerCounters(ctx context.Context) (map[string]int64, error) {
 	out := map[string]int64{}
-	if s.d.name != "mysql" {
-		return out, nil
-	}
 	rows, err := s.db.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('"+strings.Join(benchCounters, "', '")+"')")
 	if err != nil {
 		return nil, fmt.Errorf("read server counters: %w", err)
@@ -280,4 +302,14 @@ func (s *Store) BenchServerCounters(ctx context.Context) (map[string]int64, erro
 		}
 	}
 	return out, rows.Err()
+}
+
+// now is the database clock, as the daemons write it.
+const now = "NOW(6)"
+
+func pinned(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
 }
