@@ -38,19 +38,23 @@ func submitOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, concurren
 	return ex
 }
 
-// pickFirst chooses the first active executor.
-func pickFirst(s *store.Store) store.ChooseFunc {
-	return func(ctx context.Context, ex *store.Execution) (*store.Executor, string, error) {
-		list, err := s.ExecutorsWithLoad(ctx)
-		if err != nil {
-			return nil, "", err
-		}
-		for _, e := range list {
+// pickFirst reads the executors now, outside any transaction, as the
+// dispatcher reads its view before it assigns, and returns a choice of the
+// first active executor of that view; it never touches the database, so it
+// may run inside the assigning transaction.
+func pickFirst(t *testing.T, s *store.Store) store.ChooseFunc {
+	t.Helper()
+	view, err := s.ExecutorsWithLoad(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(context.Context, *store.Execution) (*store.Executor, string, error) {
+		for _, e := range view {
 			if e.Active {
 				return e, "", nil
 			}
 		}
-		return nil, "waiting: none", nil
+		return nil, "waiting: no active executor", nil
 	}
 }
 
@@ -62,7 +66,7 @@ func TestExecutionLifecycle(t *testing.T) {
 		if ex.Status != store.ExecQueued || ex.Attempt != 0 || ex.Params["k"] != "v" || ex.SubmitTime.IsZero() {
 			t.Fatalf("submitted = %+v", ex)
 		}
-		as, err := s.AssignQueued(ctx, 10, pickFirst(s))
+		as, err := s.AssignQueued(ctx, 10, pickFirst(t, s))
 		if err != nil || len(as) != 1 || as[0].Attempt != 1 || as[0].Executor.ID != e.ID {
 			t.Fatalf("assign = %+v, %v", as, err)
 		}
@@ -119,7 +123,7 @@ func TestRequeueAndReap(t *testing.T) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		ex := submitOne(t, s, pv, "ignore")
-		as, _ := s.AssignQueued(ctx, 10, pickFirst(s))
+		as, _ := s.AssignQueued(ctx, 10, pickFirst(t, s))
 		// A refused dispatch goes back to the queue, attempt bumped, executor excluded.
 		pol := store.DispatchPolicy{MaxFailures: 3}
 		refused := func(a store.Assignment) store.DispatchFailure {
@@ -141,7 +145,7 @@ func TestRequeueAndReap(t *testing.T) {
 		}
 		// The bound: the third failure fails the execution with the reason.
 		for i := 0; i < 2; i++ {
-			as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
+			as, _ = s.AssignQueued(ctx, 10, pickFirst(t, s))
 			if len(as) != 1 {
 				t.Fatalf("assign round %d: %+v", i, as)
 			}
@@ -161,7 +165,7 @@ func TestRequeueAndReap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
+		as, _ = s.AssignQueued(ctx, 10, pickFirst(t, s))
 		if len(as) != 1 {
 			t.Fatalf("assign: %+v", as)
 		}
@@ -180,7 +184,7 @@ func TestRequeueAndReap(t *testing.T) {
 		if got.Status != store.ExecQueued || got.FlowRetries != 0 {
 			t.Fatalf("retried: %+v", got)
 		}
-		as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
+		as, _ = s.AssignQueued(ctx, 10, pickFirst(t, s))
 		_, _ = s.ClaimExecution(ctx, r1.ID, e.ID, as[0].Attempt)
 		owners, _ = s.ActiveExecutions(ctx)
 		_, _ = s.ReapExecution(ctx, owners[0], "executor lost: e", pol)
@@ -206,12 +210,12 @@ func TestConcurrencyOptionsAndCancel(t *testing.T) {
 			t.Fatalf("skip = %v, want AlreadyRunningError(%d)", err, first.ID)
 		}
 		// queue: the second waits while the first holds a slot.
-		as, _ := s.AssignQueued(ctx, 10, pickFirst(s))
+		as, _ := s.AssignQueued(ctx, 10, pickFirst(t, s))
 		if len(as) != 1 {
 			t.Fatalf("assign: %+v", as)
 		}
 		second := submitOne(t, s, pv, "queue")
-		as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
+		as, _ = s.AssignQueued(ctx, 10, pickFirst(t, s))
 		if len(as) != 0 {
 			t.Fatalf("queued execution was assigned while the flow ran: %+v", as)
 		}
@@ -227,7 +231,7 @@ func TestConcurrencyOptionsAndCancel(t *testing.T) {
 		if ok, _ := s.ClaimExecution(ctx, first.ID, e.ID, 1); ok {
 			t.Fatal("a cancelled execution was claimed")
 		}
-		as, _ = s.AssignQueued(ctx, 10, pickFirst(s))
+		as, _ = s.AssignQueued(ctx, 10, pickFirst(t, s))
 		if len(as) != 1 || as[0].ExecutionID != second.ID {
 			t.Fatalf("after the first ended, queue = %+v", as)
 		}
@@ -244,39 +248,41 @@ func TestConcurrencyOptionsAndCancel(t *testing.T) {
 }
 
 func TestAssignSkipsLockedRows(t *testing.T) {
-	s := storetest.New(t, "mysql")
-	ctx := context.Background()
-	_, pv := fixture(t, s)
-	for i := 0; i < 20; i++ {
-		submitOne(t, s, pv, "ignore")
-	}
-	// Two dispatchers at once take disjoint rows: every execution once.
-	seen := map[int64]int{}
-	results := make(chan []store.Assignment, 2)
-	for i := 0; i < 2; i++ {
-		go func() {
-			as, err := s.AssignQueued(ctx, 15, pickFirst(s))
-			if err != nil {
-				t.Error(err)
+	storetest.Only(t, []string{"mysql"}, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		_, pv := fixture(t, s)
+		for i := 0; i < 20; i++ {
+			submitOne(t, s, pv, "ignore")
+		}
+		// Two dispatchers at once take disjoint rows: every execution once.
+		seen := map[int64]int{}
+		results := make(chan []store.Assignment, 2)
+		for i := 0; i < 2; i++ {
+			choose := pickFirst(t, s) // each dispatcher reads its own view
+			go func() {
+				as, err := s.AssignQueued(ctx, 15, choose)
+				if err != nil {
+					t.Error(err)
+				}
+				results <- as
+			}()
+		}
+		for i := 0; i < 2; i++ {
+			for _, a := range <-results {
+				seen[a.ExecutionID]++
 			}
-			results <- as
-		}()
-	}
-	for i := 0; i < 2; i++ {
-		for _, a := range <-results {
+		}
+		rest, _ := s.AssignQueued(ctx, 100, pickFirst(t, s))
+		for _, a := range rest {
 			seen[a.ExecutionID]++
 		}
-	}
-	rest, _ := s.AssignQueued(ctx, 100, pickFirst(s))
-	for _, a := range rest {
-		seen[a.ExecutionID]++
-	}
-	if len(seen) != 20 {
-		t.Fatalf("assigned %d distinct executions, want 20", len(seen))
-	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Fatalf("execution %d assigned %d times", id, n)
+		if len(seen) != 20 {
+			t.Fatalf("assigned %d distinct executions, want 20", len(seen))
 		}
-	}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("execution %d assigned %d times", id, n)
+			}
+		}
+	})
 }

@@ -26,7 +26,7 @@ func assignOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, ne store.
 	if err != nil {
 		t.Fatal(err)
 	}
-	as, err := s.AssignQueued(ctx, 10, pickFirst(s))
+	as, err := s.AssignQueued(ctx, 10, pickFirst(t, s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func assignWhenDue(t *testing.T, s *store.Store) []store.Assignment {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		as, err := s.AssignQueued(context.Background(), 10, pickFirst(s))
+		as, err := s.AssignQueued(context.Background(), 10, pickFirst(t, s))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +280,7 @@ func TestDispatchFailuresFromTheReaper(t *testing.T) {
 			t.Fatalf("after an unclaimed dispatch: %+v", got)
 		}
 		// The backoff holds it back.
-		if as, _ := s.AssignQueued(ctx, 10, pickFirst(s)); len(as) != 0 {
+		if as, _ := s.AssignQueued(ctx, 10, pickFirst(t, s)); len(as) != 0 {
 			t.Fatalf("assigned during its backoff: %+v", as)
 		}
 	})

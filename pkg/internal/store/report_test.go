@@ -18,7 +18,7 @@ func running(t *testing.T, s *store.Store, e *store.Executor, pv *store.ProjectV
 	t.Helper()
 	ctx := context.Background()
 	ex := submitOne(t, s, pv, "ignore")
-	if as, err := s.AssignQueued(ctx, 10, pickFirst(s)); err != nil || len(as) != 1 {
+	if as, err := s.AssignQueued(ctx, 10, pickFirst(t, s)); err != nil || len(as) != 1 {
 		t.Fatalf("assign = %+v, %v", as, err)
 	}
 	if ok, err := s.ClaimExecution(ctx, ex.ID, e.ID, 1); !ok || err != nil {
@@ -108,7 +108,7 @@ func TestSubmitAndAssign(t *testing.T) {
 		e, pv := fixture(t, s)
 		ne := store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: "f", Concurrent: "ignore", FailureAction: "finishCurrent", SubmitUser: "u"}
 		// Nothing queued: assigned in the submit transaction.
-		ex, a, err := s.SubmitAndAssign(ctx, ne, pickFirst(s), nil)
+		ex, a, err := s.SubmitAndAssign(ctx, ne, pickFirst(t, s), nil)
 		if err != nil || a == nil || a.Executor.ID != e.ID || a.Attempt != 1 || ex.Status != store.ExecDispatching || ex.DispatchedTime == nil {
 			t.Fatalf("submit = %+v, %+v, %v", ex, a, err)
 		}
@@ -124,17 +124,17 @@ func TestSubmitAndAssign(t *testing.T) {
 			t.Fatalf("submit without executors = %+v, %+v, %v", q, a, err)
 		}
 		// Something queued ahead: the newcomer waits its turn.
-		later, a, err := s.SubmitAndAssign(ctx, ne, pickFirst(s), nil)
+		later, a, err := s.SubmitAndAssign(ctx, ne, pickFirst(t, s), nil)
 		if err != nil || a != nil || later.Status != store.ExecQueued {
 			t.Fatalf("submit behind a queued one = %+v, %+v, %v", later, a, err)
 		}
-		as, err := s.AssignQueued(ctx, 10, pickFirst(s))
+		as, err := s.AssignQueued(ctx, 10, pickFirst(t, s))
 		if err != nil || len(as) != 2 || as[0].ExecutionID != q.ID || as[1].ExecutionID != later.ID {
 			t.Fatalf("queue order after = %+v, %v", as, err)
 		}
 		// --concurrent queue is left to the dispatcher.
 		ne.Concurrent = "queue"
-		qe, a, err := s.SubmitAndAssign(ctx, ne, pickFirst(s), nil)
+		qe, a, err := s.SubmitAndAssign(ctx, ne, pickFirst(t, s), nil)
 		if err != nil || a != nil || qe.Status != store.ExecQueued {
 			t.Fatalf("concurrent queue = %+v, %+v, %v", qe, a, err)
 		}
