@@ -474,10 +474,9 @@ func (s *Store) setWaitReason(ctx context.Context, tx *sql.Tx, ex *Execution, re
 	return err
 }
 
-// executorsWithLoad lists executors with RunningFlows set to the number of
-// executions holding a slot on each (from executions, not the heartbeat).
-// ExecutorsWithLoad lists every executor with RunningFlows set to the
-// executions it holds (DISPATCHING, RUNNING or KILLING).
+// ExecutorsWithLoad lists every executor, by id, with RunningFlows set to
+// the number of executions holding a slot on it (DISPATCHING, RUNNING or
+// KILLING), counted from executions rather than taken from its heartbeat.
 func (s *Store) ExecutorsWithLoad(ctx context.Context) ([]*Executor, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT "+s.executorColumns()+" FROM executors ORDER BY id")
 	if err != nil {
@@ -741,24 +740,6 @@ func (s *Store) ReadLog(ctx context.Context, execID int64, job string, offset in
 		next += int64(len(data))
 	}
 	return out, next, rows.Err()
-}
-
-// LogJobs lists the jobs that have log output in the current attempt.
-func (s *Store) LogJobs(ctx context.Context, execID int64) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT DISTINCT l.job FROM execution_logs l JOIN executions e ON e.id = l.execution_id AND e.attempt = l.exec_attempt WHERE l.execution_id = ? ORDER BY l.job", execID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var j string
-		if err := rows.Scan(&j); err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
 }
 
 // CancelExecution kills a queued or dispatching execution at once, or marks a

@@ -143,7 +143,8 @@ func labelsJSON(l map[string]string) string {
 	return string(b)
 }
 
-// skewArg is the executor's clock as a parameter for msBetween.
+// skewExpr is the executor's clock skew in milliseconds: its clock, given as
+// the one parameter (see localTimeArg), minus the database clock.
 func (s *Store) skewExpr() string { return s.d.msBetween(s.d.now, "?") }
 
 // RegisterExecutor inserts or updates the executor's (host, port) row, always
