@@ -59,7 +59,7 @@ func pickFirst(t *testing.T, s *store.Store) store.ChooseFunc {
 }
 
 func TestExecutionLifecycle(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		ex := submitOne(t, s, pv, "ignore")
@@ -119,7 +119,7 @@ func TestExecutionLifecycle(t *testing.T) {
 }
 
 func TestRequeueAndReap(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		ex := submitOne(t, s, pv, "ignore")
@@ -200,7 +200,7 @@ func TestRequeueAndReap(t *testing.T) {
 }
 
 func TestConcurrencyOptionsAndCancel(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		first := submitOne(t, s, pv, "skip")

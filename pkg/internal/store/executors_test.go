@@ -42,7 +42,7 @@ func TestMigrateStatus(t *testing.T) {
 }
 
 func TestExecutorRegistry(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		spec := store.ExecutorSpec{Name: "node-1", Host: "10.0.0.1", Port: 12321, Labels: map[string]string{"zone": "a"}, MaxFlows: 4, Version: "v1"}
 		e, err := s.RegisterExecutor(ctx, spec)
@@ -139,7 +139,7 @@ func TestExecutorRegistry(t *testing.T) {
 }
 
 func TestExecutorOfflineByDatabaseClock(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, err := s.RegisterExecutor(ctx, store.ExecutorSpec{Name: "n", Host: "h", Port: 1})
 		if err != nil {

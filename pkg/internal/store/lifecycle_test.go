@@ -63,7 +63,7 @@ func assignWhenDue(t *testing.T, s *store.Store) []store.Assignment {
 // assignment cannot claim (ErrInactive, the row stays DISPATCHING for a
 // re-queue); activated again, it can; a pinned execution needs no activation.
 func TestClaimAsksTheDatabaseWhetherActive(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		a := assignOne(t, s, pv, store.NewExecution{})
@@ -114,7 +114,7 @@ func TestClaimAsksTheDatabaseWhetherActive(t *testing.T) {
 // TestEndedExecutionsLeaveNoLiveJobs: whatever ends an execution ends its
 // READY and RUNNING jobs in the same transaction.
 func TestEndedExecutionsLeaveNoLiveJobs(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		pol := store.DispatchPolicy{MaxFailures: 5}
@@ -197,7 +197,7 @@ func TestEndedExecutionsLeaveNoLiveJobs(t *testing.T) {
 // retry; one being cancelled ends KILLED instead; a fenced attempt changes
 // nothing.
 func TestInterruptedRunStartsAgain(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		a := assignOne(t, s, pv, store.NewExecution{FlowRetries: 1})
@@ -266,7 +266,7 @@ func TestInterruptedRunStartsAgain(t *testing.T) {
 // TestDispatchFailuresFromTheReaper: a DISPATCHING row nobody claimed counts
 // as a dispatch failure, with backoff and the bound.
 func TestDispatchFailuresFromTheReaper(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		_, pv := fixture(t, s)
 		pol := store.DispatchPolicy{MaxFailures: 2, Backoff: func(int) time.Duration { return time.Hour }}
@@ -287,7 +287,7 @@ func TestDispatchFailuresFromTheReaper(t *testing.T) {
 }
 
 func TestOfflineThresholdIsShared(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, _ := fixture(t, s)
 		if d, err := s.OfflineAfter(ctx); d != 0 || err != nil {

@@ -11,13 +11,34 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/internal/store/storetest"
 )
 
+// idsOf returns the ids of list, failing the test on err.
+func idsOf[T any](t *testing.T, list []T, err error, id func(T) int64) []int64 {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, v := range list {
+		ids = append(ids, id(v))
+	}
+	return ids
+}
+
+// wantErrors fails unless each call returns an error that is want.
+func wantErrors(t *testing.T, what string, want error, calls map[string]func() error) {
+	t.Helper()
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, want) {
+			t.Errorf("%s %s = %v, want %v", name, what, err, want)
+		}
+	}
+}
+
 // TestExecutionRunSpec: an executor gets what it needs to run the version
 // that was submitted, even after newer uploads; an execution that is gone,
 // or whose parameters cannot be read, is refused rather than run.
 func TestExecutionRunSpec(t *testing.T) {
-	t.Parallel()
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		t.Parallel()
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		_, pv := fixture(t, s)
 		ex := submitOne(t, s, pv, "ignore")
@@ -38,11 +59,10 @@ func TestExecutionRunSpec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, id := range []int64{ex.ID + 1000, noVersion.ID} {
-			if _, err := s.ExecutionRunSpec(ctx, id); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("run spec of execution %d = %v, want ErrNotFound", id, err)
-			}
-		}
+		wantErrors(t, "of ExecutionRunSpec", store.ErrNotFound, map[string]func() error{
+			"an unknown execution":        func() error { _, err := s.ExecutionRunSpec(ctx, ex.ID+1000); return err },
+			"a version that is not there": func() error { _, err := s.ExecutionRunSpec(ctx, noVersion.ID); return err },
+		})
 		// A row an operator broke by hand.
 		if _, err := s.ExecRaw(ctx, "UPDATE executions SET params = 'not json' WHERE id = ?", ex.ID); err != nil {
 			t.Fatal(err)
@@ -56,9 +76,7 @@ func TestExecutionRunSpec(t *testing.T) {
 // TestExecutionCountsAndLists: counts by status and the filtered, newest
 // first lists follow the executions through their states.
 func TestExecutionCountsAndLists(t *testing.T) {
-	t.Parallel()
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		t.Parallel()
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		_, pv := fixture(t, s)
 		if c, err := s.ExecutionCounts(ctx); err != nil || len(c) != 0 {
@@ -103,14 +121,7 @@ func TestExecutionCountsAndLists(t *testing.T) {
 		}
 		for _, c := range cases {
 			list, err := s.ListExecutions(ctx, c.f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []int64
-			for _, e := range list {
-				got = append(got, e.ID)
-			}
-			if !slices.Equal(got, c.want) {
+			if got := idsOf(t, list, err, func(e *store.Execution) int64 { return e.ID }); !slices.Equal(got, c.want) {
 				t.Errorf("%s: %v, want %v", c.name, got, c.want)
 			}
 		}
@@ -121,9 +132,7 @@ func TestExecutionCountsAndLists(t *testing.T) {
 // executions (not from heartbeats) that dispatch chooses by, and the
 // events the reaper leaves.
 func TestExecutorViews(t *testing.T) {
-	t.Parallel()
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		t.Parallel()
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		if list, err := s.ListExecutors(ctx); err != nil || len(list) != 0 {
 			t.Fatalf("executors of an empty database = %+v, %v", list, err)

@@ -28,7 +28,7 @@ func running(t *testing.T, s *store.Store, e *store.Executor, pv *store.ProjectV
 }
 
 func TestReportBatches(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		ex := running(t, s, e, pv)
@@ -103,7 +103,7 @@ func TestReportBatches(t *testing.T) {
 }
 
 func TestSubmitAndAssign(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		ne := store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: "f", Concurrent: "ignore", FailureAction: "finishCurrent", SubmitUser: "u"}

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,7 +13,7 @@ import (
 )
 
 func TestFireScheduleExactlyOnce(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		_, pv := fixture(t, s)
 		due := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -77,9 +76,7 @@ func TestFireScheduleExactlyOnce(t *testing.T) {
 // TestScheduleLifecycle: schedules read back as added, pause and resume,
 // record what each fire time became, and are gone once deleted.
 func TestScheduleLifecycle(t *testing.T) {
-	t.Parallel()
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		t.Parallel()
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		_, pv := fixture(t, s)
 		past := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -105,14 +102,7 @@ func TestScheduleLifecycle(t *testing.T) {
 		dueIDs := func(limit int) []int64 {
 			t.Helper()
 			due, err := s.DueSchedules(ctx, limit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []int64
-			for _, sc := range due {
-				ids = append(ids, sc.ID)
-			}
-			return ids
+			return idsOf(t, due, err, func(sc *store.Schedule) int64 { return sc.ID })
 		}
 		if ids := dueIDs(10); len(ids) != 2 || ids[0] != f.ID || ids[1] != g.ID {
 			t.Fatalf("due = %v, want the two past ones, earliest first", ids)
@@ -174,16 +164,11 @@ func TestScheduleLifecycle(t *testing.T) {
 		if list, _ := s.ListSchedules(ctx); len(list) != 2 || list[0].ID != g.ID {
 			t.Fatalf("after delete: %+v", list)
 		}
-		gone := map[string]func() error{
+		wantErrors(t, "of a deleted schedule", store.ErrNotFound, map[string]func() error{
 			"GetSchedule":       func() error { _, err := s.GetSchedule(ctx, f.ID); return err },
 			"SetSchedulePaused": func() error { return s.SetSchedulePaused(ctx, f.ID, true, past) },
 			"DeleteSchedule":    func() error { return s.DeleteSchedule(ctx, f.ID) },
-		}
-		for name, call := range gone {
-			if err := call(); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("%s of a deleted schedule = %v, want ErrNotFound", name, err)
-			}
-		}
+		})
 		if o, _, err := s.FireSchedule(ctx, f.ID, next.Add(time.Minute), next.Add(time.Hour), &ne, "x"); o != store.FireLost || err != nil {
 			t.Fatalf("fire of a deleted schedule = %q, %v", o, err)
 		}

@@ -55,9 +55,7 @@ func tokenOwner(t *testing.T, s *store.Store, hash string) string {
 }
 
 func TestUsers(t *testing.T) {
-	t.Parallel()
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		t.Parallel()
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		if n, err := s.CountUsers(ctx); n != 0 || err != nil {
 			t.Fatalf("users of a new database = %d, %v", n, err)
@@ -111,18 +109,13 @@ func TestUsers(t *testing.T) {
 			t.Fatalf("re-added alice %+v inherits the old one's id or token", again)
 		}
 
-		unknown := map[string]func() error{
+		wantErrors(t, "of an unknown user", store.ErrNotFound, map[string]func() error{
 			"GetUser":          func() error { _, err := s.GetUser(ctx, "carol"); return err },
 			"UserPasswordHash": func() error { _, _, err := s.UserPasswordHash(ctx, "carol"); return err },
 			"SetPasswordHash":  func() error { return s.SetPasswordHash(ctx, "carol", "h") },
 			"DeleteUser":       func() error { return s.DeleteUser(ctx, "carol") },
 			"AddToken":         func() error { _, err := s.AddToken(ctx, "carol", "n", "cccc1", "cccc", time.Time{}); return err },
-		}
-		for name, call := range unknown {
-			if err := call(); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("%s of an unknown user = %v, want ErrNotFound", name, err)
-			}
-		}
+		})
 		if toks, err := s.ListTokens(ctx, "carol"); err != nil || len(toks) != 0 {
 			t.Fatalf("tokens of an unknown user = %+v, %v", toks, err)
 		}
@@ -130,9 +123,7 @@ func TestUsers(t *testing.T) {
 }
 
 func TestTokens(t *testing.T) {
-	t.Parallel()
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		t.Parallel()
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		addUser(t, s, "alice", "admin", "h")
 		addUser(t, s, "bob", "viewer", "h")
@@ -167,14 +158,7 @@ func TestTokens(t *testing.T) {
 		listed := func(user string) []int64 {
 			t.Helper()
 			toks, err := s.ListTokens(ctx, user)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []int64
-			for _, tok := range toks {
-				ids = append(ids, tok.ID)
-			}
-			return ids
+			return idsOf(t, toks, err, func(tok store.Token) int64 { return tok.ID })
 		}
 		if ids := listed("alice"); len(ids) != 3 || ids[0] != forever.ID || ids[1] != expiring.ID {
 			t.Fatalf("alice's tokens = %v", ids)
@@ -214,9 +198,7 @@ func TestTokens(t *testing.T) {
 // TestConcurrentAddUser: the database decides who gets a name; every other
 // add of it is a conflict (409), never a server error.
 func TestConcurrentAddUser(t *testing.T) {
-	t.Parallel()
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		t.Parallel()
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		const n = 8
 		var wg sync.WaitGroup

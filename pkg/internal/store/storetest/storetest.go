@@ -128,17 +128,31 @@ func open(t testing.TB, dsn string) *store.Store {
 
 // Each runs fn as a subtest once per dialect with a fresh store.
 func Each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
-	Only(t, Dialects, fn)
+	each(t, Dialects, false, fn)
+}
+
+// EachParallel is Each for a test that shares nothing but its fresh stores:
+// the test and its dialect subtests run in parallel with other such tests.
+func EachParallel(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	t.Parallel()
+	each(t, Dialects, true, fn)
 }
 
 // Only is Each for the dialects a test is about (a behaviour only one of
 // them has), among those selected.
 func Only(t *testing.T, dialects []string, fn func(t *testing.T, s *store.Store)) {
+	each(t, dialects, false, fn)
+}
+
+func each(t *testing.T, dialects []string, parallel bool, fn func(t *testing.T, s *store.Store)) {
 	for _, d := range dialects {
 		if !slices.Contains(Dialects, d) {
 			continue
 		}
 		t.Run(d, func(t *testing.T) {
+			if parallel {
+				t.Parallel()
+			}
 			fn(t, New(t, d))
 		})
 	}
