@@ -170,7 +170,15 @@ func parseDSN(dsn string) (driver, source string, d dialect, err error) {
 	case strings.HasPrefix(dsn, "mysql://"):
 		u, perr := url.Parse(dsn)
 		if perr != nil {
+			// Not perr itself: it quotes the DSN, password and all.
+			var ue *url.Error
+			if errors.As(perr, &ue) {
+				perr = ue.Err
+			}
 			return "", "", d, fmt.Errorf("bad --db %q: %v", Redact(dsn), perr)
+		}
+		if strings.Trim(u.Path, "/") == "" {
+			return "", "", d, fmt.Errorf("bad --db %q: no database name (mysql://user:pass@host:3306/crawlctl)", Redact(dsn))
 		}
 		q := u.Query()
 		netAddr := "tcp(" + u.Host + ")"
@@ -187,9 +195,6 @@ func parseDSN(dsn string) (driver, source string, d dialect, err error) {
 		cfg, perr := mysql.ParseDSN(u.User.Username() + ":" + pass + "@" + netAddr + u.EscapedPath() + "?" + q.Encode())
 		if perr != nil {
 			return "", "", d, fmt.Errorf("bad --db %q: %v", Redact(dsn), perr)
-		}
-		if cfg.DBName == "" {
-			return "", "", d, fmt.Errorf("bad --db %q: no database name (mysql://user:pass@host:3306/crawlctl)", Redact(dsn))
 		}
 		cfg.ParseTime = true
 		cfg.Loc = time.UTC
