@@ -12,15 +12,24 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/internal/store/storetest"
 )
 
+// scheduleFixture is fixture plus a schedule of flow p/f, every second,
+// due at a fixed time in the past.
+func scheduleFixture(t *testing.T, s *store.Store) (*store.ProjectVersion, *store.Schedule) {
+	t.Helper()
+	_, pv := fixture(t, s)
+	sc, err := s.AddSchedule(context.Background(), store.NewSchedule{Project: "p", Flow: "f", Cron: "* * * * * ?", TimeZone: "UTC", Concurrent: "ignore",
+		Misfire: "fire-once", NextFire: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pv, sc
+}
+
 func TestFireScheduleExactlyOnce(t *testing.T) {
 	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		_, pv := fixture(t, s)
-		due := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-		sc, err := s.AddSchedule(ctx, store.NewSchedule{Project: "p", Flow: "f", Cron: "* * * * * ?", TimeZone: "UTC", Concurrent: "ignore", Misfire: "fire-once", NextFire: due})
-		if err != nil {
-			t.Fatal(err)
-		}
+		pv, sc := scheduleFixture(t, s)
+		due := *sc.NextFire
 		if got, err := s.DueSchedules(ctx, 10); err != nil || len(got) != 1 || !got[0].NextFire.Equal(due) {
 			t.Fatalf("due = %+v, %v", got, err)
 		}
