@@ -122,7 +122,8 @@ func soloAdminToken(ctx context.Context, st *store.Store, dataDir, server string
 		if err != nil {
 			return "", err
 		}
-		if _, err := st.AddUser(ctx, "admin", auth.Admin, hash); err != nil {
+		// Another solo on this data dir may have added it meanwhile.
+		if _, err := st.AddUser(ctx, "admin", auth.Admin, hash); err != nil && !errors.Is(err, store.ErrConflict) {
 			return "", err
 		}
 	} else if err != nil {

@@ -342,10 +342,9 @@ func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]*Execu
 	return out, rows.Err()
 }
 
-// executorsWithLoad lists executors with RunningFlows set to the number of
-// executions holding a slot on each (from executions, not the heartbeat).
-// ExecutorsWithLoad lists every executor with RunningFlows set to the
-// executions it holds (DISPATCHING, RUNNING or KILLING).
+// ExecutorsWithLoad lists executors by id (the key of p) with RunningFlows
+// set to the executions each holds (DISPATCHING, RUNNING or KILLING), as the
+// database counts them, not as their heartbeats said.
 func (s *Store) ExecutorsWithLoad(ctx context.Context, p Page) ([]*Executor, error) {
 	after, err := p.idAfter()
 	if err != nil {
@@ -619,24 +618,6 @@ func (s *Store) ReadLog(ctx context.Context, execID int64, job string, offset in
 		next += int64(len(data))
 	}
 	return out, next, rows.Err()
-}
-
-// LogJobs lists the jobs that have log output in the current attempt.
-func (s *Store) LogJobs(ctx context.Context, execID int64) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT DISTINCT l.job FROM execution_logs l JOIN executions e ON e.id = l.execution_id AND e.attempt = l.exec_attempt WHERE l.execution_id = ? ORDER BY l.job", execID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var j string
-		if err := rows.Scan(&j); err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
 }
 
 // CancelExecution kills a queued or dispatching execution at once, or marks a

@@ -39,33 +39,35 @@ func submitOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, concurren
 	return ex
 }
 
-// pickFirst chooses the first active executor from the executors as they
-// are now: like the dispatcher's, it reads them before the queue's
-// transaction, never inside it.
-func pickFirst(s *store.Store) dispatch.ChooseFunc {
-	list, err := s.ExecutorsWithLoad(context.Background(), store.Page{})
-	return func(ctx context.Context, ex *store.Execution) (*store.Executor, string, error) {
-		if err != nil {
-			return nil, "", err
-		}
-		for _, e := range list {
+// pickFirst reads the executors now, outside any transaction, as the
+// dispatcher reads its view before it assigns, and returns a choice of the
+// first active executor of that view; it never touches the database, so it
+// may run inside the assigning transaction.
+func pickFirst(t *testing.T, s *store.Store) dispatch.ChooseFunc {
+	t.Helper()
+	view, err := s.ExecutorsWithLoad(context.Background(), store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(context.Context, *store.Execution) (*store.Executor, string, error) {
+		for _, e := range view {
 			if e.Active {
 				return e, "", nil
 			}
 		}
-		return nil, "waiting: none", nil
+		return nil, "waiting: no active executor", nil
 	}
 }
 
 func TestExecutionLifecycle(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		ex := submitOne(t, s, pv, "ignore")
 		if ex.Status != store.ExecQueued || ex.Attempt != 0 || ex.Params["k"] != "v" || ex.SubmitTime.IsZero() {
 			t.Fatalf("submitted = %+v", ex)
 		}
-		as, err := dispatch.AssignDue(ctx, s, 10, pickFirst(s))
+		as, err := dispatch.AssignDue(ctx, s, 10, pickFirst(t, s))
 		if err != nil || len(as) != 1 || as[0].Attempt != 1 || as[0].Executor.ID != e.ID {
 			t.Fatalf("assign = %+v, %v", as, err)
 		}
@@ -118,11 +120,11 @@ func TestExecutionLifecycle(t *testing.T) {
 }
 
 func TestRequeueAndReap(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		ex := submitOne(t, s, pv, "ignore")
-		as, _ := dispatch.AssignDue(ctx, s, 10, pickFirst(s))
+		as, _ := dispatch.AssignDue(ctx, s, 10, pickFirst(t, s))
 		// A refused dispatch goes back to the queue, attempt bumped, executor excluded.
 		pol := store.DispatchPolicy{MaxFailures: 3}
 		refused := func(a dispatch.Assignment) store.DispatchFailure {
@@ -144,7 +146,7 @@ func TestRequeueAndReap(t *testing.T) {
 		}
 		// The bound: the third failure fails the execution with the reason.
 		for i := 0; i < 2; i++ {
-			as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(s))
+			as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(t, s))
 			if len(as) != 1 {
 				t.Fatalf("assign round %d: %+v", i, as)
 			}
@@ -164,7 +166,7 @@ func TestRequeueAndReap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(s))
+		as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(t, s))
 		if len(as) != 1 {
 			t.Fatalf("assign: %+v", as)
 		}
@@ -183,7 +185,7 @@ func TestRequeueAndReap(t *testing.T) {
 		if got.Status != store.ExecQueued || got.FlowRetries != 0 {
 			t.Fatalf("retried: %+v", got)
 		}
-		as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(s))
+		as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(t, s))
 		_, _ = s.ClaimExecution(ctx, r1.ID, e.ID, as[0].Attempt)
 		owners, _ = s.ActiveExecutions(ctx)
 		_, _ = s.ReapExecution(ctx, owners[0], "executor lost: e", pol)
@@ -199,7 +201,7 @@ func TestRequeueAndReap(t *testing.T) {
 }
 
 func TestConcurrencyOptionsAndCancel(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		first := submitOne(t, s, pv, "skip")
@@ -209,12 +211,12 @@ func TestConcurrencyOptionsAndCancel(t *testing.T) {
 			t.Fatalf("skip = %v, want AlreadyRunningError(%d)", err, first.ID)
 		}
 		// queue: the second waits while the first holds a slot.
-		as, _ := dispatch.AssignDue(ctx, s, 10, pickFirst(s))
+		as, _ := dispatch.AssignDue(ctx, s, 10, pickFirst(t, s))
 		if len(as) != 1 {
 			t.Fatalf("assign: %+v", as)
 		}
 		second := submitOne(t, s, pv, "queue")
-		as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(s))
+		as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(t, s))
 		if len(as) != 0 {
 			t.Fatalf("queued execution was assigned while the flow ran: %+v", as)
 		}
@@ -230,7 +232,7 @@ func TestConcurrencyOptionsAndCancel(t *testing.T) {
 		if ok, _ := s.ClaimExecution(ctx, first.ID, e.ID, 1); ok {
 			t.Fatal("a cancelled execution was claimed")
 		}
-		as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(s))
+		as, _ = dispatch.AssignDue(ctx, s, 10, pickFirst(t, s))
 		if len(as) != 1 || as[0].ExecutionID != second.ID {
 			t.Fatalf("after the first ended, queue = %+v", as)
 		}
@@ -247,39 +249,41 @@ func TestConcurrencyOptionsAndCancel(t *testing.T) {
 }
 
 func TestAssignSkipsLockedRows(t *testing.T) {
-	s := storetest.New(t, "mysql")
-	ctx := context.Background()
-	_, pv := fixture(t, s)
-	for i := 0; i < 20; i++ {
-		submitOne(t, s, pv, "ignore")
-	}
-	// Two dispatchers at once take disjoint rows: every execution once.
-	seen := map[int64]int{}
-	results := make(chan []dispatch.Assignment, 2)
-	for i := 0; i < 2; i++ {
-		go func() {
-			as, err := dispatch.AssignDue(ctx, s, 15, pickFirst(s))
-			if err != nil {
-				t.Error(err)
+	storetest.Only(t, []string{"mysql"}, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		_, pv := fixture(t, s)
+		for i := 0; i < 20; i++ {
+			submitOne(t, s, pv, "ignore")
+		}
+		// Two dispatchers at once take disjoint rows: every execution once.
+		seen := map[int64]int{}
+		results := make(chan []dispatch.Assignment, 2)
+		for i := 0; i < 2; i++ {
+			choose := pickFirst(t, s) // each dispatcher reads its own view
+			go func() {
+				as, err := dispatch.AssignDue(ctx, s, 15, choose)
+				if err != nil {
+					t.Error(err)
+				}
+				results <- as
+			}()
+		}
+		for i := 0; i < 2; i++ {
+			for _, a := range <-results {
+				seen[a.ExecutionID]++
 			}
-			results <- as
-		}()
-	}
-	for i := 0; i < 2; i++ {
-		for _, a := range <-results {
+		}
+		rest, _ := dispatch.AssignDue(ctx, s, 100, pickFirst(t, s))
+		for _, a := range rest {
 			seen[a.ExecutionID]++
 		}
-	}
-	rest, _ := dispatch.AssignDue(ctx, s, 100, pickFirst(s))
-	for _, a := range rest {
-		seen[a.ExecutionID]++
-	}
-	if len(seen) != 20 {
-		t.Fatalf("assigned %d distinct executions, want 20", len(seen))
-	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Fatalf("execution %d assigned %d times", id, n)
+		if len(seen) != 20 {
+			t.Fatalf("assigned %d distinct executions, want 20", len(seen))
 		}
-	}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("execution %d assigned %d times", id, n)
+			}
+		}
+	})
 }

@@ -143,7 +143,8 @@ func labelsJSON(l map[string]string) string {
 	return string(b)
 }
 
-// skewArg is the executor's clock as a parameter for msBetween.
+// skewExpr is the executor's clock skew in milliseconds: its clock, given as
+// the one parameter (see localTimeArg), minus the database clock.
 func (s *Store) skewExpr() string { return s.d.msBetween(s.d.now, "?") }
 
 // RegisterExecutor inserts or updates the executor's (host, port) row, always
@@ -267,13 +268,8 @@ func (s *Store) SetExecutorActive(ctx context.Context, id int64, active bool, ac
 		if err != nil {
 			return err
 		}
-		n, _ := res.RowsAffected()
-		if n == 0 {
-			var one int
-			if err := tx.QueryRowContext(ctx, "SELECT 1 FROM executors WHERE id = ?", id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("executor %d: %w", id, ErrNotFound)
-			}
-			return nil
+		if n, _ := res.RowsAffected(); n == 0 {
+			return executorExists(ctx, tx, id)
 		}
 		changed = true
 		typ, msg := EventActivated, "activated"
@@ -288,14 +284,33 @@ func (s *Store) SetExecutorActive(ctx context.Context, id int64, active bool, ac
 	return changed, err
 }
 
-// MarkExecutorStopped records a clean shutdown: inactive, stopped_at set.
+// MarkExecutorStopped records a clean shutdown: inactive, stopped_at set, a
+// STOPPED event. It returns ErrNotFound, recording nothing, when the row is
+// gone (the executor was removed while it ran).
 func (s *Store) MarkExecutorStopped(ctx context.Context, id int64, actor, msg string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "UPDATE executors SET active = ?, stopped_at = "+s.d.now+", running_flows = 0 WHERE id = ?", false, id); err != nil {
+		res, err := tx.ExecContext(ctx, "UPDATE executors SET active = ?, stopped_at = "+s.d.now+", running_flows = 0 WHERE id = ?", false, id)
+		if err != nil {
 			return fmt.Errorf("mark executor %d stopped: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			if err := executorExists(ctx, tx, id); err != nil {
+				return err
+			}
 		}
 		return s.addEvent(ctx, tx, id, EventStopped, actor, msg)
 	})
+}
+
+// executorExists returns ErrNotFound when executor id has no row, reading
+// inside tx.
+func executorExists(ctx context.Context, tx *sql.Tx, id int64) error {
+	var one int
+	err := tx.QueryRowContext(ctx, "SELECT 1 FROM executors WHERE id = ?", id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("executor %d: %w", id, ErrNotFound)
+	}
+	return err
 }
 
 // ListExecutors returns every executor, ordered by id.

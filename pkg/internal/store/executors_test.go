@@ -10,6 +10,16 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/internal/store/storetest"
 )
 
+// registerExecutor registers executor name at h:port, inactive.
+func registerExecutor(t *testing.T, s *store.Store, name string, port int) *store.Executor {
+	t.Helper()
+	e, err := s.RegisterExecutor(context.Background(), store.ExecutorSpec{Name: name, Host: "h", Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 func TestMigrateStatus(t *testing.T) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
@@ -42,7 +52,7 @@ func TestMigrateStatus(t *testing.T) {
 }
 
 func TestExecutorRegistry(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		spec := store.ExecutorSpec{Name: "node-1", Host: "10.0.0.1", Port: 12321, Labels: map[string]string{"zone": "a"}, MaxFlows: 4, Version: "v1"}
 		e, err := s.RegisterExecutor(ctx, spec)
@@ -139,12 +149,9 @@ func TestExecutorRegistry(t *testing.T) {
 }
 
 func TestExecutorOfflineByDatabaseClock(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		e, err := s.RegisterExecutor(ctx, store.ExecutorSpec{Name: "n", Host: "h", Port: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := registerExecutor(t, s, "n", 1)
 		// Wait (bounded) until the heartbeat is older than a tiny threshold.
 		deadline := time.Now().Add(5 * time.Second)
 		for {
@@ -159,6 +166,28 @@ func TestExecutorOfflineByDatabaseClock(t *testing.T) {
 				t.Fatalf("executor never went offline; age %v", got.HeartbeatAge)
 			}
 			<-time.After(20 * time.Millisecond)
+		}
+	})
+}
+
+// TestRemovedExecutorStopping: an executor removed while it ran finds its
+// row gone when it stops, and leaves no event after the removal.
+func TestRemovedExecutorStopping(t *testing.T) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		e := registerExecutor(t, s, "n", 1)
+		// With no offline threshold, even a fresh heartbeat is offline.
+		if err := s.DeleteExecutor(ctx, e.ID, 0, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		wantErrors(t, "of a removed executor", store.ErrNotFound, map[string]func() error{
+			"MarkExecutorStopped": func() error { return s.MarkExecutorStopped(ctx, e.ID, "n", "graceful shutdown") },
+			"SetExecutorActive":   func() error { _, err := s.SetExecutorActive(ctx, e.ID, false, "n (shutdown)"); return err },
+			"GetExecutor":         func() error { _, err := s.GetExecutor(ctx, e.ID); return err },
+		})
+		evs, err := s.ExecutorEvents(ctx, e.ID, 10)
+		if err != nil || len(evs) != 2 || evs[0].Type != store.EventRemoved {
+			t.Fatalf("events = %+v, %v; want REMOVED last", evs, err)
 		}
 	})
 }

@@ -27,7 +27,7 @@ func assignOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, ne store.
 	if err != nil {
 		t.Fatal(err)
 	}
-	as, err := dispatch.AssignDue(ctx, s, 10, pickFirst(s))
+	as, err := dispatch.AssignDue(ctx, s, 10, pickFirst(t, s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func assignWhenDue(t *testing.T, s *store.Store) []dispatch.Assignment {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		as, err := dispatch.AssignDue(context.Background(), s, 10, pickFirst(s))
+		as, err := dispatch.AssignDue(context.Background(), s, 10, pickFirst(t, s))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func assignWhenDue(t *testing.T, s *store.Store) []dispatch.Assignment {
 // assignment cannot claim (ErrInactive, the row stays DISPATCHING for a
 // re-queue); activated again, it can; a pinned execution needs no activation.
 func TestClaimAsksTheDatabaseWhetherActive(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		a := assignOne(t, s, pv, store.NewExecution{})
@@ -115,7 +115,7 @@ func TestClaimAsksTheDatabaseWhetherActive(t *testing.T) {
 // TestEndedExecutionsLeaveNoLiveJobs: whatever ends an execution ends its
 // READY and RUNNING jobs in the same transaction.
 func TestEndedExecutionsLeaveNoLiveJobs(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		pol := store.DispatchPolicy{MaxFailures: 5}
@@ -198,7 +198,7 @@ func TestEndedExecutionsLeaveNoLiveJobs(t *testing.T) {
 // retry; one being cancelled ends KILLED instead; a fenced attempt changes
 // nothing.
 func TestInterruptedRunStartsAgain(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		a := assignOne(t, s, pv, store.NewExecution{FlowRetries: 1})
@@ -267,7 +267,7 @@ func TestInterruptedRunStartsAgain(t *testing.T) {
 // TestDispatchFailuresFromTheReaper: a DISPATCHING row nobody claimed counts
 // as a dispatch failure, with backoff and the bound.
 func TestDispatchFailuresFromTheReaper(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		_, pv := fixture(t, s)
 		pol := store.DispatchPolicy{MaxFailures: 2, Backoff: func(int) time.Duration { return time.Hour }}
@@ -281,14 +281,14 @@ func TestDispatchFailuresFromTheReaper(t *testing.T) {
 			t.Fatalf("after an unclaimed dispatch: %+v", got)
 		}
 		// The backoff holds it back.
-		if as, _ := dispatch.AssignDue(ctx, s, 10, pickFirst(s)); len(as) != 0 {
+		if as, _ := dispatch.AssignDue(ctx, s, 10, pickFirst(t, s)); len(as) != 0 {
 			t.Fatalf("assigned during its backoff: %+v", as)
 		}
 	})
 }
 
 func TestOfflineThresholdIsShared(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, _ := fixture(t, s)
 		if d, err := s.OfflineAfter(ctx); d != 0 || err != nil {

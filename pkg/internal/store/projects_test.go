@@ -11,7 +11,7 @@ import (
 )
 
 func TestProjectVersions(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		// 2.5 MiB spans several chunks.
 		big := bytes.Repeat([]byte("0123456789abcdef"), 160*1024)

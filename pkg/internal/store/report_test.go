@@ -19,7 +19,7 @@ func running(t *testing.T, s *store.Store, e *store.Executor, pv *store.ProjectV
 	t.Helper()
 	ctx := context.Background()
 	ex := submitOne(t, s, pv, "ignore")
-	if as, err := dispatch.AssignDue(ctx, s, 10, pickFirst(s)); err != nil || len(as) != 1 {
+	if as, err := dispatch.AssignDue(ctx, s, 10, pickFirst(t, s)); err != nil || len(as) != 1 {
 		t.Fatalf("assign = %+v, %v", as, err)
 	}
 	if ok, err := s.ClaimExecution(ctx, ex.ID, e.ID, 1); !ok || err != nil {
@@ -29,7 +29,7 @@ func running(t *testing.T, s *store.Store, e *store.Executor, pv *store.ProjectV
 }
 
 func TestReportBatches(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		ex := running(t, s, e, pv)
@@ -104,12 +104,12 @@ func TestReportBatches(t *testing.T) {
 }
 
 func TestSubmitAndAssign(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		ne := store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: "f", Concurrent: "ignore", FailureAction: "finishCurrent", SubmitUser: "u"}
 		// Nothing queued: assigned in the submit transaction.
-		ex, a, err := dispatch.SubmitAndAssign(ctx, s, ne, pickFirst(s), nil)
+		ex, a, err := dispatch.SubmitAndAssign(ctx, s, ne, pickFirst(t, s), nil)
 		if err != nil || a == nil || a.Executor.ID != e.ID || a.Attempt != 1 || ex.Status != store.ExecDispatching || ex.DispatchedTime == nil {
 			t.Fatalf("submit = %+v, %+v, %v", ex, a, err)
 		}
@@ -125,17 +125,17 @@ func TestSubmitAndAssign(t *testing.T) {
 			t.Fatalf("submit without executors = %+v, %+v, %v", q, a, err)
 		}
 		// Something queued ahead: the newcomer waits its turn.
-		later, a, err := dispatch.SubmitAndAssign(ctx, s, ne, pickFirst(s), nil)
+		later, a, err := dispatch.SubmitAndAssign(ctx, s, ne, pickFirst(t, s), nil)
 		if err != nil || a != nil || later.Status != store.ExecQueued {
 			t.Fatalf("submit behind a queued one = %+v, %+v, %v", later, a, err)
 		}
-		as, err := dispatch.AssignDue(ctx, s, 10, pickFirst(s))
+		as, err := dispatch.AssignDue(ctx, s, 10, pickFirst(t, s))
 		if err != nil || len(as) != 2 || as[0].ExecutionID != q.ID || as[1].ExecutionID != later.ID {
 			t.Fatalf("queue order after = %+v, %v", as, err)
 		}
 		// --concurrent queue is left to the dispatcher.
 		ne.Concurrent = "queue"
-		qe, a, err := dispatch.SubmitAndAssign(ctx, s, ne, pickFirst(s), nil)
+		qe, a, err := dispatch.SubmitAndAssign(ctx, s, ne, pickFirst(t, s), nil)
 		if err != nil || a != nil || qe.Status != store.ExecQueued {
 			t.Fatalf("concurrent queue = %+v, %+v, %v", qe, a, err)
 		}

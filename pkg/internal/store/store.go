@@ -17,7 +17,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
+	"modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Errors callers test with errors.Is.
@@ -158,9 +159,6 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // Close closes the connection pool.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Dialect is "mysql" or "sqlite".
-func (s *Store) Dialect() string { return s.d.name }
-
 // String is the DSN with its password hidden.
 func (s *Store) String() string { return s.redacted }
 
@@ -172,7 +170,15 @@ func parseDSN(dsn string) (driver, source string, d dialect, err error) {
 	case strings.HasPrefix(dsn, "mysql://"):
 		u, perr := url.Parse(dsn)
 		if perr != nil {
+			// Not perr itself: it quotes the DSN, password and all.
+			var ue *url.Error
+			if errors.As(perr, &ue) {
+				perr = ue.Err
+			}
 			return "", "", d, fmt.Errorf("bad --db %q: %v", Redact(dsn), perr)
+		}
+		if strings.Trim(u.Path, "/") == "" {
+			return "", "", d, fmt.Errorf("bad --db %q: no database name (mysql://user:pass@host:3306/crawlctl)", Redact(dsn))
 		}
 		q := u.Query()
 		netAddr := "tcp(" + u.Host + ")"
@@ -189,9 +195,6 @@ func parseDSN(dsn string) (driver, source string, d dialect, err error) {
 		cfg, perr := mysql.ParseDSN(u.User.Username() + ":" + pass + "@" + netAddr + u.EscapedPath() + "?" + q.Encode())
 		if perr != nil {
 			return "", "", d, fmt.Errorf("bad --db %q: %v", Redact(dsn), perr)
-		}
-		if cfg.DBName == "" {
-			return "", "", d, fmt.Errorf("bad --db %q: no database name (mysql://user:pass@host:3306/crawlctl)", Redact(dsn))
 		}
 		cfg.ParseTime = true
 		cfg.Loc = time.UTC
@@ -280,6 +283,17 @@ func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func retryable(err error) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}
+
+// isDuplicate reports an insert refused by a primary or unique key: MySQL's
+// ER_DUP_ENTRY (1062), SQLite's SQLITE_CONSTRAINT_UNIQUE or _PRIMARYKEY.
+func isDuplicate(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1062
+	}
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
 // timeFormat is how times are written as parameters (always UTC).

@@ -28,12 +28,13 @@ type Token struct {
 	RevokedAt *time.Time
 }
 
-// AddUser creates a user; ErrConflict if the name is taken.
+// AddUser creates a user; ErrConflict if the name is taken. The unique key
+// on the name decides, so of concurrent adds of one name exactly one wins.
 func (s *Store) AddUser(ctx context.Context, name, role, passwordHash string) (*User, error) {
-	if _, err := s.GetUser(ctx, name); err == nil {
-		return nil, fmt.Errorf("user %q already exists: %w", name, ErrConflict)
-	}
 	if _, err := s.db.ExecContext(ctx, "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, "+s.d.now+")", name, role, passwordHash); err != nil {
+		if isDuplicate(err) {
+			return nil, fmt.Errorf("user %q already exists: %w", name, ErrConflict)
+		}
 		return nil, fmt.Errorf("add user %q: %w", name, err)
 	}
 	return s.GetUser(ctx, name)
@@ -125,24 +126,32 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 	})
 }
 
-// AddToken stores the hash of a new token of user; expires zero = never.
+// AddToken stores the hash of a new token of user; expires zero = never. It
+// returns ErrNotFound when there is no such user (the insert reads the user
+// itself, so a user deleted meanwhile gets no token) and ErrConflict when a
+// token with this hash exists.
 func (s *Store) AddToken(ctx context.Context, user, name, hash, prefix string, expires time.Time) (*Token, error) {
-	u, err := s.GetUser(ctx, user)
-	if err != nil {
-		return nil, err
+	res, err := s.db.ExecContext(ctx, "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at, expires_at) SELECT id, ?, ?, ?, "+s.d.now+", ? FROM users WHERE name = ?",
+		name, hash, prefix, dbTimeArg(expires), user)
+	if isDuplicate(err) {
+		return nil, fmt.Errorf("a token with this hash exists: %w", ErrConflict)
 	}
-	res, err := s.db.ExecContext(ctx, "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at, expires_at) VALUES (?, ?, ?, ?, "+s.d.now+", ?)",
-		u.ID, name, hash, prefix, dbTimeArg(expires))
 	if err != nil {
 		return nil, fmt.Errorf("add token: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, fmt.Errorf("user %q: %w", user, ErrNotFound)
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
 		return nil, err
 	}
 	list, err := s.listTokens(ctx, "t.id = ?", id)
-	if err != nil || len(list) == 0 {
-		return nil, fmt.Errorf("read new token: %v", err)
+	if err != nil {
+		return nil, fmt.Errorf("read new token: %w", err)
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("token of user %q (deleted meanwhile): %w", user, ErrNotFound)
 	}
 	return &list[0], nil
 }

@@ -3,6 +3,9 @@
 // file in a temp dir. The MySQL server comes from CRAWLCTL_TEST_MYSQL_DSN
 // (default root@tcp(127.0.0.1:3306)/); when none answers the test fails,
 // because `make test` is expected to have started one.
+//
+// The shared suites run on every dialect; CRAWLCTL_TEST_DIALECTS=sqlite (or
+// mysql) runs them on that one alone, to measure what it covers.
 package storetest
 
 import (
@@ -13,6 +16,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,8 +26,23 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
-// Dialects are the databases the shared suites run on.
-var Dialects = []string{"mysql", "sqlite"}
+// Dialects are the databases the shared suites run on: MySQL and SQLite, or
+// those named in CRAWLCTL_TEST_DIALECTS (comma-separated).
+var Dialects = selectDialects(os.Getenv("CRAWLCTL_TEST_DIALECTS"))
+
+func selectDialects(env string) []string {
+	all := []string{"mysql", "sqlite"}
+	if env == "" {
+		return all
+	}
+	var out []string
+	for _, d := range strings.Split(env, ",") {
+		if d = strings.TrimSpace(d); slices.Contains(all, d) && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
 
 func serverDSN() string {
 	if v := os.Getenv("CRAWLCTL_TEST_MYSQL_DSN"); v != "" {
@@ -108,8 +128,31 @@ func open(t testing.TB, dsn string) *store.Store {
 
 // Each runs fn as a subtest once per dialect with a fresh store.
 func Each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
-	for _, d := range Dialects {
+	each(t, Dialects, false, fn)
+}
+
+// EachParallel is Each for a test that shares nothing but its fresh stores:
+// the test and its dialect subtests run in parallel with other such tests.
+func EachParallel(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	t.Parallel()
+	each(t, Dialects, true, fn)
+}
+
+// Only is Each for the dialects a test is about (a behaviour only one of
+// them has), among those selected.
+func Only(t *testing.T, dialects []string, fn func(t *testing.T, s *store.Store)) {
+	each(t, dialects, false, fn)
+}
+
+func each(t *testing.T, dialects []string, parallel bool, fn func(t *testing.T, s *store.Store)) {
+	for _, d := range dialects {
+		if !slices.Contains(Dialects, d) {
+			continue
+		}
 		t.Run(d, func(t *testing.T) {
+			if parallel {
+				t.Parallel()
+			}
 			fn(t, New(t, d))
 		})
 	}
