@@ -49,6 +49,7 @@ func TestJobDiesWithItsExecutor(t *testing.T) {
 	id := submit(t, c, "p", "pair")
 	run := waitRuns(t, c, dir, id, 1, 30*time.Second)[0]
 	c.WaitFor(5*time.Second, "the job's process group", func() (bool, string) { return w.group(run.PID) > 0, run.String() })
+	waitJobRunning(t, c, id, 30*time.Second)
 	a.Signal(syscall.SIGKILL)
 	<-a.Done()
 	jobGone(t, c, w, run, 8*time.Second, "the job of the killed executor to die")
@@ -163,7 +164,7 @@ func TestJobRowsEndWithTheirExecution(t *testing.T) {
 	}
 	for _, p := range []*testcluster.Proc{k, d, z} {
 		runs[p.Name] = waitRuns(t, c, dir, ids[p.Name], 1, 30*time.Second)[0]
-		waitStatus(t, c, ids[p.Name], 30*time.Second, "RUNNING")
+		waitJobRunning(t, c, ids[p.Name], 30*time.Second)
 	}
 
 	// Cancel.

@@ -303,6 +303,22 @@ func (r runMarker) ranOn(p *testcluster.Proc) bool {
 	return cwd != "" && strings.HasPrefix(cwd, dir+string(filepath.Separator))
 }
 
+// waitJobRunning waits until execution id shows a RUNNING job: a job's
+// process starts before its executor records it, so a test that disrupts a
+// run and then checks its job rows must wait for them first.
+func waitJobRunning(t *testing.T, c *testcluster.Cluster, id int64, timeout time.Duration) {
+	t.Helper()
+	c.WaitFor(timeout, fmt.Sprintf("execution %d to show a running job", id), func() (bool, string) {
+		e := showExec(c, id)
+		for _, j := range e.Jobs {
+			if j.Status == "RUNNING" {
+				return true, ""
+			}
+		}
+		return false, toJSON(e)
+	})
+}
+
 // checkJobsEnded fails the test unless every job row of e has a final
 // status (none left READY or RUNNING).
 func checkJobsEnded(t *testing.T, e execJSON) {
