@@ -83,9 +83,7 @@ func (c *Config) defaults() {
 
 // policy is the bound and backoff of dispatch failures.
 func (c *Config) policy() store.DispatchPolicy {
-	return store.DispatchPolicy{MaxFailures: c.MaxDispatchFailures, Backoff: func(n int) time.Duration {
-		return min(time.Duration(1<<min(n, 7))*100*time.Millisecond, 10*time.Second)
-	}}
+	return store.DispatchPolicy{MaxFailures: c.MaxDispatchFailures, Backoff: store.RequeueBackoff.Delay}
 }
 
 // Dispatcher is the web server's dispatch loop and reaper.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 	"github.com/crawlctl/crawlctl/pkg/internal/buildinfo"
 	"github.com/crawlctl/crawlctl/pkg/internal/metrics"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
@@ -302,7 +303,7 @@ func (e *Executor) heartbeatLoop(ctx context.Context) {
 			failures++
 			// Retries start at a second and never wait longer than the
 			// heartbeat interval: back within seconds of the database.
-			next = backoff(min(time.Second, e.cfg.Heartbeat), failures, e.cfg.Heartbeat)
+			next = backoff.Policy{Base: min(time.Second, e.cfg.Heartbeat), Max: e.cfg.Heartbeat}.Delay(failures)
 			e.log.Error().Err(err).Int("failures", failures).Dur("retry_in", next).Msg("heartbeat failed")
 		} else if failures > 0 {
 			e.log.Info().Int("failures", failures).Msg("heartbeat recovered")
@@ -354,15 +355,6 @@ func (e *Executor) insecureWarnings(ctx context.Context) {
 
 // now is this executor's own clock reading, as reported to the database.
 func (e *Executor) now() time.Time { return time.Now().Add(e.cfg.ClockOffset) }
-
-// backoff doubles base per failure up to limit.
-func backoff(base time.Duration, failures int, limit time.Duration) time.Duration {
-	d := base
-	for i := 1; i < failures && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
-}
 
 // load1 reads the 1-minute load average; 0 where unavailable.
 func load1() float64 {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 )
 
 // MaxInterruptions bounds how often an executor may hand an execution back
@@ -83,9 +85,8 @@ func (s *Store) endAttempt(ctx context.Context, tx *sql.Tx, id, executorID int64
 		}
 		var ex []int64
 		_ = json.Unmarshal([]byte(excluded), &ex)
-		backoff := min(time.Duration(1<<min(n, 7))*100*time.Millisecond, 10*time.Second)
 		_, err = tx.ExecContext(ctx, "UPDATE executions SET status = 'QUEUED', executor_id = NULL, attempt = attempt + 1, start_time = NULL, dispatch_failures = dispatch_failures + 1, excluded = ?, not_before = "+s.d.nowPlus+", wait_reason = ?, updated_at = "+s.d.now+owner,
-			jsonString(exclude(ex, executorID)), s.d.nowPlusArg(backoff), "re-queued: "+end.Error, id, executorID, attempt)
+			jsonString(exclude(ex, executorID)), s.d.nowPlusArg(RequeueBackoff.Delay(n)), "re-queued: "+end.Error, id, executorID, attempt)
 		return err
 	}
 	res, err := tx.ExecContext(ctx, "UPDATE executions SET status = ?, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+owner+" AND status IN ('RUNNING', 'KILLING')",
@@ -121,6 +122,11 @@ func (s *Store) FinishExecution(ctx context.Context, id, executorID int64, attem
 	}
 	return err
 }
+
+// RequeueBackoff is how long a re-queued execution waits after its n-th
+// dispatch failure or interruption in a row before it is dispatched again:
+// 200ms, doubling, at most 10s.
+var RequeueBackoff = backoff.Policy{Base: 200 * time.Millisecond, Max: 10 * time.Second}
 
 // DispatchPolicy bounds dispatch failures: an execution that failed to reach
 // an executor MaxFailures times FAILS; before that it waits Backoff(n) after

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
 )
@@ -243,25 +244,22 @@ func Redact(dsn string) string {
 	return u.String()
 }
 
+// txRetry is how a transaction the database chose as a deadlock victim is
+// run again: 5 runs in all, jittered so that the victims do not meet again.
+var txRetry = backoff.Policy{Base: 10 * time.Millisecond, Max: 80 * time.Millisecond, Jitter: 0.5, Tries: 5}
+
 // inTx runs fn in a transaction, committing when it returns nil. A
 // transaction the database chose as a deadlock victim (or whose lock wait
 // timed out) is rolled back and run again, a few times: fn must not keep
 // state from an earlier run.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
-			}
+	return backoff.Retry(ctx, txRetry, func(int) error {
+		err := s.tryTx(ctx, fn)
+		if !retryable(err) {
+			return backoff.Stop(err)
 		}
-		if err = s.tryTx(ctx, fn); !retryable(err) {
-			return err
-		}
-	}
-	return err
+		return err
+	})
 }
 
 func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
