@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/internal/executor"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
@@ -260,18 +261,7 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 	}()
 	log.Info().Str("listen", ln.Addr().String()).Str("db", st.String()).Bool("tls", o.security.tlsCert != "").Msg("web server started")
 	if o.security.insecure {
-		go func() {
-			t := time.NewTicker(time.Hour)
-			defer t.Stop()
-			for {
-				log.Warn().Msg("INSECURE: --insecure is set; the REST API accepts every request without a token")
-				select {
-				case <-dctx.Done():
-					return
-				case <-t.C:
-				}
-			}
-		}()
+		go auth.WarnInsecure(dctx, log, "the REST API accepts every request without a token")
 	} else if n, err := st.CountUsers(ctx); err == nil && n == 0 {
 		log.Warn().Msg("no users yet: create the first admin with `crawlctl user add admin --role admin --db DSN`")
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 	"github.com/crawlctl/crawlctl/pkg/internal/buildinfo"
 	"github.com/crawlctl/crawlctl/pkg/internal/metrics"
@@ -240,7 +241,10 @@ func (e *Executor) Run(ctx context.Context) error {
 	loops, stopLoops := context.WithCancel(context.Background())
 	if e.cfg.Insecure {
 		e.wg.Add(1)
-		go e.insecureWarnings(loops)
+		go func() {
+			defer e.wg.Done()
+			auth.WarnInsecure(loops, e.log, "anyone who reaches this port can run, cancel and activate work here")
+		}()
 	}
 	e.wg.Add(3)
 	go e.heartbeatLoop(loops)
@@ -336,21 +340,6 @@ func (e *Executor) beat(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// insecureWarnings repeats, every hour, that the servlet is open to anyone.
-func (e *Executor) insecureWarnings(ctx context.Context) {
-	defer e.wg.Done()
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		e.log.Warn().Msg("INSECURE: --insecure is set; anyone who reaches this port can run, cancel and activate work here")
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // now is this executor's own clock reading, as reported to the database.

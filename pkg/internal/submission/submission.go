@@ -7,7 +7,6 @@ package submission
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -88,9 +87,9 @@ func Load(ctx context.Context, st *store.Store, project string, version int) (*f
 	if err != nil {
 		return nil, nil, err
 	}
-	var proj flow.Project
-	if err := json.Unmarshal([]byte(pv.Flows), &proj); err != nil {
+	proj, err := flow.Decode(pv.Flows)
+	if err != nil {
 		return nil, nil, fmt.Errorf("stored flows of %s version %d: %w", project, pv.Version, err)
 	}
-	return &proj, pv, nil
+	return proj, pv, nil
 }

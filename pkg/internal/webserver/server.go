@@ -7,7 +7,6 @@ package webserver
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
+	"github.com/crawlctl/crawlctl/pkg/internal/httpx"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
@@ -40,7 +40,7 @@ type Server struct {
 	store    *store.Store
 	disp     *dispatch.Dispatcher
 	log      zerolog.Logger
-	executor *http.Client
+	executor *dispatch.ExecutorClient
 	metrics  http.Handler
 	logins   *auth.Limiter
 }
@@ -57,10 +57,8 @@ func New(cfg Config, st *store.Store, disp *dispatch.Dispatcher, metrics http.Ha
 	if cfg.ExecutorTimeout <= 0 {
 		cfg.ExecutorTimeout = 5 * time.Second
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = cfg.ExecutorTLS
 	return &Server{cfg: cfg, store: st, disp: disp, metrics: metrics, log: log,
-		executor: &http.Client{Timeout: cfg.ExecutorTimeout, Transport: tr}, logins: auth.NewLimiter(5, time.Minute)}
+		executor: dispatch.NewExecutorClient(cfg.ExecutorTimeout, cfg.ExecutorTLS, cfg.ClusterSecret), logins: auth.NewLimiter(5, time.Minute)}
 }
 
 // Handler returns the HTTP handler with every route.
@@ -155,23 +153,13 @@ func actor(r *http.Request) string {
 	return "api " + r.RemoteAddr
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+var (
+	writeJSON  = httpx.WriteJSON
+	writeError = httpx.WriteError
+)
 
 // apiError is the body of every error response.
-type apiError struct {
-	Error      string   `json:"error"`
-	Candidates []string `json:"candidates,omitempty"`
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, apiError{Error: msg})
-}
+type apiError = httpx.ErrorBody
 
 // storeError maps store errors to HTTP statuses.
 func (s *Server) storeError(w http.ResponseWriter, err error) {
