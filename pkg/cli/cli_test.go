@@ -1,9 +1,14 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/executor"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 // TestSoloListensOnLoopbackByDefault: `crawlctl solo` with no flags must not
@@ -37,3 +42,28 @@ func TestDaemonsRefuseWithoutAuth(t *testing.T) {
 type stringsBuilder = strings.Builder
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestExitCodesOfDaemonErrors: a bad database setting or a taken port is the
+// operator's mistake (exit 2) even where the daemon marks its failures as
+// server errors (exit 3); the message is the store's or executor's own.
+func TestExitCodesOfDaemonErrors(t *testing.T) {
+	for _, dsn := range []string{"", "postgres://db/x", "mysql://u@h:3306/"} {
+		_, err := store.Open(t.Context(), dsn)
+		if err == nil {
+			t.Fatalf("Open(%q) succeeded", dsn)
+		}
+		if code := exitCode(withCode(ExitServer, err)); code != ExitUsage {
+			t.Errorf("Open(%q): %v: exit %d, want %d", dsn, err, code, ExitUsage)
+		}
+		if s := err.Error(); !strings.HasPrefix(s, "no database configured") && !strings.HasPrefix(s, "bad --db") {
+			t.Errorf("Open(%q): message %q", dsn, s)
+		}
+	}
+	portErr := fmt.Errorf("port 12321 is %w: stop whatever listens there", executor.ErrPortInUse)
+	if code := exitCode(withCode(ExitServer, portErr)); code != ExitUsage {
+		t.Errorf("%v: exit %d", portErr, code)
+	}
+	if code := exitCode(withCode(ExitServer, errors.New("database 127.0.0.1:3306 unreachable"))); code != ExitServer {
+		t.Errorf("unreachable database: exit %d", code)
+	}
+}

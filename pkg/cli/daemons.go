@@ -52,9 +52,6 @@ func newLogger(g *globals, w io.Writer) (zerolog.Logger, error) {
 func openStore(ctx context.Context, dsn string, needSchema bool) (*store.Store, error) {
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "no database configured") || strings.HasPrefix(err.Error(), "bad --db") {
-			return nil, withCode(ExitUsage, err)
-		}
 		return nil, withCode(ExitServer, err)
 	}
 	if needSchema {
@@ -371,9 +368,6 @@ removed.
 			defer st.Close()
 			ex := executor.New(cfg, st, log)
 			if err := ex.Start(ctx); err != nil {
-				if strings.Contains(err.Error(), "already in use") {
-					return withCode(ExitUsage, err)
-				}
 				return withCode(ExitServer, err)
 			}
 			return ex.Run(ctx)

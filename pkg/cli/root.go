@@ -15,9 +15,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/crawlctl/crawlctl/pkg/internal/buildinfo"
 	"github.com/crawlctl/crawlctl/pkg/client"
+	"github.com/crawlctl/crawlctl/pkg/internal/buildinfo"
 	"github.com/crawlctl/crawlctl/pkg/internal/config"
+	"github.com/crawlctl/crawlctl/pkg/internal/executor"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 	"github.com/crawlctl/crawlctl/pkg/internal/supervise"
 )
 
@@ -211,7 +213,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// exitCode is the one place where errors become exit codes. A bad setting
+// the daemons name with a sentinel is a usage error wherever it was raised,
+// even from a step marked as a server error.
 func exitCode(err error) int {
+	if errors.Is(err, store.ErrBadDSN) || errors.Is(err, executor.ErrPortInUse) {
+		return ExitUsage
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code

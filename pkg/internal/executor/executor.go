@@ -138,13 +138,16 @@ func (e *Executor) Addr() net.Addr { return e.ln.Addr() }
 // Port is the bound port.
 func (e *Executor) Port() int { return e.ln.Addr().(*net.TCPAddr).Port }
 
+// ErrPortInUse: Start found its port taken, which the operator must fix.
+var ErrPortInUse = errors.New("already in use")
+
 // Start binds the port, registers the executor (inactive) and writes the port
 // file. Errors are meant for the operator: port in use, database down.
 func (e *Executor) Start(ctx context.Context) error {
 	ln, err := net.Listen("tcp", net.JoinHostPort(e.cfg.Bind, strconv.Itoa(e.cfg.Port)))
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("port %d is already in use: stop whatever listens there or pick another with --port (0 picks a free one)", e.cfg.Port)
+			return fmt.Errorf("port %d is %w: stop whatever listens there or pick another with --port (0 picks a free one)", e.cfg.Port, ErrPortInUse)
 		}
 		return fmt.Errorf("listen on port %d: %w", e.cfg.Port, err)
 	}

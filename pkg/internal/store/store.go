@@ -28,7 +28,16 @@ var (
 	// ErrSchemaOutdated means the database has not been migrated to this
 	// binary's schema.
 	ErrSchemaOutdated = errors.New("database schema is missing or older than this binary; run `crawlctl migrate up`")
+	// ErrBadDSN means the database setting (--db, CRAWLCTL_DB) is missing
+	// or malformed: the operator's mistake, not the database's.
+	ErrBadDSN = errors.New("bad database setting")
 )
+
+// dsnError is a parse error of a DSN that matches ErrBadDSN; its text is the
+// parse error's.
+type dsnError struct{ error }
+
+func (e dsnError) Unwrap() []error { return []error{e.error, ErrBadDSN} }
 
 // Store is a handle on the crawlctl database. It is safe for concurrent use.
 type Store struct {
@@ -132,7 +141,7 @@ ON CONFLICT (execution_id, exec_attempt, job) DO UPDATE SET type = excluded.type
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	driver, source, d, err := parseDSN(dsn)
 	if err != nil {
-		return nil, err
+		return nil, dsnError{err}
 	}
 	db, err := sql.Open(driver, source)
 	if err != nil {

@@ -57,7 +57,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		FailureAction: req.FailureAction, Priority: req.Priority, User: actor(r),
 	})
 	if err != nil {
-		s.submissionError(w, err)
+		s.storeError(w, err)
 		return
 	}
 	var pins []int64
@@ -125,21 +125,6 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info().Str("project", ne.Project).Str("flow", ne.Flow).Int("executions", len(res.Executions)).Int64("first_id", res.Executions[0].ID).Msg("flow submitted")
 	writeJSON(w, http.StatusCreated, res)
-}
-
-// submissionError answers a failed submission.Prepare: unknown names are
-// 404, bad values 400, anything else a server error.
-func (s *Server) submissionError(w http.ResponseWriter, err error) {
-	var ie *submission.InputError
-	if errors.As(err, &ie) {
-		code := http.StatusBadRequest
-		if strings.HasPrefix(ie.Msg, "no project") || strings.Contains(ie.Msg, "has no flow") {
-			code = http.StatusNotFound
-		}
-		writeError(w, code, ie.Msg)
-		return
-	}
-	s.storeError(w, err)
 }
 
 func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {

@@ -160,16 +160,3 @@ var (
 
 // apiError is the body of every error response.
 type apiError = httpx.ErrorBody
-
-// storeError maps store errors to HTTP statuses.
-func (s *Server) storeError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, store.ErrConflict):
-		writeError(w, http.StatusConflict, err.Error())
-	default:
-		s.log.Error().Err(err).Msg("request failed")
-		writeError(w, http.StatusInternalServerError, "server error: "+err.Error())
-	}
-}
