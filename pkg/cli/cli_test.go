@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -65,5 +66,26 @@ func TestExitCodesOfDaemonErrors(t *testing.T) {
 	}
 	if code := exitCode(withCode(ExitServer, errors.New("database 127.0.0.1:3306 unreachable"))); code != ExitServer {
 		t.Errorf("unreachable database: exit %d", code)
+	}
+}
+
+// TestConfigFileKeys: the shipped example holds only known keys; a misspelt
+// one is refused with the file, the key and what was meant.
+func TestConfigFileKeys(t *testing.T) {
+	for _, args := range [][]string{{"version"}} {
+		var stderr strings.Builder
+		if code := Main(t.Context(), append(args, "--config", "../../configs/crawlctl.yaml"), io.Discard, &stderr); code != ExitOK {
+			t.Fatalf("%v with the shipped config: exit %d: %s", args, code, stderr.String())
+		}
+	}
+	path := t.TempDir() + "/crawlctl.yaml"
+	if err := os.WriteFile(path, []byte("executor:\n  heartbeet: 5s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	code := Main(t.Context(), []string{"version", "--config", path}, io.Discard, &stderr)
+	want := fmt.Sprintf(`config %s: unknown key "executor.heartbeet" (did you mean "executor.heartbeat"?)`, path)
+	if code != ExitUsage || !strings.Contains(stderr.String(), want) {
+		t.Errorf("exit %d, %q; want %d and %s", code, stderr.String(), ExitUsage, want)
 	}
 }
