@@ -30,9 +30,10 @@ func (e *Executor) routes() http.Handler {
 	return mux
 }
 
+// The servlet answers compact JSON, as Azkaban's does.
 var (
-	writeJSON    = httpx.WriteJSON
-	servletError = httpx.WriteError
+	writeJSON    = httpx.Writer{}.JSON
+	servletError = httpx.Writer{}.Error
 )
 
 // servlet implements Azkaban's ExecutorServlet: action= as a query or form

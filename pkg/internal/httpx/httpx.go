@@ -7,22 +7,26 @@ import (
 	"net/http"
 )
 
-// WriteJSON answers code with v as indented JSON.
-func WriteJSON(w http.ResponseWriter, code int, v any) {
+// Writer writes JSON answers, each value indented by Indent ("" = compact,
+// as Azkaban's executor servlet answers).
+type Writer struct{ Indent string }
+
+// JSON answers code with v.
+func (jw Writer) JSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	enc.SetIndent("", jw.Indent)
 	_ = enc.Encode(v)
+}
+
+// Error answers code with an ErrorBody saying msg.
+func (jw Writer) Error(w http.ResponseWriter, code int, msg string) {
+	jw.JSON(w, code, ErrorBody{Error: msg})
 }
 
 // ErrorBody is the body of every error answer.
 type ErrorBody struct {
 	Error      string   `json:"error"`
 	Candidates []string `json:"candidates,omitempty"`
-}
-
-// WriteError answers code with an ErrorBody saying msg.
-func WriteError(w http.ResponseWriter, code int, msg string) {
-	WriteJSON(w, code, ErrorBody{Error: msg})
 }

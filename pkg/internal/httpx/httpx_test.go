@@ -1,23 +1,23 @@
 package httpx
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 )
 
-func TestWriteError(t *testing.T) {
-	w := httptest.NewRecorder()
-	WriteError(w, http.StatusConflict, "taken")
-	if w.Code != http.StatusConflict || w.Header().Get("Content-Type") != "application/json" {
-		t.Fatalf("code %d, type %q", w.Code, w.Header().Get("Content-Type"))
-	}
-	var body map[string]any
-	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
-		t.Fatal(err)
-	}
-	if len(body) != 1 || body["error"] != "taken" {
-		t.Errorf("body %s", w.Body)
+func TestError(t *testing.T) {
+	for _, c := range []struct {
+		w    Writer
+		want string
+	}{
+		{Writer{}, "{\"error\":\"taken\"}\n"},
+		{Writer{Indent: "  "}, "{\n  \"error\": \"taken\"\n}\n"},
+	} {
+		w := httptest.NewRecorder()
+		c.w.Error(w, http.StatusConflict, "taken")
+		if w.Code != http.StatusConflict || w.Header().Get("Content-Type") != "application/json" || w.Body.String() != c.want {
+			t.Errorf("indent %q: %d %q %q", c.w.Indent, w.Code, w.Header().Get("Content-Type"), w.Body)
+		}
 	}
 }

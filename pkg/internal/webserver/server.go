@@ -153,9 +153,10 @@ func actor(r *http.Request) string {
 	return "api " + r.RemoteAddr
 }
 
+// The API answers indented JSON, for people reading it with curl.
 var (
-	writeJSON  = httpx.WriteJSON
-	writeError = httpx.WriteError
+	writeJSON  = httpx.Writer{Indent: "  "}.JSON
+	writeError = httpx.Writer{Indent: "  "}.Error
 )
 
 // apiError is the body of every error response.
