@@ -16,9 +16,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
+
+	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 )
 
 // Errors callers test with errors.Is.
