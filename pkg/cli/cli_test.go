@@ -1,9 +1,15 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/executor"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 // TestSoloListensOnLoopbackByDefault: `crawlctl solo` with no flags must not
@@ -37,3 +43,49 @@ func TestDaemonsRefuseWithoutAuth(t *testing.T) {
 type stringsBuilder = strings.Builder
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestExitCodesOfDaemonErrors: a bad database setting or a taken port is the
+// operator's mistake (exit 2) even where the daemon marks its failures as
+// server errors (exit 3); the message is the store's or executor's own.
+func TestExitCodesOfDaemonErrors(t *testing.T) {
+	for _, dsn := range []string{"", "postgres://db/x", "mysql://u@h:3306/"} {
+		_, err := store.Open(t.Context(), dsn)
+		if err == nil {
+			t.Fatalf("Open(%q) succeeded", dsn)
+		}
+		if code := exitCode(withCode(ExitServer, err)); code != ExitUsage {
+			t.Errorf("Open(%q): %v: exit %d, want %d", dsn, err, code, ExitUsage)
+		}
+		if s := err.Error(); !strings.HasPrefix(s, "no database configured") && !strings.HasPrefix(s, "bad --db") {
+			t.Errorf("Open(%q): message %q", dsn, s)
+		}
+	}
+	portErr := fmt.Errorf("port 12321 is %w: stop whatever listens there", executor.ErrPortInUse)
+	if code := exitCode(withCode(ExitServer, portErr)); code != ExitUsage {
+		t.Errorf("%v: exit %d", portErr, code)
+	}
+	if code := exitCode(withCode(ExitServer, errors.New("database 127.0.0.1:3306 unreachable"))); code != ExitServer {
+		t.Errorf("unreachable database: exit %d", code)
+	}
+}
+
+// TestConfigFileKeys: the shipped example holds only known keys; a misspelt
+// one is refused with the file, the key and what was meant.
+func TestConfigFileKeys(t *testing.T) {
+	for _, args := range [][]string{{"version"}} {
+		var stderr strings.Builder
+		if code := Main(t.Context(), append(args, "--config", "../../configs/crawlctl.yaml"), io.Discard, &stderr); code != ExitOK {
+			t.Fatalf("%v with the shipped config: exit %d: %s", args, code, stderr.String())
+		}
+	}
+	path := t.TempDir() + "/crawlctl.yaml"
+	if err := os.WriteFile(path, []byte("executor:\n  heartbeet: 5s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	code := Main(t.Context(), []string{"version", "--config", path}, io.Discard, &stderr)
+	want := fmt.Sprintf(`config %s: unknown key "executor.heartbeet" (did you mean "executor.heartbeat"?)`, path)
+	if code != ExitUsage || !strings.Contains(stderr.String(), want) {
+		t.Errorf("exit %d, %q; want %d and %s", code, stderr.String(), ExitUsage, want)
+	}
+}

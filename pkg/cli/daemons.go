@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/internal/executor"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
@@ -51,9 +52,6 @@ func newLogger(g *globals, w io.Writer) (zerolog.Logger, error) {
 func openStore(ctx context.Context, dsn string, needSchema bool) (*store.Store, error) {
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "no database configured") || strings.HasPrefix(err.Error(), "bad --db") {
-			return nil, withCode(ExitUsage, err)
-		}
 		return nil, withCode(ExitServer, err)
 	}
 	if needSchema {
@@ -260,18 +258,7 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 	}()
 	log.Info().Str("listen", ln.Addr().String()).Str("db", st.String()).Bool("tls", o.security.tlsCert != "").Msg("web server started")
 	if o.security.insecure {
-		go func() {
-			t := time.NewTicker(time.Hour)
-			defer t.Stop()
-			for {
-				log.Warn().Msg("INSECURE: --insecure is set; the REST API accepts every request without a token")
-				select {
-				case <-dctx.Done():
-					return
-				case <-t.C:
-				}
-			}
-		}()
+		go auth.WarnInsecure(dctx, log, "the REST API accepts every request without a token")
 	} else if n, err := st.CountUsers(ctx); err == nil && n == 0 {
 		log.Warn().Msg("no users yet: create the first admin with `crawlctl user add admin --role admin --db DSN`")
 	}
@@ -381,9 +368,6 @@ removed.
 			defer st.Close()
 			ex := executor.New(cfg, st, log)
 			if err := ex.Start(ctx); err != nil {
-				if strings.Contains(err.Error(), "already in use") {
-					return withCode(ExitUsage, err)
-				}
 				return withCode(ExitServer, err)
 			}
 			return ex.Run(ctx)

@@ -12,6 +12,8 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/api"
 
 	"github.com/spf13/cobra"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 )
 
 func newExecCmd(g *globals) *cobra.Command {
@@ -206,11 +208,19 @@ func printExecution(w io.Writer, ex *api.Execution) error {
 	return printTable(w, []string{"job", "type", "status", "attempt", "started", "duration", "exit", "error"}, rows)
 }
 
+// Polling paces: a followed log is asked again after 100ms, doubling while
+// it stays quiet, at most every second; executions waited for after 50ms,
+// doubling, at most every 500ms.
+var (
+	followPace = backoff.Policy{Base: 100 * time.Millisecond, Max: time.Second}
+	waitPace   = backoff.Policy{Base: 50 * time.Millisecond, Max: 500 * time.Millisecond}
+)
+
 // streamLogs prints a log from the start, following it when asked.
 func streamLogs(ctx context.Context, g *globals, id int64, job string, follow bool) error {
 	var offset int64
 	c := g.client()
-	idle := 100 * time.Millisecond
+	idle := 0 // empty answers in a row
 	for {
 		chunk, err := c.Logs(ctx, id, job, offset)
 		if err != nil {
@@ -221,7 +231,7 @@ func streamLogs(ctx context.Context, g *globals, id int64, job string, follow bo
 				return err
 			}
 			offset = chunk.Next
-			idle = 100 * time.Millisecond
+			idle = 0
 			continue
 		}
 		if !follow || chunk.Ended {
@@ -235,12 +245,10 @@ func streamLogs(ctx context.Context, g *globals, id int64, job string, follow bo
 			}
 			return nil
 		}
-		select {
-		case <-ctx.Done():
+		idle++
+		if backoff.Wait(ctx, followPace.Delay(idle)) != nil {
 			return ctx.Err()
-		case <-time.After(idle):
 		}
-		idle = min(idle*2, time.Second)
 	}
 }
 
@@ -258,7 +266,7 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*api.Execution, timeo
 	start := time.Now()
 	last := map[int64]string{}
 	final := map[int64]*api.Execution{}
-	interval := 50 * time.Millisecond
+	polls := 0
 	for len(final) < len(list) {
 		for _, want := range list {
 			if final[want.ID] != nil {
@@ -291,6 +299,7 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*api.Execution, timeo
 		if len(final) == len(list) {
 			break
 		}
+		polls++
 		select {
 		case <-ctx.Done():
 			if tty {
@@ -300,9 +309,8 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*api.Execution, timeo
 				return cmd.Context().Err()
 			}
 			return withCode(ExitTimeout, fmt.Errorf("timed out after %s; the execution keeps running (`crawlctl exec show ID`)", timeout))
-		case <-time.After(interval):
+		case <-time.After(waitPace.Delay(polls)):
 		}
-		interval = min(interval*2, 500*time.Millisecond)
 	}
 	if g.output == "json" {
 		out := make([]*api.Execution, 0, len(list))

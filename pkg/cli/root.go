@@ -14,10 +14,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/crawlctl/crawlctl/pkg/client"
 	"github.com/crawlctl/crawlctl/pkg/internal/buildinfo"
 	"github.com/crawlctl/crawlctl/pkg/internal/config"
+	"github.com/crawlctl/crawlctl/pkg/internal/executor"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 	"github.com/crawlctl/crawlctl/pkg/internal/supervise"
 )
 
@@ -177,13 +180,10 @@ func applyConfig(cmd *cobra.Command, g *globals) error {
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
-	section := ""
-	if p := cmd.Parent(); p != nil && cmd.Name() == "serve" {
-		section = p.Name()
-	} else if cmd.Name() == "solo" {
-		section = "solo"
+	if err := f.Check(path, configKeys(cmd.Root())); err != nil {
+		return withCode(ExitUsage, err)
 	}
-	if err := config.Apply(cmd.Flags(), section, f); err != nil {
+	if err := config.Apply(cmd.Flags(), configSection(cmd), f); err != nil {
 		return withCode(ExitUsage, err)
 	}
 	if g.output != "table" && g.output != "json" {
@@ -193,6 +193,45 @@ func applyConfig(cmd *cobra.Command, g *globals) error {
 		return err
 	}
 	return nil
+}
+
+// configSection is the config file section of cmd: the daemon's name for
+// `web serve`, `executor serve` and `solo`, else "".
+func configSection(cmd *cobra.Command) string {
+	if p := cmd.Parent(); p != nil && cmd.Name() == "serve" {
+		return p.Name()
+	} else if cmd.Name() == "solo" {
+		return "solo"
+	}
+	return ""
+}
+
+// configKeys are the keys a config file may hold: at the top level the
+// flags of every command, in a daemon's section the flags of that daemon.
+func configKeys(root *cobra.Command) config.Keys {
+	k := config.Keys{Sections: map[string][]string{}}
+	seen := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		var names []string
+		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.InheritedFlags()} {
+			fs.VisitAll(func(fl *pflag.Flag) { names = append(names, fl.Name) })
+		}
+		for _, n := range names {
+			if !seen[n] {
+				seen[n] = true
+				k.Top = append(k.Top, n)
+			}
+		}
+		if s := configSection(c); s != "" {
+			k.Sections[s] = names
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return k
 }
 
 // Main runs crawlctl with args and returns the process exit code.
@@ -211,7 +250,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// exitCode is the one place where errors become exit codes. A bad setting
+// the daemons name with a sentinel is a usage error wherever it was raised,
+// even from a step marked as a server error.
 func exitCode(err error) int {
+	if errors.Is(err, store.ErrBadDSN) || errors.Is(err, executor.ErrPortInUse) {
+		return ExitUsage
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
@@ -213,4 +214,22 @@ func (l *Limiter) Reset(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.fails, key)
+}
+
+// insecureEvery is how often WarnInsecure repeats itself.
+const insecureEvery = time.Hour
+
+// WarnInsecure logs that --insecure is set and what that leaves open, at once
+// and then every hour until ctx ends.
+func WarnInsecure(ctx context.Context, log zerolog.Logger, open string) {
+	t := time.NewTicker(insecureEvery)
+	defer t.Stop()
+	for {
+		log.Warn().Msg("INSECURE: --insecure is set; " + open)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

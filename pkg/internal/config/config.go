@@ -17,7 +17,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -156,4 +158,82 @@ func toStrings(v any) []string {
 	default:
 		return []string{fmt.Sprint(x)}
 	}
+}
+
+// Keys says which keys a config file may hold: Top at the top level, and
+// for each section the keys of that section.
+type Keys struct {
+	Top      []string
+	Sections map[string][]string
+}
+
+// Check returns an error naming every key of f that Keys does not know, and
+// the file (path): a misspelt key would otherwise be ignored without a word.
+// It suggests the known key closest to each.
+func (f File) Check(path string, k Keys) error {
+	var errs []string
+	unknown := func(prefix, key string, known []string) {
+		msg := fmt.Sprintf("unknown key %q", prefix+key)
+		if near := closest(key, known); near != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", prefix+near)
+		}
+		errs = append(errs, msg)
+	}
+	top := append(slices.Clone(k.Top), slices.Collect(maps.Keys(k.Sections))...)
+	for key, v := range f {
+		section, isSection := k.Sections[key]
+		m, isMap := asMap(v)
+		switch {
+		case isSection && isMap:
+			for sk := range m {
+				if !slices.Contains(section, sk) {
+					unknown(key+".", sk, section)
+				}
+			}
+		case slices.Contains(k.Top, key):
+		case isSection:
+			errs = append(errs, fmt.Sprintf("key %q must hold the settings of %s (key: value lines)", key, key))
+		default:
+			unknown("", key, top)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.Strings(errs)
+	return fmt.Errorf("config %s: %s", path, strings.Join(errs, "; "))
+}
+
+// closest is the candidate nearest to s when it is near enough to be what
+// was meant (an edit distance of at most a third of its length, at most 3),
+// else "".
+func closest(s string, candidates []string) string {
+	best, bestD := "", min(3, max(1, len(s)/3))+1
+	for _, c := range slices.Sorted(slices.Values(candidates)) {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

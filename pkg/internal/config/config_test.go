@@ -51,3 +51,38 @@ func TestBadValueNamesTheVariable(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestUnknownKeysAreNamedWithTheFile(t *testing.T) {
+	keys := Keys{Top: []string{"db", "log-level", "heartbeat", "port"}, Sections: map[string][]string{"executor": {"db", "port", "heartbeat"}, "web": {"listen"}}}
+	good := File{"db": "x", "executor": map[string]any{"port": 1, "heartbeat": "5s"}, "web": map[string]any{}}
+	if err := good.Check("/etc/crawlctl.yaml", keys); err != nil {
+		t.Fatalf("known keys refused: %v", err)
+	}
+	for _, c := range []struct {
+		f    File
+		want string
+	}{
+		{File{"heartbeet": "5s"}, `config /etc/crawlctl.yaml: unknown key "heartbeet" (did you mean "heartbeat"?)`},
+		{File{"executor": map[string]any{"heartbeet": "5s"}}, `config /etc/crawlctl.yaml: unknown key "executor.heartbeet" (did you mean "executor.heartbeat"?)`},
+		{File{"executor": map[string]any{"listen": "x"}}, `config /etc/crawlctl.yaml: unknown key "executor.listen"`},
+		{File{"exector": map[string]any{"port": 1}}, `config /etc/crawlctl.yaml: unknown key "exector" (did you mean "executor"?)`},
+		{File{"zzz": 1, "db": "x"}, `config /etc/crawlctl.yaml: unknown key "zzz"`},
+		{File{"web": "0.0.0.0:8081"}, `config /etc/crawlctl.yaml: key "web" must hold the settings of web (key: value lines)`},
+		{File{"b": 1, "a": 2}, `config /etc/crawlctl.yaml: unknown key "a"; unknown key "b" (did you mean "db"?)`},
+	} {
+		err := c.f.Check("/etc/crawlctl.yaml", keys)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%v: err = %v\nwant %s", c.f, err, c.want)
+		}
+	}
+}
+
+func TestClosest(t *testing.T) {
+	for _, c := range []struct{ s, want string }{
+		{"heartbeet", "heartbeat"}, {"dv", "db"}, {"xyz", ""}, {"port", "port"}, {"", ""},
+	} {
+		if got := closest(c.s, []string{"heartbeat", "db", "port", "poll"}); got != c.want {
+			t.Errorf("closest(%q) = %q, want %q", c.s, got, c.want)
+		}
+	}
+}

@@ -89,7 +89,7 @@ type Dispatcher struct {
 	cfg    Config
 	store  *store.Store
 	log    zerolog.Logger
-	client *http.Client
+	client *ExecutorClient
 	wake   chan struct{}
 	pool   *Pool
 	ctx    context.Context // Run's, for nudges of assignments made elsewhere
@@ -110,7 +110,7 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Dispatcher {
 	cfg.defaults()
 	return &Dispatcher{
 		cfg: cfg, store: st, log: log,
-		client: &http.Client{Timeout: cfg.NudgeTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute, TLSClientConfig: cfg.TLS}},
+		client: NewExecutorClient(cfg.NudgeTimeout, cfg.TLS, cfg.ClusterSecret),
 		wake:   make(chan struct{}, 1),
 		pool:   NewPool(st, cfg.OfflineAfter, cfg.ViewMaxAge),
 		ready:  make(chan struct{}),
@@ -320,19 +320,7 @@ func (d *Dispatcher) sendNudge(ctx context.Context, a Assignment) string {
 
 // post calls the executor's servlet with the cluster secret.
 func (d *Dispatcher) post(ctx context.Context, e *store.Executor, q url.Values) (*http.Response, error) {
-	scheme := "http"
-	if e.TLS {
-		scheme = "https"
-	}
-	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), Path: "/executor", RawQuery: q.Encode()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	if d.cfg.ClusterSecret != "" {
-		req.Header.Set("Authorization", "Bearer "+d.cfg.ClusterSecret)
-	}
-	return d.client.Do(req)
+	return d.client.Post(ctx, net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), e.TLS, q)
 }
 
 func (d *Dispatcher) requeue(ctx context.Context, a Assignment, reason string) {

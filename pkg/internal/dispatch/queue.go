@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
@@ -50,10 +51,10 @@ func Policy(maxFailures int) store.DispatchPolicy {
 const DefaultMaxFailures = 5
 
 // Backoff is the wait before the next dispatch of an execution after its
-// n-th failure: 200 ms doubling, at most 10 s.
-func Backoff(n int) time.Duration {
-	return min(time.Duration(1<<min(max(n, 0), 7))*100*time.Millisecond, 10*time.Second)
-}
+// n-th failure in a row: 200 ms, doubling, at most 10 s.
+func Backoff(n int) time.Duration { return requeueBackoff.Delay(n) }
+
+var requeueBackoff = backoff.Policy{Base: 200 * time.Millisecond, Max: 10 * time.Second}
 
 // AssignDue takes up to limit due QUEUED executions in queue order and, in
 // one transaction, assigns each one choose finds an executor for; the
@@ -162,6 +163,43 @@ func SubmitAndAssign(ctx context.Context, st *store.Store, ne store.NewExecution
 		a.Execution = ex
 	}
 	return ex, a, nil
+}
+
+// ErrNoExecutor is a broadcast that found no executor to run on.
+var ErrNoExecutor = errors.New("no active online executor to run on (see `crawlctl executor list`)")
+
+// SubmitEverywhere submits ne once to every active online executor (a
+// broadcast, --all-executors), each execution pinned to its executor. The
+// broadcast's executions never skip each other: a --concurrent skip
+// submission only checks for runs before it.
+func (d *Dispatcher) SubmitEverywhere(ctx context.Context, ne store.NewExecution) ([]*store.Execution, error) {
+	// The executors as they are now, not as the view last saw them.
+	executors, err := d.store.ListExecutors(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var pins []int64
+	for _, e := range executors {
+		if e.Active && e.Status(d.cfg.OfflineAfter) == store.StatusOnline {
+			pins = append(pins, e.ID)
+		}
+	}
+	if len(pins) == 0 {
+		return nil, ErrNoExecutor
+	}
+	var out []*store.Execution
+	for i, pin := range pins {
+		ne.PinnedExecutorID = pin
+		ex, _, err := d.Submit(ctx, ne)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ex)
+		if i == 0 && ne.Concurrent == "skip" {
+			ne.Concurrent = "ignore"
+		}
+	}
+	return out, nil
 }
 
 // Submit stores a submission and, when nothing waits ahead of it, assigns it

@@ -21,6 +21,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/auth"
+	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 	"github.com/crawlctl/crawlctl/pkg/internal/buildinfo"
 	"github.com/crawlctl/crawlctl/pkg/internal/metrics"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
@@ -136,13 +138,16 @@ func (e *Executor) Addr() net.Addr { return e.ln.Addr() }
 // Port is the bound port.
 func (e *Executor) Port() int { return e.ln.Addr().(*net.TCPAddr).Port }
 
+// ErrPortInUse: Start found its port taken, which the operator must fix.
+var ErrPortInUse = errors.New("already in use")
+
 // Start binds the port, registers the executor (inactive) and writes the port
 // file. Errors are meant for the operator: port in use, database down.
 func (e *Executor) Start(ctx context.Context) error {
 	ln, err := net.Listen("tcp", net.JoinHostPort(e.cfg.Bind, strconv.Itoa(e.cfg.Port)))
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("port %d is already in use: stop whatever listens there or pick another with --port (0 picks a free one)", e.cfg.Port)
+			return fmt.Errorf("port %d is %w: stop whatever listens there or pick another with --port (0 picks a free one)", e.cfg.Port, ErrPortInUse)
 		}
 		return fmt.Errorf("listen on port %d: %w", e.cfg.Port, err)
 	}
@@ -239,7 +244,10 @@ func (e *Executor) Run(ctx context.Context) error {
 	loops, stopLoops := context.WithCancel(context.Background())
 	if e.cfg.Insecure {
 		e.wg.Add(1)
-		go e.insecureWarnings(loops)
+		go func() {
+			defer e.wg.Done()
+			auth.WarnInsecure(loops, e.log, "anyone who reaches this port can run, cancel and activate work here")
+		}()
 	}
 	e.wg.Add(3)
 	go e.heartbeatLoop(loops)
@@ -302,7 +310,7 @@ func (e *Executor) heartbeatLoop(ctx context.Context) {
 			failures++
 			// Retries start at a second and never wait longer than the
 			// heartbeat interval: back within seconds of the database.
-			next = backoff(min(time.Second, e.cfg.Heartbeat), failures, e.cfg.Heartbeat)
+			next = backoff.Policy{Base: min(time.Second, e.cfg.Heartbeat), Max: e.cfg.Heartbeat}.Delay(failures)
 			e.log.Error().Err(err).Int("failures", failures).Dur("retry_in", next).Msg("heartbeat failed")
 		} else if failures > 0 {
 			e.log.Info().Int("failures", failures).Msg("heartbeat recovered")
@@ -337,32 +345,8 @@ func (e *Executor) beat(ctx context.Context) error {
 	return nil
 }
 
-// insecureWarnings repeats, every hour, that the servlet is open to anyone.
-func (e *Executor) insecureWarnings(ctx context.Context) {
-	defer e.wg.Done()
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		e.log.Warn().Msg("INSECURE: --insecure is set; anyone who reaches this port can run, cancel and activate work here")
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // now is this executor's own clock reading, as reported to the database.
 func (e *Executor) now() time.Time { return time.Now().Add(e.cfg.ClockOffset) }
-
-// backoff doubles base per failure up to limit.
-func backoff(base time.Duration, failures int, limit time.Duration) time.Duration {
-	d := base
-	for i := 1; i < failures && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
-}
 
 // load1 reads the 1-minute load average; 0 where unavailable.
 func load1() float64 {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
 	"github.com/crawlctl/crawlctl/pkg/internal/runner"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
@@ -200,23 +201,24 @@ func (r *reporter) write() {
 	}
 }
 
+// saveRetry paces the writes of a batch the database did not take: no bound
+// on tries, only the executor's halt ends them.
+var saveRetry = backoff.Policy{Base: 50 * time.Millisecond, Max: 2 * time.Second}
+
 // save writes one batch, trying again with backoff until it is written, the
-// attempt is fenced, or the executor halts.
+// attempt is fenced, or the executor halts. This is the one place where a
+// job's progress is retried: the runner hands it over once.
 func (r *reporter) save(jobs []store.ExecutionJob, logs []store.LogChunk, end *store.ExecutionEnd) error {
-	for try := 0; ; try++ {
+	return backoff.Retry(r.e.halt, saveRetry, func(failures int) error {
 		ctx, cancel := context.WithTimeout(r.e.halt, 30*time.Second)
+		defer cancel()
 		err := r.e.store.Report(ctx, r.id, r.e.ID(), r.attempt, jobs, logs, end)
-		cancel()
-		if err == nil || errors.Is(err, store.ErrFenced) {
-			return err
+		if errors.Is(err, store.ErrFenced) {
+			return backoff.Stop(err)
 		}
-		if try == 0 || try%10 == 0 {
+		if err != nil && failures%10 == 0 {
 			r.e.log.Warn().Err(err).Int64("execution", r.id).Int("attempt", r.attempt).Msg("cannot record progress yet; trying again")
 		}
-		select {
-		case <-time.After(backoff(50*time.Millisecond, try+1, 2*time.Second)):
-		case <-r.e.halt.Done():
-			return err
-		}
-	}
+		return err
+	})
 }

@@ -2,12 +2,12 @@ package executor
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/internal/auth"
+	"github.com/crawlctl/crawlctl/pkg/internal/httpx"
 )
 
 // routes serves Azkaban's executor servlet and health checks.
@@ -30,15 +30,11 @@ func (e *Executor) routes() http.Handler {
 	return mux
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func servletError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
+// The servlet answers compact JSON, as Azkaban's does.
+var (
+	writeJSON    = httpx.Writer{}.JSON
+	servletError = httpx.Writer{}.Error
+)
 
 // servlet implements Azkaban's ExecutorServlet: action= as a query or form
 // parameter, GET or POST.

@@ -3,7 +3,6 @@ package executor
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -155,12 +154,15 @@ func (e *Executor) poll(ctx context.Context) {
 	}
 }
 
-// tryClaim claims a DISPATCHING execution and starts it, unless this executor
-// cannot take it now (full, stopping, lease expired, or — as the claim's
-// conditional update finds in the database — inactive while the execution is
-// not pinned to it): then it is left for the dispatcher, and the error says
-// why. spec, when set, delivers the execution's RunSpec (read while the
-// claim was under way); otherwise the run reads it.
+// tryClaim claims a DISPATCHING execution and starts it: true, nil. When this
+// executor cannot take it now (full, stopping, lease expired, or — as the
+// claim's conditional update finds in the database — store.ErrInactive:
+// inactive while the execution is not pinned to it), or the database could
+// not be asked, it returns false and an error that says why, and leaves the
+// execution to the dispatcher. false, nil: the execution no longer waits for
+// this attempt (claimed already, cancelled or re-queued). spec, when set,
+// delivers the execution's RunSpec (read while the claim was under way);
+// otherwise the run reads it.
 func (e *Executor) tryClaim(ctx context.Context, it store.WorkItem, spec func() (*store.RunSpec, error)) (bool, error) {
 	if reason := e.refusal(); reason != "" {
 		e.log.Debug().Int64("execution", it.ID).Str("reason", reason).Msg("not claiming")
@@ -298,14 +300,14 @@ func (e *Executor) project(ctx context.Context, spec *store.RunSpec) (*flow.Proj
 	if err != nil {
 		return nil, err
 	}
-	var proj flow.Project
-	if err := json.Unmarshal([]byte(pv.Flows), &proj); err != nil {
+	proj, err := flow.Decode(pv.Flows)
+	if err != nil {
 		return nil, err
 	}
 	if pv.SHA256 == spec.SHA256 {
-		e.projects.put(key, &proj)
+		e.projects.put(key, proj)
 	}
-	return &proj, nil
+	return proj, nil
 }
 
 // projectCache holds parsed project versions, at most max of them.

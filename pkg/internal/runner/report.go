@@ -7,40 +7,25 @@ import (
 	"time"
 )
 
-// Reporter call retries: a failing call is tried reportTries times in all,
-// waiting reportBackoff, then twice that, and so on, between tries.
-// Each try gets at most reportTimeout, for Reporters that honour their
+// reportTimeout bounds one Reporter call, for Reporters that honour their
 // context.
-const (
-	reportTries   = 4
-	reportBackoff = 50 * time.Millisecond
-	reportTimeout = 30 * time.Second
-)
+const reportTimeout = 30 * time.Second
 
-// call invokes a Reporter method, retrying transient errors. It returns the
-// last error when every try failed. After ErrFenced it makes no more calls
-// and returns nil: the execution is stopping and nobody is listening.
+// call invokes a Reporter method once: retrying is the Reporter's own
+// business (the executor's keeps a failed write and tries it again until it
+// is recorded). It returns the Reporter's error. After ErrFenced it makes no
+// more calls and returns nil: the execution is stopping and nobody is
+// listening.
 func (r *runner) call(f func(ctx context.Context) error) error {
-	delay := reportBackoff
-	var err error
-	for try := 0; try < reportTries; try++ {
-		if r.isFenced() {
-			return nil
-		}
-		if try > 0 {
-			time.Sleep(delay)
-			delay *= 2
-		}
-		ctx, cancel := context.WithTimeout(r.repCtx, reportTimeout)
-		err = f(ctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if errors.Is(err, ErrFenced) {
-			r.fence(err)
-			return nil
-		}
+	if r.isFenced() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(r.repCtx, reportTimeout)
+	defer cancel()
+	err := f(ctx)
+	if errors.Is(err, ErrFenced) {
+		r.fence(err)
+		return nil
 	}
 	return err
 }

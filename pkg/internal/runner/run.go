@@ -84,10 +84,12 @@
 // Every status change goes to Reporter.JobUpdate and output to Reporter.Log;
 // the Reporter must be safe for concurrent use. With Execution.LogDir set, a
 // job's output is also appended to LogDir/<job path with ':' replaced by
-// '.'>.<attempt>.log and the flow-level log to LogDir/_flow.log. A Reporter error is retried a
-// few times with a short backoff and then dropped (the execution goes on),
-// except ErrFenced, which stops the execution at once: running jobs are
-// killed, nothing more starts and nothing more is reported.
+// '.'>.<attempt>.log and the flow-level log to LogDir/_flow.log. Each status
+// change and chunk is handed to the Reporter once: a Reporter that must not
+// lose anything retries on its own. Any other Reporter error is noted in the
+// flow log and dropped (the execution goes on), except ErrFenced, which
+// stops the execution at once: running jobs are killed, nothing more starts
+// and nothing more is reported.
 package runner
 
 import (
@@ -169,7 +171,8 @@ type JobUpdate struct {
 }
 
 // Reporter receives an execution's progress. Its methods are called from
-// several goroutines at once.
+// several goroutines at once, each update and chunk once: an error other
+// than ErrFenced is not retried.
 type Reporter interface {
 	// JobUpdate is called on every status change of a job (including the
 	// embedded-flow container nodes, whose status follows their children).

@@ -19,6 +19,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 )
 
 // Errors callers test with errors.Is.
@@ -28,7 +30,16 @@ var (
 	// ErrSchemaOutdated means the database has not been migrated to this
 	// binary's schema.
 	ErrSchemaOutdated = errors.New("database schema is missing or older than this binary; run `crawlctl migrate up`")
+	// ErrBadDSN means the database setting (--db, CRAWLCTL_DB) is missing
+	// or malformed: the operator's mistake, not the database's.
+	ErrBadDSN = errors.New("bad database setting")
 )
+
+// dsnError is a parse error of a DSN that matches ErrBadDSN; its text is the
+// parse error's.
+type dsnError struct{ error }
+
+func (e dsnError) Unwrap() []error { return []error{e.error, ErrBadDSN} }
 
 // Store is a handle on the crawlctl database. It is safe for concurrent use.
 type Store struct {
@@ -132,7 +143,7 @@ ON CONFLICT (execution_id, exec_attempt, job) DO UPDATE SET type = excluded.type
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	driver, source, d, err := parseDSN(dsn)
 	if err != nil {
-		return nil, err
+		return nil, dsnError{err}
 	}
 	db, err := sql.Open(driver, source)
 	if err != nil {
@@ -246,25 +257,22 @@ func Redact(dsn string) string {
 	return u.String()
 }
 
+// txRetry is how a transaction the database chose as a deadlock victim is
+// run again: 5 runs in all, jittered so that the victims do not meet again.
+var txRetry = backoff.Policy{Base: 10 * time.Millisecond, Max: 80 * time.Millisecond, Jitter: 0.5, Tries: 5}
+
 // inTx runs fn in a transaction, committing when it returns nil. A
 // transaction the database chose as a deadlock victim (or whose lock wait
 // timed out) is rolled back and run again, a few times: fn must not keep
 // state from an earlier run.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
-			}
+	return backoff.Retry(ctx, txRetry, func(int) error {
+		err := s.tryTx(ctx, fn)
+		if !retryable(err) {
+			return backoff.Stop(err)
 		}
-		if err = s.tryTx(ctx, fn); !retryable(err) {
-			return err
-		}
-	}
-	return err
+		return err
+	})
 }
 
 func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {

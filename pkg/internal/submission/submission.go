@@ -7,7 +7,6 @@ package submission
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -17,11 +16,22 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
-// InputError is a submission that names something that does not exist or
-// carries a bad value; callers report it as the user's mistake.
-type InputError struct{ Msg string }
+// InputError is a submission that names something that does not exist
+// (NotFound: it then matches store.ErrNotFound) or carries a bad value;
+// callers report it as the user's mistake.
+type InputError struct {
+	Msg      string
+	NotFound bool
+}
 
 func (e *InputError) Error() string { return e.Msg }
+
+func (e *InputError) Unwrap() error {
+	if e.NotFound {
+		return store.ErrNotFound
+	}
+	return nil
+}
 
 // Request is what to run.
 type Request struct {
@@ -42,17 +52,17 @@ func Prepare(ctx context.Context, st *store.Store, r Request) (store.NewExecutio
 		r.Concurrent = "ignore"
 	}
 	if r.Concurrent != "skip" && r.Concurrent != "ignore" && r.Concurrent != "queue" {
-		return store.NewExecution{}, &InputError{fmt.Sprintf("bad concurrent option %q: use skip, ignore or queue", r.Concurrent)}
+		return store.NewExecution{}, &InputError{Msg: fmt.Sprintf("bad concurrent option %q: use skip, ignore or queue", r.Concurrent)}
 	}
 	if r.FailureAction == "" {
 		r.FailureAction = "finishCurrent"
 	}
 	if !failureActions[r.FailureAction] {
-		return store.NewExecution{}, &InputError{fmt.Sprintf("bad failure action %q: use finishCurrent, cancelImmediately or finishPossible", r.FailureAction)}
+		return store.NewExecution{}, &InputError{Msg: fmt.Sprintf("bad failure action %q: use finishCurrent, cancelImmediately or finishPossible", r.FailureAction)}
 	}
 	for k := range r.Params {
 		if strings.TrimSpace(k) == "" {
-			return store.NewExecution{}, &InputError{"bad parameter: empty name"}
+			return store.NewExecution{}, &InputError{Msg: "bad parameter: empty name"}
 		}
 	}
 	proj, pv, err := Load(ctx, st, r.Project, 0)
@@ -61,7 +71,7 @@ func Prepare(ctx context.Context, st *store.Store, r Request) (store.NewExecutio
 	}
 	f := proj.Flow(r.Flow)
 	if f == nil {
-		return store.NewExecution{}, &InputError{fmt.Sprintf("project %q has no flow %q (flows: %s)", r.Project, r.Flow, strings.Join(proj.FlowNames(), ", "))}
+		return store.NewExecution{}, &InputError{Msg: fmt.Sprintf("project %q has no flow %q (flows: %s)", r.Project, r.Flow, strings.Join(proj.FlowNames(), ", ")), NotFound: true}
 	}
 	retries := 0
 	if v, ok := r.Params["flow.retries"]; ok {
@@ -70,7 +80,7 @@ func Prepare(ctx context.Context, st *store.Store, r Request) (store.NewExecutio
 		retries, err = strconv.Atoi(v)
 	}
 	if err != nil || retries < 0 {
-		return store.NewExecution{}, &InputError{"bad flow.retries: must be a whole number >= 0"}
+		return store.NewExecution{}, &InputError{Msg: "bad flow.retries: must be a whole number >= 0"}
 	}
 	return store.NewExecution{
 		ProjectID: pv.ProjectID, Project: pv.Project, Version: pv.Version, Flow: f.Name, Params: r.Params,
@@ -83,14 +93,14 @@ func Prepare(ctx context.Context, st *store.Store, r Request) (store.NewExecutio
 func Load(ctx context.Context, st *store.Store, project string, version int) (*flow.Project, *store.ProjectVersion, error) {
 	pv, err := st.GetProjectVersion(ctx, project, version)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, &InputError{fmt.Sprintf("no project %q (see `crawlctl project list`)", project)}
+		return nil, nil, &InputError{Msg: fmt.Sprintf("no project %q (see `crawlctl project list`)", project), NotFound: true}
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	var proj flow.Project
-	if err := json.Unmarshal([]byte(pv.Flows), &proj); err != nil {
+	proj, err := flow.Decode(pv.Flows)
+	if err != nil {
 		return nil, nil, fmt.Errorf("stored flows of %s version %d: %w", project, pv.Version, err)
 	}
-	return &proj, pv, nil
+	return proj, pv, nil
 }

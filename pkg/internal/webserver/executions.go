@@ -34,71 +34,37 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		FailureAction: req.FailureAction, Priority: req.Priority, User: actor(r),
 	})
 	if err != nil {
-		s.submissionError(w, err)
+		s.storeError(w, err)
 		return
 	}
-	var pins []int64
-	switch {
-	case req.Executor != "":
+	if req.Executor != "" {
 		e := s.resolve(w, r, req.Executor)
 		if e == nil {
 			return
 		}
-		pins = []int64{e.ID}
-	case req.AllExecutors:
-		list, err := s.store.ListExecutors(r.Context())
-		if err != nil {
-			s.storeError(w, err)
-			return
-		}
-		for _, e := range list {
-			if e.Active && e.Status(s.cfg.OfflineAfter) == store.StatusOnline {
-				pins = append(pins, e.ID)
-			}
-		}
-		if len(pins) == 0 {
-			writeError(w, http.StatusConflict, "no active online executor to run on (see `crawlctl executor list`)")
-			return
-		}
-		// One per executor: the skip check must not see its siblings.
-		if ne.Concurrent == "skip" {
-			ne.Concurrent = "ignore"
-		}
-	default:
-		pins = []int64{0}
+		ne.PinnedExecutorID = e.ID
 	}
-	res := api.SubmitResult{}
-	for _, pin := range pins {
-		ne.PinnedExecutorID = pin
-		ex, _, err := s.disp.Submit(r.Context(), ne)
-		var are *store.AlreadyRunningError
-		if errors.As(err, &are) {
-			writeJSON(w, http.StatusConflict, api.SkippedResult{Error: "skipped: " + are.Error(), Skipped: true, RunningExecution: are.ID})
-			return
+	var list []*store.Execution
+	if req.AllExecutors {
+		list, err = s.disp.SubmitEverywhere(r.Context(), ne)
+	} else {
+		var ex *store.Execution
+		if ex, _, err = s.disp.Submit(r.Context(), ne); err == nil {
+			list = []*store.Execution{ex}
 		}
-		if err != nil {
-			s.storeError(w, err)
-			return
-		}
-		res.Executions = append(res.Executions, wireExecution(ex))
 	}
-	s.log.Info().Str("project", ne.Project).Str("flow", ne.Flow).Int("executions", len(res.Executions)).Int64("first_id", res.Executions[0].ID).Msg("flow submitted")
-	writeJSON(w, http.StatusCreated, res)
-}
-
-// submissionError answers a failed submission.Prepare: unknown names are
-// 404, bad values 400, anything else a server error.
-func (s *Server) submissionError(w http.ResponseWriter, err error) {
-	var ie *submission.InputError
-	if errors.As(err, &ie) {
-		code := http.StatusBadRequest
-		if strings.HasPrefix(ie.Msg, "no project") || strings.Contains(ie.Msg, "has no flow") {
-			code = http.StatusNotFound
-		}
-		writeError(w, code, ie.Msg)
+	var are *store.AlreadyRunningError
+	if errors.As(err, &are) {
+		writeJSON(w, http.StatusConflict, api.SkippedResult{Error: "skipped: " + are.Error(), Skipped: true, RunningExecution: are.ID})
 		return
 	}
-	s.storeError(w, err)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	res := api.SubmitResult{Executions: wireExecutions(list)}
+	s.log.Info().Str("project", ne.Project).Str("flow", ne.Flow).Int("executions", len(res.Executions)).Int64("first_id", res.Executions[0].ID).Msg("flow submitted")
+	writeJSON(w, http.StatusCreated, res)
 }
 
 func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
@@ -159,17 +125,8 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
 	}
 	if ex.Status == store.ExecKilling && ex.ExecutorAddr != "" {
 		// The database already says KILLING; this call only makes it faster.
-		scheme := "http"
-		if ex.ExecutorTLS {
-			scheme = "https"
-		}
-		u := url.URL{Scheme: scheme, Host: ex.ExecutorAddr, Path: "/executor",
-			RawQuery: url.Values{"action": {"cancel"}, "execid": {strconv.FormatInt(id, 10)}, "user": {actor(r)}}.Encode()}
-		req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, u.String(), nil)
-		if s.cfg.ClusterSecret != "" {
-			req.Header.Set("Authorization", "Bearer "+s.cfg.ClusterSecret)
-		}
-		if resp, err := s.executor.Do(req); err != nil {
+		q := url.Values{"action": {"cancel"}, "execid": {strconv.FormatInt(id, 10)}, "user": {actor(r)}}
+		if resp, err := s.executor.Post(r.Context(), ex.ExecutorAddr, ex.ExecutorTLS, q); err != nil {
 			s.log.Warn().Err(err).Int64("execution", id).Msg("cancel nudge failed; the executor's poll will see KILLING")
 		} else {
 			resp.Body.Close()

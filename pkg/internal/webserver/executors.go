@@ -50,6 +50,14 @@ func (e *RefError) Error() string {
 	return fmt.Sprintf("executor %q is ambiguous: it matches %s; use an id or host:port", e.Ref, strings.Join(e.Candidates, ", "))
 }
 
+// Unwrap makes an unknown reference a store.ErrNotFound.
+func (e *RefError) Unwrap() error {
+	if len(e.Candidates) == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
 // ResolveExecutor finds the one executor ref names: an id, host:port, a name
 // or a host, tried in that order; each step must match exactly one.
 func ResolveExecutor(list []*store.Executor, ref string) (*store.Executor, error) {
@@ -102,12 +110,7 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, ref string) *st
 	}
 	e, err := ResolveExecutor(list, ref)
 	if err != nil {
-		re := err.(*RefError)
-		code := http.StatusNotFound
-		if len(re.Candidates) > 0 {
-			code = http.StatusBadRequest
-		}
-		writeJSON(w, code, api.Error{Error: re.Error(), Candidates: re.Candidates})
+		s.storeError(w, err)
 		return nil
 	}
 	return e

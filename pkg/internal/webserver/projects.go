@@ -79,19 +79,8 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
 
 // loadProject returns the parsed flows of a project version (0 = latest).
 func (s *Server) loadProject(r *http.Request, name string, version int) (*flow.Project, *store.ProjectVersion, error) {
-	proj, pv, err := submission.Load(r.Context(), s.store, name, version)
-	var ie *submission.InputError
-	if errors.As(err, &ie) {
-		return nil, nil, notFoundError{ie.Msg}
-	}
-	return proj, pv, err
+	return submission.Load(r.Context(), s.store, name, version)
 }
-
-// notFoundError is a user-facing message that maps to 404.
-type notFoundError struct{ msg string }
-
-func (e notFoundError) Error() string { return e.msg }
-func (e notFoundError) Unwrap() error { return store.ErrNotFound }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 	p, err := s.store.GetProject(r.Context(), r.PathValue("name"))

@@ -63,7 +63,7 @@ func (s *Server) addSchedule(w http.ResponseWriter, r *http.Request) {
 	}
 	// Validate project, flow and options exactly as a run would.
 	if _, err := submission.Prepare(r.Context(), s.store, submission.Request{Project: req.Project, Flow: req.Flow, Params: req.Params, Concurrent: req.Concurrent}); err != nil {
-		s.submissionError(w, err)
+		s.storeError(w, err)
 		return
 	}
 	now, err := s.store.Now(r.Context())

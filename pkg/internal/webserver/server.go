@@ -7,17 +7,16 @@ package webserver
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
+	"github.com/crawlctl/crawlctl/pkg/internal/httpx"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
@@ -41,7 +40,7 @@ type Server struct {
 	store    *store.Store
 	disp     *dispatch.Dispatcher
 	log      zerolog.Logger
-	executor *http.Client
+	executor *dispatch.ExecutorClient
 	metrics  http.Handler
 	logins   *auth.Limiter
 	jobs     jobNames
@@ -60,10 +59,8 @@ func New(cfg Config, st *store.Store, disp *dispatch.Dispatcher, metrics http.Ha
 	if cfg.ExecutorTimeout <= 0 {
 		cfg.ExecutorTimeout = 5 * time.Second
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = cfg.ExecutorTLS
 	return &Server{cfg: cfg, store: st, disp: disp, metrics: metrics, log: log,
-		executor: &http.Client{Timeout: cfg.ExecutorTimeout, Transport: tr}, logins: auth.NewLimiter(5, time.Minute)}
+		executor: dispatch.NewExecutorClient(cfg.ExecutorTimeout, cfg.ExecutorTLS, cfg.ClusterSecret), logins: auth.NewLimiter(5, time.Minute)}
 }
 
 // Handler returns the HTTP handler with every route.
@@ -158,29 +155,11 @@ func actor(r *http.Request) string {
 	return "api " + r.RemoteAddr
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+// The API answers indented JSON, for people reading it with curl.
+var (
+	writeJSON  = httpx.Writer{Indent: "  "}.JSON
+	writeError = httpx.Writer{Indent: "  "}.Error
+)
 
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, api.Error{Error: msg})
-}
-
-// storeError maps store errors to HTTP statuses.
-func (s *Server) storeError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, store.ErrConflict):
-		writeError(w, http.StatusConflict, err.Error())
-	case errors.Is(err, store.ErrBadCursor):
-		writeError(w, http.StatusBadRequest, err.Error())
-	default:
-		s.log.Error().Err(err).Msg("request failed")
-		writeError(w, http.StatusInternalServerError, "server error: "+err.Error())
-	}
-}
+// apiError is the body of every error response.
+type apiError = httpx.ErrorBody
