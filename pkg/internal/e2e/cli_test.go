@@ -17,7 +17,7 @@ import (
 )
 
 func TestConcurrentSkipAndAllExecutors(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	for _, n := range []string{"x", "y", "z"} {
 		c.StartExecutor(n)
@@ -36,7 +36,7 @@ func TestConcurrentSkipAndAllExecutors(t *testing.T) {
 		t.Fatalf("skip: %+v", r)
 	}
 	var running []execJSON
-	c.JSON(&running, "exec", "list", "--flow", "hold")
+	c.Read(&running, executions("hold", 50))
 	if len(running) != 1 {
 		t.Fatalf("skip submitted anyway: %d executions", len(running))
 	}
@@ -58,7 +58,7 @@ func TestConcurrentSkipAndAllExecutors(t *testing.T) {
 		t.Fatalf("--all-executors submitted %d executions, want 2:\n%s", n, out)
 	}
 	var list []execJSON
-	c.JSON(&list, "exec", "list", "--flow", "where")
+	c.Read(&list, executions("where", 50))
 	ran := map[string]bool{}
 	for _, e := range list {
 		ran[e.ExecutorName] = true
@@ -69,7 +69,7 @@ func TestConcurrentSkipAndAllExecutors(t *testing.T) {
 }
 
 func TestLogsFollow(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{Dialect: "sqlite"})
+	c := testcluster.New(t, func(o *testcluster.Options) { o.Dialect = "sqlite" })
 	c.StartWeb()
 	c.StartExecutor("f")
 	c.MustCLI("executor", "activate", "f")

@@ -17,7 +17,7 @@ import (
 // refused without the secret or with a wrong one, and changes nothing; ping
 // and getStatus stay open.
 func TestExecutorPortNeedsTheClusterSecret(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	ex := c.StartExecutor("guarded")
 	gate := filepath.Join(t.TempDir(), "gate")
@@ -62,7 +62,7 @@ func TestExecutorPortNeedsTheClusterSecret(t *testing.T) {
 }
 
 func TestUsersTokensAndLogin(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	web := c.StartWeb()
 	c.StartExecutor("e")
 
@@ -138,7 +138,7 @@ func TestUsersTokensAndLogin(t *testing.T) {
 	var list []struct {
 		SubmitUser string `json:"submit_user"`
 	}
-	c.JSON(&list, "exec", "list")
+	c.Read(&list, executions("", 50))
 	if len(list) != 1 || list[0].SubmitUser != "olga" {
 		t.Fatalf("submitter: %+v", list)
 	}
