@@ -69,10 +69,11 @@ func TestConcurrentSkipAndAllExecutors(t *testing.T) {
 }
 
 func TestLogsFollow(t *testing.T) {
-	c := testcluster.New(t, func(o *testcluster.Options) { o.Dialect = "sqlite" })
-	c.StartWeb()
-	c.StartExecutor("f")
-	c.MustCLI("executor", "activate", "f")
+	c := testcluster.New(t, func(o *testcluster.Options) {
+		o.Dialect = "sqlite"
+		o.ExecutorNames = []string{"f"}
+		o.Activate = true
+	})
 	gate := filepath.Join(t.TempDir(), "gate")
 	c.MustCLI("project", "upload", writeProject(t, map[string]string{
 		"talk": oneJob(fmt.Sprintf("echo first; while [ ! -e %s ]; do sleep 0.05; done; echo second", gate)),

@@ -30,10 +30,11 @@ func corpusDir(t *testing.T) string {
 // and runs every one of its flows to SUCCEEDED on a real executor.
 func TestCorpusRunsOnTheCluster(t *testing.T) {
 	corpus := corpusDir(t)
-	c := testcluster.New(t, func(o *testcluster.Options) { o.Dialect = "sqlite" })
-	c.StartWeb()
-	c.StartExecutor("runner")
-	c.MustCLI("executor", "activate", "runner")
+	c := testcluster.New(t, func(o *testcluster.Options) {
+		o.Dialect = "sqlite"
+		o.ExecutorNames = []string{"runner"}
+		o.Activate = true
+	})
 
 	logs := map[string]string{ // project/flow/job -> text its log must hold
 		"basicflowyamltest/basic_flow/shell_bash": "This is a bash script.",

@@ -332,10 +332,10 @@ func TestLostNudgeStillRuns(t *testing.T) {
 }
 
 func TestCancelKillsTheProcesses(t *testing.T) {
-	c := testcluster.New(t)
-	c.StartWeb()
-	c.StartExecutor("k")
-	c.MustCLI("executor", "activate", "k")
+	c := testcluster.New(t, func(o *testcluster.Options) {
+		o.ExecutorNames = []string{"k"}
+		o.Activate = true
+	})
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	c.MustCLI("project", "upload", writeProject(t, map[string]string{
 		"stubborn": oneJob(fmt.Sprintf("trap '' TERM; echo $$ > %s; sleep 300 & sleep 300", pidFile)),

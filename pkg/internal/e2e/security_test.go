@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/client"
 	"github.com/crawlctl/crawlctl/pkg/internal/testcluster"
 )
 
@@ -117,7 +119,7 @@ func TestUsersTokensAndLogin(t *testing.T) {
 		ID   int64  `json:"id"`
 		Name string `json:"name"`
 	}
-	c.JSON(&tokens, "token", "list")
+	c.Read(&tokens, func(ctx context.Context, cl *client.Client) (any, error) { return cl.Tokens(ctx) })
 	var cronID int64
 	for _, tk := range tokens {
 		if tk.Name == "cron" {
