@@ -138,7 +138,7 @@ type Options struct {
 	// Executors may stay 0). Default none: they start with StartExecutor.
 	Executors     int
 	ExecutorNames []string
-	// Activate activates the executors New starts.
+	// Activate activates the executors New starts (see Cluster.Activate).
 	Activate bool
 	// Labels are given to every executor (--label k=v).
 	Labels map[string]string
@@ -212,10 +212,23 @@ func New(t testing.TB, configure ...func(*Options)) *Cluster {
 	for _, n := range names {
 		c.StartExecutor(n)
 	}
-	if o.Activate && len(names) > 0 {
-		c.MustCLI(append([]string{"executor", "activate"}, names...)...)
+	if o.Activate {
+		c.Activate(names...)
 	}
 	return c
+}
+
+// Activate activates the executors named through Client, as `crawlctl
+// executor activate NAME...` does.
+func (c *Cluster) Activate(names ...string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, n := range names {
+		if _, err := c.Client().SetActive(ctx, n, true); err != nil {
+			c.t.Fatalf("activate %s: %v", n, err)
+		}
+	}
 }
 
 // T is the test the cluster belongs to.
