@@ -73,10 +73,6 @@ func (a *api) do(ctx context.Context, method, path, contentType string, body []b
 	return nil
 }
 
-func (a *api) ready(ctx context.Context) bool {
-	return a.do(ctx, http.MethodGet, "/readyz", "", nil, http.StatusOK, nil) == nil
-}
-
 func (a *api) activate(ctx context.Context, name string) error {
 	return a.do(ctx, http.MethodPost, "/api/v1/executors/"+url.PathEscape(name)+"/activate", "", nil, http.StatusOK, nil)
 }

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/internal/store/benchdb"
+	"github.com/crawlctl/crawlctl/pkg/internal/testcluster/harness"
 )
 
 // Config sets what Run measures; zero fields take the defaults (or the
@@ -213,7 +214,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	bin := cfg.Bin
 	if bin == "" {
 		logf("building crawlctl")
-		if bin, err = buildBinary(ctx, tmp); err != nil {
+		if bin, err = harness.BuildBinaryIn(ctx, tmp); err != nil {
 			return nil, err
 		}
 	}

@@ -2,57 +2,28 @@ package bench
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/testcluster/harness"
 )
-
-// buildBinary builds crawlctl into dir and returns its path.
-func buildBinary(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "crawlctl")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/crawlctl")
-	cmd.Dir = moduleRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/crawlctl in %s: %v\n%s", cmd.Dir, err, out)
-	}
-	return bin, nil
-}
-
-// moduleRoot is the crawlctl source tree: the one this file was compiled
-// from when it is still there, else the working directory.
-func moduleRoot() string {
-	if _, file, _, ok := runtime.Caller(0); ok {
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		if _, err := os.Stat(filepath.Join(root, "cmd", "crawlctl")); err == nil {
-			return root
-		}
-	}
-	return "."
-}
 
 // runCLI runs one crawlctl command to its end and returns its stdout.
 func runCLI(ctx context.Context, bin, dir string, args ...string) ([]byte, error) {
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, bin, args...)
-	cmd.Env = daemonEnv(dir)
+	cmd.Env = harness.CleanEnv(filepath.Join(dir, "config"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -66,148 +37,31 @@ func migrateUp(ctx context.Context, bin, dir, dsn string) error {
 	return err
 }
 
-// security is how the daemons authenticate: with a cluster secret and an
-// admin's API token when the binary has authentication, as in production;
-// not at all when it has none.
-type security struct {
-	daemonArgs []string
-	token      string
-	mode       string // "token" or "none"
-}
-
-// setUpSecurity writes a cluster secret and creates an admin with a token
-// when bin's web server takes --cluster-secret-file.
-func setUpSecurity(ctx context.Context, bin, dir, dsn string) (security, error) {
+// authOf is how the daemons authenticate: with a cluster secret and an
+// admin's API token when bin's web server takes --cluster-secret-file, as
+// in production; not at all when it has no authentication.
+func authOf(ctx context.Context, bin, dir string) harness.Auth {
 	help, _ := runCLI(ctx, bin, dir, "web", "serve", "--help")
 	if !bytes.Contains(help, []byte("--cluster-secret-file")) {
-		return security{mode: "none"}, nil
+		return harness.AuthNone
 	}
-	var b [24]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return security{}, err
-	}
-	secretFile := filepath.Join(dir, "cluster.secret")
-	if err := os.WriteFile(secretFile, []byte(hex.EncodeToString(b[:])+"\n"), 0o600); err != nil {
-		return security{}, err
-	}
-	out, err := runCLI(ctx, bin, dir, "user", "add", "crawlbench", "--role", "admin", "--db", dsn, "-o", "json")
-	if err != nil {
-		return security{}, err
-	}
-	var res struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil || res.Token == "" {
-		return security{}, fmt.Errorf("crawlctl user add printed no token: %s", out)
-	}
-	return security{daemonArgs: []string{"--cluster-secret-file", secretFile}, token: res.Token, mode: "token"}, nil
+	return harness.AuthSecret
 }
 
-// daemon is one running crawlctl process.
-type daemon struct {
-	name    string
-	dir     string
-	logPath string
-	cmd     *exec.Cmd
-	done    chan struct{}
-}
-
-// startDaemon runs bin with args in its own process group (so a Ctrl-C on
-// the terminal reaches only the benchmark, which then stops it), output to
-// dir/NAME.log.
-func startDaemon(bin, name, dir string, args ...string) (*daemon, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(dir, name+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = daemonEnv(dir)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = daemonAttr()
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	d := &daemon{name: name, dir: dir, logPath: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		logf.Close()
-		close(d.done)
-	}()
-	return d, nil
-}
-
-// daemonEnv is this process's environment without crawlctl settings (so
-// nothing of the operator's own setup leaks into the benchmark), with a
-// private config directory under dir.
-func daemonEnv(dir string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CRAWLCTL_") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
-}
-
-func (d *daemon) exited() bool {
-	select {
-	case <-d.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// signal sends sig to the daemon's process group.
-func (d *daemon) signal(sig syscall.Signal) {
-	if !d.exited() {
-		_ = syscall.Kill(-d.cmd.Process.Pid, sig)
-	}
-}
-
-// tail returns the last n lines of the daemon's log.
-func (d *daemon) tail(n int) []string {
-	f, err := os.Open(d.logPath)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return lines
-}
-
-// cluster is the web server and executors of one run.
+// cluster is the web server and executors of one run, started by the
+// harness of the end-to-end tests (package testcluster/harness).
 type cluster struct {
-	web       *daemon
-	executors []*daemon
+	*harness.Core
+	web       *harness.Proc
+	executors []*harness.Proc
 	api       *api
 	auth      string // "token" or "none"
 	stopOnce  sync.Once
 }
 
-// freePort asks the OS for a free loopback port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+// benchTimers are the daemons' timers in the benchmark: the production
+// offline threshold and claim timeout, quicker heartbeats and polls.
+var benchTimers = harness.Timers{DispatchPoll: 200 * time.Millisecond, Heartbeat: time.Second, Poll: time.Second, DrainTimeout: 5 * time.Second}
 
 // startCluster starts a web server and n executors on dsn, activates the
 // executors, waits until each one has seen its activation, uploads the
@@ -218,30 +72,22 @@ func startCluster(ctx context.Context, bin, dsn, dir string, n int, st *store.St
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return c, err
 	}
-	sec, err := setUpSecurity(ctx, bin, dir, dsn)
+	core, err := harness.NewCore(harness.Config{Bin: bin, DSN: dsn, Dir: dir, Timers: benchTimers, Auth: authOf(ctx, bin, dir),
+		Admin: "crawlbench", LogFiles: true, KillWithParent: true, Logf: logf,
+		WebFlags: []string{"--log-format", "json"}, ExecutorFlags: []string{"--log-format", "json"}})
 	if err != nil {
 		return c, err
 	}
-	c.auth = sec.mode
-	port, err := freePort()
+	c.Core = core
+	c.auth = "none"
+	if core.Token != "" {
+		c.auth = "token"
+	}
+	c.web, err = core.StartWeb(ctx)
 	if err != nil {
 		return c, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c.web, err = startDaemon(bin, "web", filepath.Join(dir, "web"), append([]string{
-		"web", "serve", "--db", dsn, "--listen", addr, "--dispatch-poll", "200ms", "--log-format", "json"}, sec.daemonArgs...)...)
-	if err != nil {
-		return c, err
-	}
-	c.api = newAPI("http://"+addr, sec.token)
-	if err := waitUntil(ctx, 30*time.Second, "web server ready", func() (bool, error) {
-		if c.web.exited() {
-			return false, fmt.Errorf("web server exited: %s", strings.Join(c.web.tail(10), "\n"))
-		}
-		return c.api.ready(ctx), nil
-	}); err != nil {
-		return c, err
-	}
+	c.api = newAPI(core.URL(c.web), core.Token)
 
 	// One at a time: executors registering at the same moment can deadlock
 	// in the database, and the loser exits.
@@ -249,25 +95,11 @@ func startCluster(ctx context.Context, bin, dsn, dir string, n int, st *store.St
 	for i := range n {
 		names[i] = fmt.Sprintf("bench-%d", i+1)
 		edir := filepath.Join(dir, names[i])
-		d, err := startDaemon(bin, names[i], edir, append([]string{
-			"executor", "serve", "--db", dsn, "--host", "127.0.0.1", "--bind", "127.0.0.1", "--port", "0",
-			"--port-file", filepath.Join(edir, "executor.port"), "--name", names[i], "--work-dir", filepath.Join(edir, "work"),
-			"--heartbeat", "1s", "--poll", "1s", "--drain-timeout", "5s", "--log-format", "json"}, sec.daemonArgs...)...)
-		if err != nil {
-			return c, err
+		d, err := core.StartExecutor(ctx, names[i], "--port-file", filepath.Join(edir, "executor.port"), "--work-dir", filepath.Join(edir, "work"))
+		if d != nil {
+			c.executors = append(c.executors, d)
 		}
-		c.executors = append(c.executors, d)
-		if err := waitUntil(ctx, 30*time.Second, d.name+" port file", func() (bool, error) {
-			if d.exited() {
-				return false, fmt.Errorf("%s exited: %s", d.name, strings.Join(d.tail(10), "\n"))
-			}
-			b, err := os.ReadFile(filepath.Join(d.dir, "executor.port"))
-			if err != nil {
-				return false, nil
-			}
-			p, err := strconv.Atoi(strings.TrimSpace(string(b)))
-			return err == nil && p > 0, nil
-		}); err != nil {
+		if err != nil {
 			return c, err
 		}
 	}
@@ -327,20 +159,21 @@ func startCluster(ctx context.Context, bin, dsn, dir string, n int, st *store.St
 	return c, nil
 }
 
-// stop ends every daemon: SIGTERM, then SIGKILL after 15 seconds.
+// stop ends every daemon at once: SIGTERM to its process group, then
+// SIGKILL after 15 seconds.
 func (c *cluster) stop(ctx context.Context) {
+	if c.Core == nil {
+		return
+	}
 	c.stopOnce.Do(func() {
-		all := append([]*daemon{}, c.executors...)
-		if c.web != nil {
-			all = append(all, c.web)
-		}
+		all := c.Procs()
 		for _, d := range all {
-			d.signal(syscall.SIGTERM)
+			d.SignalGroup(syscall.SIGTERM)
 		}
 		allDone := make(chan struct{})
 		go func() {
 			for _, d := range all {
-				<-d.done
+				<-d.Done()
 			}
 			close(allDone)
 		}()
@@ -353,7 +186,7 @@ func (c *cluster) stop(ctx context.Context) {
 		case <-ctx.Done():
 		}
 		for _, d := range all {
-			d.signal(syscall.SIGKILL)
+			d.SignalGroup(syscall.SIGKILL)
 		}
 		<-allDone
 	})
@@ -361,13 +194,12 @@ func (c *cluster) stop(ctx context.Context) {
 
 // dumpLogs writes the last n lines of every daemon's log to w.
 func (c *cluster) dumpLogs(w io.Writer, n int) {
-	all := append([]*daemon{}, c.executors...)
-	if c.web != nil {
-		all = append([]*daemon{c.web}, all...)
+	if c.Core == nil {
+		return
 	}
-	for _, d := range all {
-		fmt.Fprintf(w, "--- last lines of %s (%s) ---\n", d.name, d.logPath)
-		for _, l := range d.tail(n) {
+	for _, d := range c.Procs() {
+		fmt.Fprintf(w, "--- last lines of %s (%s) ---\n", d.Name, d.Log.Path)
+		for _, l := range d.Log.Tail(n) {
 			fmt.Fprintln(w, l)
 		}
 	}
@@ -375,24 +207,10 @@ func (c *cluster) dumpLogs(w io.Writer, n int) {
 
 // waitUntil polls cond every 20ms until it holds, fails, or timeout passes.
 func waitUntil(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	return harness.WaitUntil(ctx, timeout, what, func() (bool, string, error) {
 		ok, err := cond()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+		return ok, "", err
+	})
 }
 
 // chainJobs is the length of the chain flow.

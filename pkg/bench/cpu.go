@@ -85,11 +85,11 @@ type cpuSnapshot struct {
 func takeCPU(c *cluster) cpuSnapshot {
 	s := cpuSnapshot{ok: true}
 	var ok bool
-	if s.web, _, ok = procCPU(c.web.cmd.Process.Pid); !ok {
+	if s.web, _, ok = procCPU(c.web.Pid()); !ok {
 		return cpuSnapshot{}
 	}
 	for _, d := range c.executors {
-		own, kids, _ := procCPU(d.cmd.Process.Pid)
+		own, kids, _ := procCPU(d.Pid())
 		s.executors += own
 		s.jobs += kids
 	}

@@ -6,20 +6,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -38,7 +31,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/crawlctl/crawlctl/pkg/internal/config"
+	"github.com/crawlctl/crawlctl/pkg/internal/procstat"
 	"github.com/crawlctl/crawlctl/pkg/internal/store/storetest"
+	"github.com/crawlctl/crawlctl/pkg/internal/testcluster"
+	"github.com/crawlctl/crawlctl/pkg/internal/testcluster/harness"
 )
 
 // knownBashScripts are the scripts under scripts/ written for bash rather
@@ -82,22 +78,18 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin = filepath.Join(dir, "crawlctl")
 	// crawlctl keeps API tokens under $XDG_CONFIG_HOME: never the real home.
 	configHome = filepath.Join(dir, "config")
 	if err := os.Mkdir(configHome, 0o700); err != nil {
 		fmt.Fprintln(os.Stderr, "deploytest:", err)
 		return 1
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
+	if _, err := exec.LookPath("go"); err != nil {
 		fmt.Fprintln(os.Stderr, "deploytest: the go command is not on PATH; it is needed to build crawlctl")
 		return 1
 	}
-	build := exec.Command(goTool, "build", "-o", bin, "./cmd/crawlctl")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "deploytest: go build ./cmd/crawlctl: %v\n%s", err, out)
+	if bin, err = harness.BuildBinaryIn(context.Background(), dir); err != nil {
+		fmt.Fprintln(os.Stderr, "deploytest:", err)
 		return 1
 	}
 	return m.Run()
@@ -107,15 +99,7 @@ func runTests(m *testing.M) int {
 // XDG_CONFIG_HOME pointing into the test's temporary directory, so that the
 // machine's own configuration and saved tokens cannot change what the tests
 // see (and the tests write no token into the real home).
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CRAWLCTL_") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "XDG_CONFIG_HOME="+configHome)
-}
+func cleanEnv() []string { return harness.CleanEnv(configHome) }
 
 // withEnv returns env with the KEY=VALUE settings kvs, replacing earlier
 // settings of the same keys.
@@ -1868,29 +1852,10 @@ func TestEnvNames(t *testing.T) {
 
 // --- the scripts against a real web server and executors ---------------------------
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return strconv.Itoa(port)
-}
+func freePort(t *testing.T) string { return strconv.Itoa(testcluster.FreePort(t)) }
 
 // alive tells whether pid runs (a zombie counts as gone).
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
-			return false
-		}
-	}
-	return true
-}
+func alive(pid int) bool { return procstat.Alive(pid) }
 
 func readPid(path string) int {
 	b, err := os.ReadFile(path)
@@ -1921,22 +1886,10 @@ func stopDaemon(t *testing.T, pidFile string) {
 	}
 }
 
-// eventually polls cond every 100ms for up to 20s.
+// eventually polls cond for up to 20s.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20s; last seen: %s", what, state)
-		}
-		<-tick.C
-	}
+	testcluster.WaitFor(t, 20*time.Second, what, cond)
 }
 
 type executorRow struct {
@@ -2030,35 +1983,8 @@ func addAdmin(t *testing.T, env []string, dsn string) string {
 // key, for the daemons' --tls-cert and --tls-key.
 func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	certFile, keyFile, err := harness.WriteSelfSignedCert(dir)
 	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "localhost"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return certFile, keyFile

@@ -19,7 +19,7 @@ import (
 // activated executors, without a single refusal, and flows submitted right
 // after `executor deactivate` never on the deactivated one.
 func TestActivationTakesEffectAtOnce(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{ProductionTimers: true})
+	c := testcluster.New(t, func(o *testcluster.Options) { o.Timers = testcluster.ProductionTimers })
 	c.StartWeb()
 	for _, n := range []string{"a", "b", "late"} {
 		c.StartExecutor(n)
@@ -64,7 +64,7 @@ func TestActivationTakesEffectAtOnce(t *testing.T) {
 // the count its last heartbeat reported (5s old at worst with the default
 // timers), and says on stderr what it waits for.
 func TestDeactivateWaitCountsTheDatabase(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{ProductionTimers: true})
+	c := testcluster.New(t, func(o *testcluster.Options) { o.Timers = testcluster.ProductionTimers })
 	c.StartWeb()
 	c.StartExecutor("x")
 	c.StartExecutor("y")

@@ -19,7 +19,7 @@ import (
 // often it was dispatched before; 0 for one that never started — and
 // executor_name is where it ran (none for a flow that never started).
 func TestAttemptCountsStarts(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	s := c.StartExecutor("s")
 	c.StartExecutor("t")

@@ -17,7 +17,7 @@ import (
 )
 
 func TestConcurrentSkipAndAllExecutors(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	for _, n := range []string{"x", "y", "z"} {
 		c.StartExecutor(n)
@@ -36,7 +36,7 @@ func TestConcurrentSkipAndAllExecutors(t *testing.T) {
 		t.Fatalf("skip: %+v", r)
 	}
 	var running []execJSON
-	c.JSON(&running, "exec", "list", "--flow", "hold")
+	c.Read(&running, executions("hold", 50))
 	if len(running) != 1 {
 		t.Fatalf("skip submitted anyway: %d executions", len(running))
 	}
@@ -58,7 +58,7 @@ func TestConcurrentSkipAndAllExecutors(t *testing.T) {
 		t.Fatalf("--all-executors submitted %d executions, want 2:\n%s", n, out)
 	}
 	var list []execJSON
-	c.JSON(&list, "exec", "list", "--flow", "where")
+	c.Read(&list, executions("where", 50))
 	ran := map[string]bool{}
 	for _, e := range list {
 		ran[e.ExecutorName] = true
@@ -69,10 +69,11 @@ func TestConcurrentSkipAndAllExecutors(t *testing.T) {
 }
 
 func TestLogsFollow(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{Dialect: "sqlite"})
-	c.StartWeb()
-	c.StartExecutor("f")
-	c.MustCLI("executor", "activate", "f")
+	c := testcluster.New(t, func(o *testcluster.Options) {
+		o.Dialect = "sqlite"
+		o.ExecutorNames = []string{"f"}
+		o.Activate = true
+	})
 	gate := filepath.Join(t.TempDir(), "gate")
 	c.MustCLI("project", "upload", writeProject(t, map[string]string{
 		"talk": oneJob(fmt.Sprintf("echo first; while [ ! -e %s ]; do sleep 0.05; done; echo second", gate)),

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"archive/zip"
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/client"
 	"github.com/crawlctl/crawlctl/pkg/internal/testcluster"
 )
 
@@ -28,10 +30,11 @@ func corpusDir(t *testing.T) string {
 // and runs every one of its flows to SUCCEEDED on a real executor.
 func TestCorpusRunsOnTheCluster(t *testing.T) {
 	corpus := corpusDir(t)
-	c := testcluster.New(t, testcluster.Options{Dialect: "sqlite"})
-	c.StartWeb()
-	c.StartExecutor("runner")
-	c.MustCLI("executor", "activate", "runner")
+	c := testcluster.New(t, func(o *testcluster.Options) {
+		o.Dialect = "sqlite"
+		o.ExecutorNames = []string{"runner"}
+		o.Activate = true
+	})
 
 	logs := map[string]string{ // project/flow/job -> text its log must hold
 		"basicflowyamltest/basic_flow/shell_bash": "This is a bash script.",
@@ -42,7 +45,7 @@ func TestCorpusRunsOnTheCluster(t *testing.T) {
 		t.Run(p, func(t *testing.T) {
 			c.MustCLI("project", "upload", filepath.Join(corpus, p))
 			var flows []struct{ Name string }
-			c.JSON(&flows, "flow", "list", p)
+			c.Read(&flows, func(ctx context.Context, cl *client.Client) (any, error) { return cl.Flows(ctx, p) })
 			if len(flows) == 0 {
 				t.Fatalf("%s has no flows", p)
 			}
@@ -77,7 +80,7 @@ func TestCorpusRunsOnTheCluster(t *testing.T) {
 	}
 
 	var list []struct{ Name string }
-	c.JSON(&list, "project", "list")
+	c.Read(&list, projectList)
 	if len(list) != len(projects)+1 {
 		t.Fatalf("project list has %d projects, want %d", len(list), len(projects))
 	}
@@ -120,7 +123,7 @@ func zipWithFolder(t *testing.T, dir, prefix, path string) {
 // one-line reason and that nothing was stored.
 func TestInvalidCorpusIsRefused(t *testing.T) {
 	corpus := filepath.Join(corpusDir(t), "invalid")
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	cases := map[string][]string{
 		"cyclefoundyamltest":          {"cycle", "shell_echo", "shell_pwd", "shell_bash"},
@@ -145,7 +148,7 @@ func TestInvalidCorpusIsRefused(t *testing.T) {
 		}
 	}
 	var list []struct{ Name string }
-	c.JSON(&list, "project", "list")
+	c.Read(&list, projectList)
 	if len(list) != 0 {
 		t.Fatalf("refused uploads stored projects: %+v", list)
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/client"
 	"github.com/crawlctl/crawlctl/pkg/internal/testcluster"
 )
 
@@ -56,11 +58,36 @@ func oneJob(cmd string) string {
 	return fmt.Sprintf("nodes:\n  - name: job\n    type: command\n    config:\n      command: %q\n", cmd)
 }
 
+// showExec is one execution, as `crawlctl exec show ID -o json` prints it.
 func showExec(c *testcluster.Cluster, id int64) execJSON {
 	var e execJSON
-	c.JSON(&e, "exec", "show", strconv.FormatInt(id, 10))
+	c.Read(&e, execution(id))
 	return e
 }
+
+// execution reads one execution (exec show).
+func execution(id int64) func(context.Context, *client.Client) (any, error) {
+	return func(ctx context.Context, cl *client.Client) (any, error) { return cl.Execution(ctx, id) }
+}
+
+// executions reads the newest executions of flow ("" for all), at most
+// limit (exec list --flow FLOW --limit LIMIT).
+func executions(flow string, limit int) func(context.Context, *client.Client) (any, error) {
+	return func(ctx context.Context, cl *client.Client) (any, error) {
+		return cl.Executions(ctx, "", "", flow, limit)
+	}
+}
+
+// schedule reads one schedule (schedule show).
+func schedule(id int64) func(context.Context, *client.Client) (any, error) {
+	return func(ctx context.Context, cl *client.Client) (any, error) { return cl.Schedule(ctx, id) }
+}
+
+// projectList reads every project (project list).
+func projectList(ctx context.Context, cl *client.Client) (any, error) { return cl.Projects(ctx) }
+
+// executors reads every executor (executor list).
+func executors(ctx context.Context, cl *client.Client) (any, error) { return cl.Executors(ctx) }
 
 func submit(t *testing.T, c *testcluster.Cluster, args ...string) int64 {
 	t.Helper()
@@ -88,7 +115,7 @@ func waitStatus(t *testing.T, c *testcluster.Cluster, id int64, timeout time.Dur
 }
 
 func TestRandomDispatchToActiveExecutorsOnly(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	for _, n := range []string{"a", "b", "idle"} {
 		c.StartExecutor(n)
@@ -120,7 +147,7 @@ func TestRandomDispatchToActiveExecutorsOnly(t *testing.T) {
 }
 
 func TestFlowWaitsForAnActiveExecutor(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	c.StartExecutor("only")
 	c.MustCLI("project", "upload", writeProject(t, map[string]string{"one": oneJob("echo hello from the job")}), "--name", "p")
@@ -146,7 +173,7 @@ func TestFlowWaitsForAnActiveExecutor(t *testing.T) {
 }
 
 func TestDeactivateLetsRunningFlowsFinish(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	c.StartExecutor("x")
 	c.StartExecutor("y")
@@ -180,7 +207,7 @@ func TestDeactivateLetsRunningFlowsFinish(t *testing.T) {
 }
 
 func TestExecutorLost(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	a := c.StartExecutor("a")
 	c.MustCLI("executor", "activate", "a")
@@ -224,7 +251,7 @@ func TestExecutorLost(t *testing.T) {
 }
 
 func TestTwoWebServersRunEachExecutionOnce(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	w1 := c.StartWeb()
 	w2 := c.StartWeb()
 	for _, n := range []string{"e1", "e2", "e3"} {
@@ -238,7 +265,7 @@ func TestTwoWebServersRunEachExecutionOnce(t *testing.T) {
 	ids := submitManyTo(t, c, []string{"http://" + w1.Addr, "http://" + w2.Addr}, "p", "once", n)
 	c.WaitFor(3*time.Minute, "all executions ended", func() (bool, string) {
 		var list []execJSON
-		c.JSON(&list, "exec", "list", "--limit", "1000")
+		c.Read(&list, executions("", 1000))
 		done := 0
 		for _, e := range list {
 			if e.Status == "SUCCEEDED" {
@@ -268,7 +295,7 @@ func TestTwoWebServersRunEachExecutionOnce(t *testing.T) {
 }
 
 func TestLostNudgeStillRuns(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	// The executor advertises 127.0.0.3, where a listener swallows the
 	// web server's nudge; the executor itself listens on 127.0.0.1.
@@ -305,10 +332,10 @@ func TestLostNudgeStillRuns(t *testing.T) {
 }
 
 func TestCancelKillsTheProcesses(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
-	c.StartWeb()
-	c.StartExecutor("k")
-	c.MustCLI("executor", "activate", "k")
+	c := testcluster.New(t, func(o *testcluster.Options) {
+		o.ExecutorNames = []string{"k"}
+		o.Activate = true
+	})
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	c.MustCLI("project", "upload", writeProject(t, map[string]string{
 		"stubborn": oneJob(fmt.Sprintf("trap '' TERM; echo $$ > %s; sleep 300 & sleep 300", pidFile)),
@@ -341,7 +368,7 @@ func TestCancelKillsTheProcesses(t *testing.T) {
 }
 
 func TestSubmitErrors(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	c.StartExecutor("e")
 	c.MustCLI("project", "upload", writeProject(t, map[string]string{"one": oneJob("exit 3")}), "--name", "p")

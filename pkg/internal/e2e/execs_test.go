@@ -31,7 +31,7 @@ func (e execDetail) ended() bool {
 // listExecs returns the cluster's executions by id (exec list).
 func listExecs(c *testcluster.Cluster) map[int64]execDetail {
 	var list []execDetail
-	c.JSON(&list, "exec", "list", "--limit", "1000")
+	c.Read(&list, executions("", 1000))
 	out := map[int64]execDetail{}
 	for _, e := range list {
 		out[e.ID] = e

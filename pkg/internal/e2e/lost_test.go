@@ -34,7 +34,7 @@ func jobGone(t *testing.T, c *testcluster.Cluster, w *liveWatch, r runMarker, ti
 // its job rows. With flow.retries the retry runs on another executor and
 // never overlaps the first run.
 func TestJobDiesWithItsExecutor(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	a := c.StartExecutor("a")
 	c.MustCLI("executor", "activate", "a")
@@ -85,7 +85,7 @@ func TestJobDiesWithItsExecutor(t *testing.T) {
 
 func execDetailOf(c *testcluster.Cluster, id int64) execDetail {
 	var e execDetail
-	c.JSON(&e, "exec", "show", strconv.FormatInt(id, 10))
+	c.Read(&e, execution(id))
 	return e
 }
 
@@ -94,7 +94,7 @@ func execDetailOf(c *testcluster.Cluster, id int64) execDetail {
 // it cannot run itself, before the reaper lets the flow run elsewhere; once
 // thawed it does not record its outcome over the re-run, nor start anything.
 func TestLeaseStopsAFrozenExecutorsJobs(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	f := c.StartExecutor("frozen")
 	spare := c.StartExecutor("spare")
@@ -146,7 +146,7 @@ func TestLeaseStopsAFrozenExecutorsJobs(t *testing.T) {
 // then fenced off — none of its job rows is left READY or RUNNING, and the
 // stale executor does not change them when it comes back.
 func TestJobRowsEndWithTheirExecution(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	k := c.StartExecutor("k")
 	d := c.StartExecutor("d", "--drain-timeout", "1s")

@@ -28,7 +28,7 @@ func metric(text, name string, labels ...string) float64 {
 }
 
 func TestMetrics(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	web := c.StartWeb()
 	ex := c.StartExecutor("m")
 	c.StartExecutor("idle")

@@ -15,16 +15,14 @@ import (
 // outageCluster is a cluster on a private MariaDB with two active
 // executors and a project whose flows ("plain", and "retry" with
 // flow.retries: 1) tick markers under dir until the release file exists.
-func outageCluster(t *testing.T, o testcluster.Options, execArgs ...string) (*testcluster.MariaDB, *testcluster.Cluster, []*testcluster.Proc, *liveWatch, string, string) {
+func outageCluster(t *testing.T, configure func(*testcluster.Options)) (*testcluster.MariaDB, *testcluster.Cluster, []*testcluster.Proc, *liveWatch, string, string) {
 	db := testcluster.StartMariaDB(t)
 	t.Setenv("CRAWLCTL_TEST_MYSQL_DSN", db.ServerDSN())
-	c := testcluster.New(t, o)
-	c.StartWeb()
-	var execs []*testcluster.Proc
-	for _, n := range []string{"a", "b"} {
-		execs = append(execs, c.StartExecutor(n, execArgs...))
-	}
-	c.MustCLI("executor", "activate", "a", "b")
+	c := testcluster.New(t, func(o *testcluster.Options) {
+		o.ExecutorNames = []string{"a", "b"}
+		o.Activate = true
+	}, configure)
+	execs := c.Executors()
 	dir := filepath.Join(t.TempDir(), "runs")
 	release := filepath.Join(t.TempDir(), "release")
 	w := watchRuns(t, c, dir)
@@ -53,7 +51,7 @@ func liveRuns(w *liveWatch) (int, []string) {
 // and every execution ends SUCCEEDED — none FAILED by the outage, none run
 // twice at once, with or without flow.retries.
 func TestLongDatabaseOutageIsNobodysFault(t *testing.T) {
-	db, c, _, w, dir, release := outageCluster(t, testcluster.Options{}, "--max-flows", "2")
+	db, c, _, w, dir, release := outageCluster(t, func(o *testcluster.Options) { o.ExecutorFlags = []string{"--max-flows", "2"} })
 	var running, queued []int64
 	for i := 0; i < 3; i++ {
 		running = append(running, submit(t, c, "p", "plain"), submit(t, c, "p", "retry"))
@@ -133,7 +131,7 @@ func TestLongDatabaseOutageIsNobodysFault(t *testing.T) {
 // starts exactly once and succeeds.
 func TestShortDatabaseOutageChangesNothing(t *testing.T) {
 	// A lease of 10s: a restart of the server fits well within it.
-	db, c, execs, w, dir, release := outageCluster(t, testcluster.Options{OfflineAfter: 15 * time.Second})
+	db, c, execs, w, dir, release := outageCluster(t, func(o *testcluster.Options) { o.Timers.OfflineAfter = 15 * time.Second })
 	var ids []int64
 	for i := 0; i < 2; i++ {
 		ids = append(ids, submit(t, c, "p", "plain"), submit(t, c, "p", "retry"))

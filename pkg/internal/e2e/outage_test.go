@@ -16,7 +16,7 @@ import (
 func TestExecutorSurvivesDatabaseOutage(t *testing.T) {
 	db := testcluster.StartMariaDB(t)
 	t.Setenv("CRAWLCTL_TEST_MYSQL_DSN", db.ServerDSN())
-	c := testcluster.New(t, testcluster.Options{OfflineAfter: 3 * time.Second})
+	c := testcluster.New(t, func(o *testcluster.Options) { o.Timers.OfflineAfter = 3 * time.Second })
 	c.StartWeb()
 	ex := c.StartExecutor("steady")
 	c.MustCLI("executor", "activate", "steady")
@@ -49,7 +49,7 @@ func TestExecutorSurvivesDatabaseOutage(t *testing.T) {
 // TestGracefulStopDrains: SIGTERM lets a short flow finish, and kills one
 // that outlives --drain-timeout with the reason.
 func TestGracefulStopDrains(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	ex := c.StartExecutor("drainer", "--drain-timeout", "3s")
 	c.MustCLI("executor", "activate", "drainer")

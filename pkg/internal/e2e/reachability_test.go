@@ -19,7 +19,7 @@ import (
 // nothing listens) but whose heartbeat is fresh is not down: every flow
 // dispatched to it stays DISPATCHING for its own poll, and runs there.
 func TestRefusedNudgesAreNotRefusals(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	p := c.StartExecutor("natted", "--bind", "127.0.0.1", "--host", "127.0.0.2")
 	port := strings.Split(p.Addr, ":")[1]
@@ -125,7 +125,7 @@ func (h *hangListener) counts() (opened, gaveUp int) {
 // the hung one has even timed out, and the hung one's flows run too,
 // claimed by its own poll.
 func TestHungExecutorDoesNotHoldUpDispatch(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	// The port number: free on 127.0.0.1 for the executor, and held on
 	// 127.0.0.3 by the test.

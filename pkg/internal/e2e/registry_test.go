@@ -33,7 +33,7 @@ type executorJSON struct {
 
 func listExecutors(c *testcluster.Cluster) map[string]executorJSON {
 	var list []executorJSON
-	c.JSON(&list, "executor", "list")
+	c.Read(&list, executors)
 	out := map[string]executorJSON{}
 	for _, e := range list {
 		out[e.Name] = e
@@ -58,7 +58,7 @@ func toJSON(v any) string {
 }
 
 func TestExecutorRegistryEndToEnd(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{OfflineAfter: 4 * time.Second})
+	c := testcluster.New(t, func(o *testcluster.Options) { o.Timers.OfflineAfter = 4 * time.Second })
 	c.StartWeb()
 	n1 := c.StartExecutor("node-1", "--heartbeat", "1s", "--label", "zone=a")
 	n2 := c.StartExecutor("node-2", "--heartbeat", "1s")
@@ -176,7 +176,7 @@ func TestExecutorRegistryEndToEnd(t *testing.T) {
 }
 
 func TestClockSkewIsShownButHarmless(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{OfflineAfter: 4 * time.Second})
+	c := testcluster.New(t, func(o *testcluster.Options) { o.Timers.OfflineAfter = 4 * time.Second })
 	c.StartWeb()
 	c.StartExecutor("skewed", "--clock-offset", "-7m")
 	e := waitExecutor(t, c, "skewed", "online with skew", func(e executorJSON) bool { return e.Status == "online" && e.ClockSkewMs < -6*60*1000 })
@@ -197,7 +197,7 @@ func TestClockSkewIsShownButHarmless(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	a := c.StartExecutor("dup", "--host", "127.0.0.1")
 	c.StartExecutor("dup2", "--name", "dup")
@@ -252,7 +252,7 @@ func TestBadInput(t *testing.T) {
 
 func TestDaemonsRefuseUnmigratedDatabase(t *testing.T) {
 	bin := testcluster.Binary(t)
-	c := testcluster.New(t, testcluster.Options{Dialect: "sqlite"})
+	c := testcluster.New(t, func(o *testcluster.Options) { o.Dialect = "sqlite" })
 	c.StartWeb()
 	empty := "sqlite://" + filepath.Join(t.TempDir(), "empty.db")
 	for _, args := range [][]string{{"web", "serve", "--insecure", "--db", empty, "--listen", "127.0.0.1:0"}, {"executor", "serve", "--insecure", "--db", empty, "--port", "0"}} {

@@ -45,7 +45,7 @@ func addSchedule(t *testing.T, c *testcluster.Cluster, args ...string) int64 {
 // runsOf lists the executions a schedule submitted.
 func runsOf(c *testcluster.Cluster, id int64) []schedExec {
 	var all []schedExec
-	c.JSON(&all, "exec", "list", "--limit", "1000")
+	c.Read(&all, executions("", 1000))
 	var out []schedExec
 	for _, e := range all {
 		if e.ScheduleID != nil && *e.ScheduleID == id {
@@ -79,7 +79,7 @@ var (
 )
 
 func TestScheduleFiresPausesResumesAndIsRemoved(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	c.StartExecutor("s")
 	c.MustCLI("executor", "activate", "s")
@@ -104,10 +104,12 @@ func TestScheduleFiresPausesResumesAndIsRemoved(t *testing.T) {
 		}
 		seen[r.ScheduledTime.Unix()] = true
 	}
-	table := c.MustCLI("schedule", "list")
-	if !strings.Contains(table, "*/1 * * * * ?") || !strings.Contains(table, "SUCCEEDED") {
-		t.Fatalf("schedule list:\n%s", table)
-	}
+	// The newest run may still be running: wait until the list shows one
+	// that ended.
+	c.WaitFor(10*time.Second, "schedule list to show the schedule and a succeeded last execution", func() (bool, string) {
+		table := c.MustCLI("schedule", "list")
+		return strings.Contains(table, "*/1 * * * * ?") && strings.Contains(table, "SUCCEEDED"), table
+	})
 
 	c.MustCLI("schedule", "pause", strconv.FormatInt(id, 10))
 	paused := len(runsOf(c, id))
@@ -143,7 +145,7 @@ func TestScheduleFiresPausesResumesAndIsRemoved(t *testing.T) {
 }
 
 func TestScheduleFiresOnceAcrossWebServers(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	c.StartWeb()
 	c.StartExecutor("s")
@@ -171,7 +173,7 @@ func TestScheduleFiresOnceAcrossWebServers(t *testing.T) {
 }
 
 func TestMisfirePolicies(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	web := c.StartWeb("--misfire-threshold", "1s")
 	c.StartExecutor("s")
 	c.MustCLI("executor", "activate", "s")
@@ -220,7 +222,7 @@ func TestMisfirePolicies(t *testing.T) {
 		t.Fatalf("skip: %d runs for the fire times missed while down, want 0", n)
 	}
 	var sc scheduleJSON
-	c.JSON(&sc, "schedule", "show", strconv.FormatInt(skip, 10))
+	c.Read(&sc, schedule(skip))
 	if sc.SkippedCount == 0 {
 		t.Fatalf("skip policy recorded nothing: %+v", sc)
 	}
@@ -244,7 +246,7 @@ func runsOfDB(t *testing.T, db *sqlDB, id int64) []time.Time {
 }
 
 func TestScheduleSkipsWhileRunning(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	c.StartExecutor("s")
 	c.MustCLI("executor", "activate", "s")
@@ -253,14 +255,14 @@ func TestScheduleSkipsWhileRunning(t *testing.T) {
 	id := addSchedule(t, c, "p", "long", "--cron", "* * * * * ?") // concurrent skip is the default
 	c.WaitFor(20*time.Second, "three skipped fire times", func() (bool, string) {
 		var sc scheduleJSON
-		c.JSON(&sc, "schedule", "show", strconv.FormatInt(id, 10))
+		c.Read(&sc, schedule(id))
 		return sc.SkippedCount >= 3, toJSON(sc)
 	})
 	if n := len(runsOf(c, id)); n != 1 {
 		t.Fatalf("%d executions piled up, want 1", n)
 	}
 	var sc scheduleJSON
-	c.JSON(&sc, "schedule", "show", strconv.FormatInt(id, 10))
+	c.Read(&sc, schedule(id))
 	if !strings.Contains(sc.LastStatus, "still") {
 		t.Fatalf("last status %q does not say the flow is still running", sc.LastStatus)
 	}
@@ -273,7 +275,7 @@ func TestScheduleSkipsWhileRunning(t *testing.T) {
 // TestCLIUnderCron runs the CLI as cron does: empty environment, stdout to a
 // file, no terminal.
 func TestCLIUnderCron(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	c.StartExecutor("s")
 	c.MustCLI("executor", "activate", "s")

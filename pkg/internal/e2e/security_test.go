@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/client"
 	"github.com/crawlctl/crawlctl/pkg/internal/testcluster"
 )
 
@@ -17,7 +19,7 @@ import (
 // refused without the secret or with a wrong one, and changes nothing; ping
 // and getStatus stay open.
 func TestExecutorPortNeedsTheClusterSecret(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	c.StartWeb()
 	ex := c.StartExecutor("guarded")
 	gate := filepath.Join(t.TempDir(), "gate")
@@ -62,7 +64,7 @@ func TestExecutorPortNeedsTheClusterSecret(t *testing.T) {
 }
 
 func TestUsersTokensAndLogin(t *testing.T) {
-	c := testcluster.New(t, testcluster.Options{})
+	c := testcluster.New(t)
 	web := c.StartWeb()
 	c.StartExecutor("e")
 
@@ -117,7 +119,7 @@ func TestUsersTokensAndLogin(t *testing.T) {
 		ID   int64  `json:"id"`
 		Name string `json:"name"`
 	}
-	c.JSON(&tokens, "token", "list")
+	c.Read(&tokens, func(ctx context.Context, cl *client.Client) (any, error) { return cl.Tokens(ctx) })
 	var cronID int64
 	for _, tk := range tokens {
 		if tk.Name == "cron" {
@@ -138,7 +140,7 @@ func TestUsersTokensAndLogin(t *testing.T) {
 	var list []struct {
 		SubmitUser string `json:"submit_user"`
 	}
-	c.JSON(&list, "exec", "list")
+	c.Read(&list, executions("", 50))
 	if len(list) != 1 || list[0].SubmitUser != "olga" {
 		t.Fatalf("submitter: %+v", list)
 	}

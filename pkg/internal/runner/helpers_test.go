@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
+	"github.com/crawlctl/crawlctl/pkg/internal/procstat"
 )
 
 // recorder is a Reporter that keeps everything it is given.
@@ -241,42 +241,10 @@ func embeddedWith(name string, children ...*flow.Node) *flow.Node {
 // init, which some inits do lazily).
 func expectGroupGone(t *testing.T, pgid int) {
 	t.Helper()
-	if groupAlive(pgid) {
+	if procstat.GroupAlive(pgid) {
 		t.Errorf("process group %d still has live processes", pgid)
 	}
 	eventually(t, fmt.Sprintf("process group %d to disappear", pgid), func() bool {
 		return syscall.Kill(-pgid, 0) == syscall.ESRCH
 	})
-}
-
-// groupAlive reports whether process group pgid has a member that is not a
-// zombie.
-func groupAlive(pgid int) bool {
-	if syscall.Kill(-pgid, 0) == syscall.ESRCH {
-		return false
-	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return true // cannot tell
-	}
-	want := strconv.Itoa(pgid)
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // exited meanwhile
-		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) > 2 && f[2] == want && f[0] != "Z" && f[0] != "X" {
-			return true
-		}
-	}
-	return false
 }

@@ -1,71 +1,28 @@
 package testcluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/procstat"
+	"github.com/crawlctl/crawlctl/pkg/internal/testcluster/harness"
 )
 
-// Pid is the daemon's process id.
-func (p *Proc) Pid() int { return p.Cmd.Process.Pid }
-
-// Freeze stops the process with SIGSTOP (its jobs, in their own process
-// groups, keep running); Thaw resumes it. The cluster's cleanup thaws a
-// frozen process before it stops it.
-func (p *Proc) Freeze() { p.Signal(syscall.SIGSTOP) }
-
-// Thaw resumes a frozen process with SIGCONT.
-func (p *Proc) Thaw() { p.Signal(syscall.SIGCONT) }
-
-// procStat returns the fields of /proc/pid/stat after the command name:
-// state, ppid, pgrp, ...
-func procStat(pid int) ([]string, bool) {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return nil, false
-	}
-	i := bytes.LastIndexByte(stat, ')') // comm may hold spaces and parentheses
-	if i < 0 {
-		return nil, false
-	}
-	return strings.Fields(string(stat[i+1:])), true
-}
-
-// ProcAlive reports whether process pid exists and is not a zombie (a
-// killed orphan stays a zombie until PID 1 reaps it, which some container
-// inits never do).
-func ProcAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	f, ok := procStat(pid)
-	if !ok {
-		return syscall.Kill(pid, 0) == nil
-	}
-	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
-}
+// ProcAlive reports whether process pid exists and is not a zombie (see
+// package procstat).
+func ProcAlive(pid int) bool { return procstat.Alive(pid) }
 
 // ProcGroup returns the process group of a live process.
-func ProcGroup(pid int) (int, bool) {
-	f, ok := procStat(pid)
-	if !ok || len(f) < 3 {
-		return 0, false
-	}
-	pgid, err := strconv.Atoi(f[2])
-	return pgid, err == nil
-}
+func ProcGroup(pid int) (int, bool) { return procstat.Group(pid) }
 
 // Background is a CLI run started with CLIStart.
 type Background struct {
 	Cmd    *exec.Cmd
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout harness.Output
+	stderr harness.Output
 	done   chan struct{}
 	res    Result
 }

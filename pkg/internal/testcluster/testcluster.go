@@ -1,55 +1,40 @@
-// Package testcluster starts real crawlctl processes for end-to-end tests: it
-// builds the binary once per test process (the daemons' copy with the race
-// detector), then gives each test a fresh migrated database, a web server and
-// executors on free loopback ports with short timers (or the daemons' own
-// defaults), and a way to run the CLI against them. Everything is stopped
-// and removed by t.Cleanup, and a data race reported by any daemon fails the
-// test that started it.
+// Package testcluster starts real crawlctl processes: it is the one harness
+// of the end-to-end tests, the deployment tests and the benchmark.
+//
+// Core (core.go) needs no test: given a binary, a migrated database and a
+// directory it writes a cluster secret, creates an admin and starts web
+// servers and executors on free loopback ports with the timers, labels,
+// TLS and flags of its Config, returning errors. The benchmark
+// (pkg/bench) runs on it outside `go test`.
+//
+// Cluster wraps a Core for a test: New(t, func(o *Options) {...}) builds
+// the binary once per test process (the daemons' copy with the race
+// detector), makes a fresh migrated database and starts what Options ask
+// for; Client gives a REST client authenticated as the admin, CLI runs the
+// command line. Everything is stopped and removed by t.Cleanup, and a data
+// race reported by any daemon fails the test that started it.
 package testcluster
 
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/client"
+	"github.com/crawlctl/crawlctl/pkg/internal/procstat"
 	"github.com/crawlctl/crawlctl/pkg/internal/store/storetest"
+	"github.com/crawlctl/crawlctl/pkg/internal/testcluster/harness"
 )
-
-// buildBinary builds ./cmd/crawlctl into a new temp directory with extra
-// go build flags.
-func buildBinary(flags ...string) (string, error) {
-	dir, err := os.MkdirTemp("", "crawlctl-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "crawlctl")
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
-	args := append(append([]string{"build"}, flags...), "-o", bin, "./cmd/crawlctl")
-	cmd := exec.Command("go", args...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return bin, nil
-}
 
 var (
 	buildOnce sync.Once
@@ -66,7 +51,7 @@ var (
 // build; the daemons from DaemonBinary.
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() { binPath, buildErr = buildBinary() })
+	buildOnce.Do(func() { binPath, buildErr = harness.BuildBinary(context.Background()) })
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
@@ -88,7 +73,7 @@ func DaemonBinary(t testing.TB) string {
 	}
 	raceOnce.Do(func() {
 		start := time.Now()
-		racePath, raceErr = buildBinary("-race")
+		racePath, raceErr = harness.BuildBinary(context.Background(), "-race")
 		raceTook = time.Since(start)
 		t.Logf("built the daemons with -race in %s", raceTook.Round(100*time.Millisecond))
 		if raceErr != nil {
@@ -116,173 +101,144 @@ func raceEnv() []string {
 	return []string{"GORACE=" + v}
 }
 
-// Cluster is one test's database and processes.
-type Cluster struct {
-	t testing.TB
-	// Bin is the crawlctl the CLI runs from; DaemonBin the one web servers
-	// and executors run from (built with -race).
-	Bin       string
-	DaemonBin string
-	DSN       string
-	Dir       string
-	// Offline is the web servers' --offline-after (the daemon's default,
-	// 30s, with ProductionTimers).
-	Offline time.Duration
-	// Claim is the web servers' --claim-timeout.
-	Claim time.Duration
-	// Production is Options.ProductionTimers.
-	Production bool
-	// Token is an admin's API token; SecretFile holds the cluster secret
-	// (both empty with Options.Insecure).
-	Token      string
-	Secret     string
-	SecretFile string
-	insecure   bool
-	scheme     string // "" = http
-	caFile     string
-	mu         sync.Mutex
-	webs       []*Proc
-	procs      []*Proc // every daemon, in start order
-}
-
-// Default short timers of a cluster. An executor's lease is 2/3 of the
-// offline threshold: with 500ms heartbeats, 4s leaves a lease of 2.67s, more
-// than five heartbeats, so a daemon slowed by the race detector on a loaded
-// machine does not lose it by accident.
-const (
-	DefaultOfflineAfter = 4 * time.Second
-	DefaultClaimTimeout = 3 * time.Second
-	DefaultHeartbeat    = 500 * time.Millisecond
-	DefaultPoll         = 500 * time.Millisecond
-	DefaultDispatchPoll = 200 * time.Millisecond
-	// DefaultDrainTimeout keeps the cleanup of a test quick.
-	DefaultDrainTimeout = 5 * time.Second
+// Aliases of package harness, which holds what needs no test.
+type (
+	// Proc is a running crawlctl daemon.
+	Proc = harness.Proc
+	// Timers are the daemons' timer flags (a zero field is not passed).
+	Timers = harness.Timers
 )
 
-// The daemons' own defaults (crawlctl web serve / executor serve), in force
-// with Options.ProductionTimers.
-const (
-	ProductionOfflineAfter = 30 * time.Second
-	ProductionClaimTimeout = 15 * time.Second
-	ProductionHeartbeat    = 5 * time.Second
-	ProductionPoll         = time.Second
-)
-
-// Options tunes a cluster.
-type Options struct {
-	Dialect      string        // "mysql" (default) or "sqlite"
-	OfflineAfter time.Duration // default DefaultOfflineAfter
-	ClaimTimeout time.Duration // default DefaultClaimTimeout
-	// ProductionTimers starts the daemons with their own default timers:
-	// no --heartbeat, --poll, --offline-after, --claim-timeout or
-	// --dispatch-poll (OfflineAfter and ClaimTimeout must be zero). Only
+var (
+	// ShortTimers, the default, make heartbeats, offline detection and
+	// dispatch fast (see harness.DefaultOfflineAfter and its neighbours).
+	ShortTimers = harness.ShortTimers
+	// ProductionTimers run the daemons with their own default timers; only
 	// --drain-timeout stays short, which matters only when a test ends.
-	ProductionTimers bool
-	// Insecure starts the daemons with --insecure instead of creating an
-	// admin and a cluster secret.
+	ProductionTimers = harness.ProductionTimers
+)
+
+// Options tune a cluster; New calls its callbacks on the defaults.
+type Options struct {
+	// Dialect of the fresh database New makes: "mysql" (the default: a new
+	// database on the server of CRAWLCTL_TEST_MYSQL_DSN, see storetest) or
+	// "sqlite".
+	Dialect string
+	// DSN, when set, is a migrated database to use instead of a fresh one.
+	DSN string
+	// Timers default to ShortTimers; ProductionTimers runs the daemons'
+	// own defaults. Change single fields on the default, e.g.
+	// o.Timers.OfflineAfter = 3 * time.Second.
+	Timers Timers
+	// Webs is how many web servers New starts (default 0, or 1 when it
+	// starts executors); more start with StartWeb.
+	Webs int
+	// Executors is how many executors New starts after the web servers,
+	// named exec-1, exec-2, ... unless ExecutorNames names them (then
+	// Executors may stay 0). Default none: they start with StartExecutor.
+	Executors     int
+	ExecutorNames []string
+	// Activate activates the executors New starts (see Cluster.Activate).
+	Activate bool
+	// Labels are given to every executor (--label k=v).
+	Labels map[string]string
+	// Secret is the cluster secret (default: a random one). Insecure
+	// starts the daemons with --insecure instead, with no secret and no
+	// admin.
+	Secret   string
 	Insecure bool
+	// TLS makes every web server and executor serve HTTPS with a fresh
+	// self-signed certificate, which web servers, the CLI and Client
+	// trust.
+	TLS bool
+	// WebFlags and ExecutorFlags are appended to every web server's and
+	// executor's flags (they override the harness's own).
+	WebFlags, ExecutorFlags []string
 }
 
-// New makes a fresh migrated database and an empty cluster around it.
-func New(t testing.TB, o Options) *Cluster {
+// Cluster is one test's database and processes: a Core whose failures fail
+// the test, whose daemons stop when the test ends and whose data races
+// fail it.
+type Cluster struct {
+	*harness.Core
+	t       testing.TB
+	clients sync.Map // *Proc -> *client.Client
+}
+
+// New makes a fresh migrated database and a cluster around it, configured
+// by the callbacks, e.g.
+//
+//	c := testcluster.New(t, func(o *testcluster.Options) {
+//		o.Executors = 2
+//		o.Timers = testcluster.ProductionTimers
+//	})
+func New(t testing.TB, configure ...func(*Options)) *Cluster {
 	t.Helper()
-	if o.Dialect == "" {
-		o.Dialect = "mysql"
+	o := Options{Dialect: "mysql", Timers: ShortTimers}
+	for _, f := range configure {
+		f(&o)
 	}
-	if o.ProductionTimers {
-		if o.OfflineAfter != 0 || o.ClaimTimeout != 0 {
-			t.Fatal("testcluster: ProductionTimers runs the daemons' default timers; leave OfflineAfter and ClaimTimeout zero")
-		}
-		o.OfflineAfter, o.ClaimTimeout = ProductionOfflineAfter, ProductionClaimTimeout
+	names := o.ExecutorNames
+	for i := len(names); i < o.Executors; i++ {
+		names = append(names, fmt.Sprintf("exec-%d", i+1))
 	}
-	if o.OfflineAfter == 0 {
-		o.OfflineAfter = DefaultOfflineAfter
+	if len(names) > 0 && o.Webs == 0 {
+		o.Webs = 1
 	}
-	if o.ClaimTimeout == 0 {
-		o.ClaimTimeout = DefaultClaimTimeout
+	dsn := o.DSN
+	if dsn == "" {
+		dsn = storetest.NewMigratedDSN(t, o.Dialect)
 	}
-	c := &Cluster{t: t, Bin: Binary(t), DaemonBin: DaemonBinary(t), DSN: storetest.NewMigratedDSN(t, o.Dialect), Dir: t.TempDir(),
-		Offline: o.OfflineAfter, Claim: o.ClaimTimeout, Production: o.ProductionTimers, insecure: o.Insecure}
-	if err := os.MkdirAll(filepath.Join(c.Dir, "config"), 0o700); err != nil {
-		t.Fatal(err)
+	cfg := harness.Config{Bin: Binary(t), DaemonBin: DaemonBinary(t), DSN: dsn, Dir: t.TempDir(), Timers: o.Timers,
+		Secret: o.Secret, Labels: o.Labels, WebFlags: o.WebFlags, ExecutorFlags: o.ExecutorFlags,
+		Env: append([]string{"CRAWLCTL_LOG_FORMAT=json", "CRAWLCTL_LOG_LEVEL=debug"}, raceEnv()...), Logf: t.Logf}
+	if o.Insecure {
+		cfg.Auth = harness.AuthInsecure
 	}
-	if !o.Insecure {
-		c.Secret = "test-cluster-secret-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		c.SecretFile = filepath.Join(c.Dir, "cluster.secret")
-		if err := os.WriteFile(c.SecretFile, []byte(c.Secret+"\n"), 0o600); err != nil {
+	if o.TLS {
+		var err error
+		if cfg.TLSCert, cfg.TLSKey, err = harness.WriteSelfSignedCert(t.TempDir()); err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Command(c.Bin, "user", "add", "admin", "--role", "admin", "--db", c.DSN, "-o", "json").CombinedOutput()
-		if err != nil {
-			t.Fatalf("create the admin: %v\n%s", err, out)
-		}
-		var res struct{ Token string }
-		if err := json.Unmarshal(out, &res); err != nil || res.Token == "" {
-			t.Fatalf("user add printed %q", out)
-		}
-		c.Token = res.Token
+	}
+	core, err := harness.NewCore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{Core: core, t: t}
+	for range o.Webs {
+		c.StartWeb()
+	}
+	for _, n := range names {
+		c.StartExecutor(n)
+	}
+	if o.Activate {
+		c.Activate(names...)
 	}
 	return c
 }
 
-// authArgs are the daemon flags for this cluster's security setting.
-func (c *Cluster) authArgs() []string {
-	if c.insecure {
-		return []string{"--insecure"}
-	}
-	return []string{"--cluster-secret-file", c.SecretFile}
-}
-
-// Env is the environment every process of the cluster gets: a private
-// config directory (token file) and, for the CLI, the admin token.
-func (c *Cluster) Env() []string {
-	env := []string{"XDG_CONFIG_HOME=" + filepath.Join(c.Dir, "config")}
-	if c.Token != "" {
-		env = append(env, "CRAWLCTL_TOKEN="+c.Token)
-	}
-	return env
-}
-
-// Proc is a running crawlctl daemon.
-type Proc struct {
-	Name string
-	Dir  string
-	Cmd  *exec.Cmd
-	Log  *syncBuffer
-	Addr string // web: host:port; executor: 127.0.0.1:port once known
-	done chan struct{}
-	err  error
-	args []string
-	env  []string
-}
-
-// Done is closed when the process exits.
-func (p *Proc) Done() <-chan struct{} { return p.done }
-
-// ExitCode is the exit code once Done is closed (-1 for a signal death).
-func (p *Proc) ExitCode() int {
-	<-p.done
-	if p.Cmd.ProcessState == nil {
-		return -1
-	}
-	return p.Cmd.ProcessState.ExitCode()
-}
-
-// Signal sends sig to the process.
-func (p *Proc) Signal(sig syscall.Signal) { _ = p.Cmd.Process.Signal(sig) }
-
-func (c *Cluster) start(name, dir string, env []string, args ...string) *Proc {
+// Activate activates the executors named through Client, as `crawlctl
+// executor activate NAME...` does.
+func (c *Cluster) Activate(names ...string) {
 	c.t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		c.t.Fatal(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, n := range names {
+		if _, err := c.Client().SetActive(ctx, n, true); err != nil {
+			c.t.Fatalf("activate %s: %v", n, err)
+		}
 	}
-	p := &Proc{Name: name, Dir: dir, Log: &syncBuffer{}, done: make(chan struct{}), args: args, env: env}
-	c.launch(p)
-	c.mu.Lock()
-	c.procs = append(c.procs, p)
-	c.mu.Unlock()
+}
+
+// T is the test the cluster belongs to.
+func (c *Cluster) T() testing.TB { return c.t }
+
+// watch stops p when the test ends, fails the test on a data race in its
+// output and shows its log when the test failed.
+func (c *Cluster) watch(p *Proc) {
 	c.t.Cleanup(func() {
-		c.stop(p)
+		c.Stop(p, 15*time.Second)
 		if reports := RaceReports(p.Log.String()); len(reports) > 0 {
 			c.t.Errorf("%s reported %d data race(s):\n%s", p.Name, len(reports), strings.Join(limit(reports, 5), "\n"))
 		}
@@ -290,39 +246,12 @@ func (c *Cluster) start(name, dir string, env []string, args ...string) *Proc {
 			c.t.Logf("--- log of %s ---\n%s", p.Name, p.Log.String())
 		}
 	})
-	return p
 }
 
 // StopAll stops every daemon of the cluster, the last started first, as
 // the cleanup would (a test that checks what outlives the daemons calls it
 // first).
-func (c *Cluster) StopAll() {
-	c.mu.Lock()
-	procs := append([]*Proc(nil), c.procs...)
-	c.mu.Unlock()
-	for i := len(procs) - 1; i >= 0; i-- {
-		c.stop(procs[i])
-	}
-}
-
-// stop ends p: SIGCONT (a test may have frozen it), SIGTERM, and SIGKILL if
-// it has not exited 15s later.
-func (c *Cluster) stop(p *Proc) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.Signal(syscall.SIGCONT)
-	p.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		c.t.Logf("%s did not exit 15s after SIGTERM; killing it", p.Name)
-		p.Signal(syscall.SIGKILL)
-		<-p.done
-	}
-}
+func (c *Cluster) StopAll() { c.Core.StopAll(15 * time.Second) }
 
 // RaceReports returns each "WARNING: DATA RACE" report in a process's
 // output, with the lines that belong to it.
@@ -357,110 +286,91 @@ func limit(s []string, n int) []string {
 	return s
 }
 
-func (c *Cluster) launch(p *Proc) {
-	cmd := exec.Command(c.DaemonBin, p.args...)
-	cmd.Dir = p.Dir
-	cmd.Env = append(append(append(append(os.Environ(), "CRAWLCTL_LOG_FORMAT=json", "CRAWLCTL_LOG_LEVEL=debug"), raceEnv()...), c.Env()...), p.env...)
-	cmd.Stdout, cmd.Stderr = p.Log, p.Log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		c.t.Fatalf("start %s: %v", p.Name, err)
-	}
-	p.Cmd, p.done = cmd, make(chan struct{})
-	go func(done chan struct{}) { p.err = cmd.Wait(); close(done) }(p.done)
-}
-
 // Restart starts an exited process again with the same arguments plus extra
 // (a later flag wins, e.g. "--port", "12345" to come back on the same port).
 func (c *Cluster) Restart(p *Proc, extra ...string) {
 	c.t.Helper()
-	<-p.done
-	p.args = append(p.args, extra...)
-	c.launch(p)
+	if err := c.Core.Restart(p, extra...); err != nil {
+		c.t.Fatal(err)
+	}
 }
 
 // FreePort asks the OS for a free loopback port.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// StartWebTLS starts a web server serving HTTPS with cert and key; the
-// cluster's CLI calls then use https (trusting CRAWLCTL_CA_CERT).
-func (c *Cluster) StartWebTLS(cert, key string, extra ...string) *Proc {
-	c.t.Helper()
-	c.scheme = "https"
-	c.caFile = cert
-	return c.StartWeb(append([]string{"--tls-cert", cert, "--tls-key", key}, extra...)...)
+	return port
 }
 
 // StartWeb starts a web server and waits until it is ready.
 func (c *Cluster) StartWeb(extra ...string) *Proc {
 	c.t.Helper()
-	c.mu.Lock()
-	n := len(c.webs) + 1
-	c.mu.Unlock()
-	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(c.t))
-	args := []string{"web", "serve", "--db", c.DSN, "--listen", addr}
-	if !c.Production {
-		args = append(args, "--offline-after", c.Offline.String(), "--claim-timeout", c.Claim.String(), "--dispatch-poll", DefaultDispatchPoll.String())
+	p, err := c.Core.StartWeb(context.Background(), extra...)
+	if p != nil {
+		c.watch(p)
 	}
-	args = append(append(args, c.authArgs()...), extra...)
-	p := c.start(fmt.Sprintf("web-%d", n), filepath.Join(c.Dir, fmt.Sprintf("web-%d", n)), nil, args...)
-	p.Addr = addr
-	c.mu.Lock()
-	c.webs = append(c.webs, p)
-	c.mu.Unlock()
-	c.WaitFor(20*time.Second, "web server "+addr+" ready", func() (bool, string) {
-		select {
-		case <-p.done:
-			c.t.Fatalf("web server exited: %s", p.Log.String())
-		default:
-		}
-		resp, err := c.httpClient().Get(c.scheme0() + "://" + addr + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200, resp.Status
-	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
 	return p
 }
 
 // Server is the first web server's URL.
 func (c *Cluster) Server() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.webs) == 0 {
+	c.t.Helper()
+	webs := c.Webs()
+	if len(webs) == 0 {
 		c.t.Fatal("no web server started")
 	}
-	return c.scheme0() + "://" + c.webs[0].Addr
+	return c.URL(webs[0])
 }
 
-func (c *Cluster) scheme0() string {
-	if c.scheme == "" {
-		return "http"
+// Client is a REST client (the CLI's) of the first web server,
+// authenticated as the admin.
+func (c *Cluster) Client() *client.Client {
+	c.t.Helper()
+	webs := c.Webs()
+	if len(webs) == 0 {
+		c.t.Fatal("no web server started")
 	}
-	return c.scheme
+	return c.ClientOf(webs[0])
 }
 
-// httpClient trusts the cluster's test CA, if any.
-func (c *Cluster) httpClient() *http.Client {
-	if c.caFile == "" {
-		return http.DefaultClient
+// ClientOf is a REST client of web server p, authenticated as the admin.
+func (c *Cluster) ClientOf(p *Proc) *client.Client {
+	c.t.Helper()
+	if cl, ok := c.clients.Load(p); ok {
+		return cl.(*client.Client)
 	}
-	pem, err := os.ReadFile(c.caFile)
+	cl, err := c.Core.ClientOf(p)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	got, _ := c.clients.LoadOrStore(p, cl)
+	return got.(*client.Client)
+}
+
+// Read calls the first web server through Client and decodes what call
+// returns into v by way of JSON: the shape `crawlctl ... -o json` prints
+// for the same call. It fails the test on an error.
+func (c *Cluster) Read(v any, call func(ctx context.Context, cl *client.Client) (any, error)) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := call(ctx, c.Client())
+	if err != nil {
+		c.t.Fatalf("%s: %v", c.Server(), err)
+	}
+	b, err := json.Marshal(res)
+	if err == nil {
+		err = json.Unmarshal(b, v)
+	}
+	if err != nil {
+		c.t.Fatalf("decode %T into %T: %v", res, v, err)
+	}
 }
 
 // StartExecutor starts an executor named name on a free port (--port 0) in
@@ -468,36 +378,23 @@ func (c *Cluster) httpClient() *http.Client {
 // (e.g. "--host", "127.0.0.2" to advertise another address than it binds).
 func (c *Cluster) StartExecutor(name string, extra ...string) *Proc {
 	c.t.Helper()
-	dir := filepath.Join(c.Dir, name)
-	args := []string{"executor", "serve", "--db", c.DSN, "--host", "127.0.0.1", "--bind", "127.0.0.1", "--port", "0", "--name", name,
-		"--drain-timeout", DefaultDrainTimeout.String()}
-	if !c.Production {
-		args = append(args, "--heartbeat", DefaultHeartbeat.String(), "--poll", DefaultPoll.String())
+	p, err := c.Core.StartExecutor(context.Background(), name, extra...)
+	if p != nil {
+		c.watch(p)
 	}
-	args = append(append(args, c.authArgs()...), extra...)
-	p := c.start(name, dir, nil, args...)
-	c.WaitExecutorPort(p)
+	if err != nil {
+		c.t.Fatal(err)
+	}
 	return p
 }
 
 // WaitExecutorPort waits until the executor's port file exists and sets Addr.
 func (c *Cluster) WaitExecutorPort(p *Proc) int {
 	c.t.Helper()
-	var port int
-	c.WaitFor(20*time.Second, p.Name+" port file", func() (bool, string) {
-		select {
-		case <-p.done:
-			c.t.Fatalf("%s exited: %s", p.Name, p.Log.String())
-		default:
-		}
-		b, err := os.ReadFile(filepath.Join(p.Dir, "executor.port"))
-		if err != nil {
-			return false, err.Error()
-		}
-		port, err = strconv.Atoi(string(b))
-		return err == nil && port > 0, string(b)
-	})
-	p.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+	port, err := c.Core.WaitExecutorPort(context.Background(), p)
+	if err != nil {
+		c.t.Fatal(err)
+	}
 	return port
 }
 
@@ -606,46 +503,6 @@ func Do(t testing.TB, method, url, bearer string, body io.Reader) (int, string) 
 	return resp.StatusCode, string(b)
 }
 
-// GroupAlive reports whether process group pgid has a live member. Zombies
-// do not count: a killed orphan stays one until PID 1 reaps it, which some
-// container inits never do.
-func GroupAlive(pgid int) bool {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return syscall.Kill(-pgid, 0) == nil
-	}
-	for _, e := range entries {
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces.
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
-			return true
-		}
-	}
-	return false
-}
-
-// syncBuffer is a goroutine-safe bytes.Buffer for process output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// GroupAlive reports whether process group pgid has a live member (see
+// package procstat).
+func GroupAlive(pgid int) bool { return procstat.GroupAlive(pgid) }

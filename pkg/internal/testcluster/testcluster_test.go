@@ -1,10 +1,8 @@
 package testcluster
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestRaceReports(t *testing.T) {
@@ -40,28 +38,5 @@ Found 2 data race(s)
 	// A report cut short (the process was killed mid-write) still counts.
 	if got := RaceReports("WARNING: DATA RACE\nWrite at"); len(got) != 1 {
 		t.Fatalf("truncated report: %q", got)
-	}
-}
-
-func TestProcAlive(t *testing.T) {
-	cmd := exec.Command("sleep", "30")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	if !ProcAlive(pid) {
-		t.Fatal("a running sleep is not alive")
-	}
-	if g, ok := ProcGroup(pid); !ok || g <= 0 {
-		t.Fatalf("process group of a running sleep: %d %v", g, ok)
-	}
-	_ = cmd.Process.Kill()
-	// Not reaped yet: a zombie, which does not count as alive.
-	WaitFor(t, 10*time.Second, "the killed sleep to be a zombie", func() (bool, string) {
-		return !ProcAlive(pid), "still alive"
-	})
-	_ = cmd.Wait()
-	if ProcAlive(pid) || ProcAlive(0) || ProcAlive(-1) {
-		t.Fatal("a reaped process (or pid <= 0) is alive")
 	}
 }
