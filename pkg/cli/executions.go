@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/crawlctl/crawlctl/pkg/client"
 	"github.com/crawlctl/crawlctl/pkg/store"
 )
 
@@ -107,7 +109,10 @@ after its executor is gone. --follow keeps printing until the execution ends.`,
 			return nil
 		},
 	}
-	var timeout time.Duration
+	var (
+		timeout        time.Duration
+		unreachableFor time.Duration
+	)
 	wait := &cobra.Command{
 		Use:   "wait ID...",
 		Short: "Wait for executions to end; exit 0 if all SUCCEEDED, 1 otherwise, 4 on --timeout",
@@ -121,10 +126,11 @@ after its executor is gone. --follow keeps printing until the execution ends.`,
 				}
 				list = append(list, &store.Execution{ID: id})
 			}
-			return waitExecutions(cmd, g, list, timeout)
+			return waitExecutions(cmd, g, list, timeout, unreachableFor)
 		},
 	}
 	wait.Flags().DurationVar(&timeout, "timeout", 0, "give up waiting after this long (exit 4)")
+	unreachableFlag(wait.Flags(), &unreachableFor)
 	cmd.AddCommand(list, show, logs, cancel, wait)
 	return cmd
 }
@@ -245,8 +251,10 @@ func streamLogs(ctx context.Context, g *globals, id int64, job string, follow bo
 }
 
 // waitExecutions follows executions until they all end. On a terminal it
-// redraws one progress line; otherwise it prints a line per state change.
-func waitExecutions(cmd *cobra.Command, g *globals, list []*store.Execution, timeout time.Duration) error {
+// redraws one progress line; otherwise it prints a line per state change. A
+// web server that cannot be reached (restarting, say) is retried with backoff
+// for up to unreachableFor, with a note on stderr, before it gives up (exit 3).
+func waitExecutions(cmd *cobra.Command, g *globals, list []*store.Execution, timeout, unreachableFor time.Duration) error {
 	ctx := cmd.Context()
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -259,6 +267,23 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*store.Execution, tim
 	last := map[int64]string{}
 	final := map[int64]*store.Execution{}
 	interval := 50 * time.Millisecond
+	var lostSince time.Time // when the server stopped answering; zero while it answers
+	timedOut := func() error {
+		if tty {
+			fmt.Fprintln(g.stdout)
+		}
+		var open []string
+		for _, e := range list {
+			if final[e.ID] == nil {
+				open = append(open, strconv.FormatInt(e.ID, 10))
+			}
+		}
+		what := "execution " + open[0] + " keeps"
+		if len(open) > 1 {
+			what = "executions " + strings.Join(open, ", ") + " keep"
+		}
+		return withCode(ExitTimeout, fmt.Errorf("timed out after %s; %s running (`crawlctl exec show %s`)", timeout, what, open[0]))
+	}
 	for len(final) < len(list) {
 		for _, want := range list {
 			if final[want.ID] != nil {
@@ -266,10 +291,26 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*store.Execution, tim
 			}
 			ex, err := c.Execution(ctx, want.ID)
 			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-					return withCode(ExitTimeout, fmt.Errorf("timed out after %s waiting for execution %d; it keeps running (`crawlctl exec show %d`)", timeout, want.ID, want.ID))
+				if cmd.Context().Err() != nil {
+					return cmd.Context().Err()
 				}
-				return err
+				if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+					return timedOut()
+				}
+				if !transient(err) {
+					return err
+				}
+				if lostSince.IsZero() {
+					lostSince = time.Now()
+					fmt.Fprintf(g.stderr, "crawlctl: %s; execution %d goes on without it: retrying for up to %s (--unreachable-for)\n", oneLine(err), want.ID, unreachableFor)
+				} else if time.Since(lostSince) >= unreachableFor {
+					return withCode(ExitServer, fmt.Errorf("gave up after %s without an answer (--unreachable-for); execution %d may still be running (`crawlctl exec show %d`): %w", unreachableFor, want.ID, want.ID, err))
+				}
+				break
+			}
+			if !lostSince.IsZero() {
+				fmt.Fprintf(g.stderr, "crawlctl: the web server answers again after %s; still waiting\n", time.Since(lostSince).Round(100*time.Millisecond))
+				lostSince, interval = time.Time{}, 50*time.Millisecond
 			}
 			state := progressLine(ex, time.Since(start))
 			if tty {
@@ -293,16 +334,17 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*store.Execution, tim
 		}
 		select {
 		case <-ctx.Done():
-			if tty {
-				fmt.Fprintln(g.stdout)
-			}
 			if cmd.Context().Err() != nil {
 				return cmd.Context().Err()
 			}
-			return withCode(ExitTimeout, fmt.Errorf("timed out after %s; the execution keeps running (`crawlctl exec show ID`)", timeout))
+			return timedOut()
 		case <-time.After(interval):
 		}
-		interval = min(interval*2, 500*time.Millisecond)
+		if lostSince.IsZero() {
+			interval = min(interval*2, 500*time.Millisecond)
+		} else {
+			interval = min(max(interval*2, 250*time.Millisecond), 5*time.Second)
+		}
 	}
 	if g.output == "json" {
 		out := make([]*store.Execution, 0, len(list))
@@ -354,4 +396,17 @@ func progressLine(ex *store.Execution, elapsed time.Duration) string {
 		s += ": " + ex.Error
 	}
 	return s + fmt.Sprintf(" [%s]", elapsed.Round(100*time.Millisecond))
+}
+
+// transient reports an error that a restarting web server gives: no answer,
+// or a gateway or unavailable reply.
+func transient(err error) bool {
+	var ue *client.UnreachableError
+	var ae *client.APIError
+	return errors.As(err, &ue) || errors.As(err, &ae) && (ae.Status == 502 || ae.Status == 503 || ae.Status == 504)
+}
+
+// unreachableFlag adds --unreachable-for to a command that waits.
+func unreachableFlag(f *pflag.FlagSet, d *time.Duration) {
+	f.DurationVar(d, "unreachable-for", 3*time.Minute, "while waiting, keep retrying a web server that does not answer (restarting, say) for this long, then exit 3")
 }

@@ -161,14 +161,5 @@ func runAs(t *testing.T, c *testcluster.Cluster, config, token, stdin string, ar
 	}
 	cmd.Env = env
 	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return testcluster.Result{Code: code, Stdout: out.String(), Stderr: errb.String()}
+	return runCmd(t, cmd)
 }
