@@ -312,10 +312,12 @@ func newExecutorCmd(g *globals) *cobra.Command {
 it starts; an operator activates it, and only then does the dispatcher
 assign flows to it (chosen at random among the active online executors).
 
-  crawlctl executor serve --db mysql://... --name node-3     on the node
+  crawlctl executor serve --db mysql://... --name node-3 --cluster-secret-file cluster.secret
   crawlctl executor list                                     from anywhere
   crawlctl executor activate node-3
-  curl -G "node-3:$(<./executor.port)/executor?action=activate"   same, Azkaban style
+
+or Azkaban style on the node itself (bash), with the cluster secret:
+  curl --fail-with-body -H "Authorization: Bearer $(<cluster.secret)" -G "node-3:$(<./executor.port)/executor?action=activate"
 
 REF is an executor id, host:port, a name or a host; an ambiguous REF fails
 and lists the candidates.`,

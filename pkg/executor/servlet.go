@@ -33,8 +33,16 @@ func (e *Executor) routes() http.Handler {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // replies are read by people with curl: <secret>, not \u003csecret\u003e
+	_ = enc.Encode(v)
 }
+
+// The servlet's 401 replies: they say what was wrong and how to fix it.
+const (
+	NoSecretReply    = `unauthorized: send the cluster secret as "Authorization: Bearer <secret>" (--cluster-secret-file)`
+	WrongSecretReply = `unauthorized: wrong cluster secret: this executor's --cluster-secret-file holds another one`
+)
 
 func servletError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
@@ -50,9 +58,14 @@ func (e *Executor) servlet(w http.ResponseWriter, r *http.Request) {
 	action := r.Form.Get("action")
 	switch action {
 	case "execute", "cancel", "activate", "deactivate", "log", "refresh":
-		if !e.cfg.Insecure && !auth.SecretMatches(e.cfg.ClusterSecret, auth.BearerToken(r)) {
-			e.log.Warn().Str("action", action).Str("remote", r.RemoteAddr).Msg("servlet call without the cluster secret refused")
-			servletError(w, http.StatusUnauthorized, "unauthorized")
+		if presented := auth.BearerToken(r); !e.cfg.Insecure && !auth.SecretMatches(e.cfg.ClusterSecret, presented) {
+			if presented == "" {
+				e.log.Warn().Str("action", action).Str("remote", r.RemoteAddr).Msg("servlet call without the cluster secret refused")
+				servletError(w, http.StatusUnauthorized, NoSecretReply)
+			} else {
+				e.log.Warn().Str("action", action).Str("remote", r.RemoteAddr).Msg("servlet call with a wrong cluster secret refused: the caller's --cluster-secret-file differs from this executor's")
+				servletError(w, http.StatusUnauthorized, WrongSecretReply)
+			}
 			return
 		}
 	}

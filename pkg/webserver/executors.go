@@ -13,24 +13,29 @@ import (
 
 // ExecutorView is the JSON shape of an executor.
 type ExecutorView struct {
-	ID             int64                 `json:"id"`
-	Name           string                `json:"name"`
-	Host           string                `json:"host"`
-	Port           int                   `json:"port"`
-	Active         bool                  `json:"active"`
-	Status         string                `json:"status"`
-	RunningFlows   int                   `json:"running_flows"`
-	MaxFlows       int                   `json:"max_flows"`
-	LastHeartbeat  *time.Time            `json:"last_heartbeat"`
-	HeartbeatAgeMs int64                 `json:"heartbeat_age_ms"`
-	ClockSkewMs    int64                 `json:"clock_skew_ms"`
-	Version        string                `json:"version"`
-	Labels         map[string]string     `json:"labels"`
-	StartedAt      *time.Time            `json:"started_at"`
-	StoppedAt      *time.Time            `json:"stopped_at"`
-	Load1          float64               `json:"load1"`
-	TLS            bool                  `json:"tls"`
-	Events         []store.ExecutorEvent `json:"events,omitempty"`
+	ID             int64             `json:"id"`
+	Name           string            `json:"name"`
+	Host           string            `json:"host"`
+	Port           int               `json:"port"`
+	Active         bool              `json:"active"`
+	Status         string            `json:"status"`
+	RunningFlows   int               `json:"running_flows"`
+	MaxFlows       int               `json:"max_flows"`
+	LastHeartbeat  *time.Time        `json:"last_heartbeat"`
+	HeartbeatAgeMs int64             `json:"heartbeat_age_ms"`
+	ClockSkewMs    int64             `json:"clock_skew_ms"`
+	Version        string            `json:"version"`
+	Labels         map[string]string `json:"labels"`
+	StartedAt      *time.Time        `json:"started_at"`
+	StoppedAt      *time.Time        `json:"stopped_at"`
+	Load1          float64           `json:"load1"`
+	TLS            bool              `json:"tls"`
+	// StatusNote qualifies Status: "secret mismatch" while the executor
+	// refuses the web servers' cluster secret (SecretRefused says why);
+	// it is offered no work meanwhile.
+	StatusNote    string                `json:"status_note,omitempty"`
+	SecretRefused string                `json:"secret_refused,omitempty"`
+	Events        []store.ExecutorEvent `json:"events,omitempty"`
 }
 
 func (s *Server) view(e *store.Executor) ExecutorView {
@@ -38,6 +43,7 @@ func (s *Server) view(e *store.Executor) ExecutorView {
 		ID: e.ID, Name: e.Name, Host: e.Host, Port: e.Port, Active: e.Active, Status: e.Status(s.cfg.OfflineAfter),
 		RunningFlows: e.RunningFlows, MaxFlows: e.MaxFlows, LastHeartbeat: e.LastHeartbeat, HeartbeatAgeMs: e.HeartbeatAge.Milliseconds(),
 		ClockSkewMs: e.ClockSkew.Milliseconds(), Version: e.Version, Labels: e.Labels, StartedAt: e.StartedAt, StoppedAt: e.StoppedAt, Load1: e.Load1, TLS: e.TLS,
+		SecretRefused: e.SecretRefused, StatusNote: statusNote(e),
 	}
 }
 
@@ -189,4 +195,12 @@ func (s *Server) removeExecutor(w http.ResponseWriter, r *http.Request) {
 		s.disp.ExecutorsChanged()
 	}
 	writeJSON(w, http.StatusOK, s.view(e))
+}
+
+// statusNote is what qualifies an executor's status in listings.
+func statusNote(e *store.Executor) string {
+	if e.SecretRefused != "" {
+		return "secret mismatch"
+	}
+	return ""
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -179,7 +180,8 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, store.ErrConflict):
-		writeError(w, http.StatusConflict, err.Error())
+		// The sentence says what is in the way; the kind of error is the status.
+		writeError(w, http.StatusConflict, strings.TrimSuffix(err.Error(), ": "+store.ErrConflict.Error()))
 	default:
 		s.log.Error().Err(err).Msg("request failed")
 		writeError(w, http.StatusInternalServerError, "server error: "+err.Error())
