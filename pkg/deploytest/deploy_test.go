@@ -51,7 +51,7 @@ var knownBashScripts = map[string]bool{
 // deployScripts are the deployment's start/stop scripts. Their -h prints a
 // "usage:" line, they run under `set -eu`, and TestScriptsAgainstCluster
 // drives them.
-var deployScripts = []string{"start-web.sh", "start-exec.sh", "shutdown-exec.sh", "activate-exec.sh"}
+var deployScripts = []string{"start-web.sh", "start-exec.sh", "shutdown-exec.sh", "shutdown-web.sh", "activate-exec.sh"}
 
 // daemonSections maps the sections of configs/crawlctl.yaml to the command
 // whose flags they hold.
@@ -561,6 +561,7 @@ var badUsage = map[string][]string{
 	"start-web.sh":     {"--timeout", "soon"},
 	"start-exec.sh":    {"--timeout", "soon"},
 	"shutdown-exec.sh": {"--no-such-option"},
+	"shutdown-web.sh":  {"--no-such-option"},
 	"activate-exec.sh": {"--no-such-option"},
 }
 
@@ -2411,7 +2412,17 @@ func TestScriptsAgainstCluster(t *testing.T) {
 			shutdown(execI)
 		}
 	}
-	stopDaemon(t, filepath.Join(webI, "web.pid"))
+	// shutdown-web.sh stops it gracefully and removes its pid file.
+	if code, out, errOut := run(tmp, env, "shutdown-web.sh", "--dir", webI); code != 0 || !strings.Contains(out, "stopped") {
+		t.Errorf("shutdown-web.sh --dir %s: exit %d\n%s%s", webI, code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(webI, "web.pid")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("pid file after shutdown-web.sh: %v, want it removed", err)
+	}
+	if resp, err := http.Get(serverI + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("the web server still answers after shutdown-web.sh: %s", resp.Status)
+	}
 
 	// Graceful shutdown.
 	code, out, errOut = run(tmp, env, "shutdown-exec.sh", "--dir", execDir, "--timeout", "30")
