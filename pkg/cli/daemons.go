@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -102,8 +103,11 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
 				return printJSON(g.stdout, map[string]any{"applied": applied, "version": state.Current})
 			}
 			if !g.quiet {
+				if len(applied) == 0 {
+					fmt.Fprintln(g.stdout, "nothing to apply")
+				}
 				for _, m := range applied {
-					fmt.Fprintf(g.stdout, "applied %05d %s\n", m.Version, m.Source)
+					fmt.Fprintf(g.stdout, "applied %s\n", migrationName(m))
 				}
 				fmt.Fprintf(g.stdout, "%s is at schema version %d (latest)\n", st, state.Current)
 			}
@@ -128,7 +132,7 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
 			}
 			fmt.Fprintf(g.stdout, "database: %s\ncurrent:  %d\nlatest:   %d\n", st, state.Current, state.Latest)
 			for _, m := range state.Pending {
-				fmt.Fprintf(g.stdout, "pending:  %05d %s\n", m.Version, m.Source)
+				fmt.Fprintf(g.stdout, "pending:  %s\n", migrationName(m))
 			}
 			if len(state.Pending) > 0 {
 				fmt.Fprintln(g.stdout, "run `crawlctl migrate up` to apply them")
@@ -137,6 +141,15 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
 		},
 	})
 	return cmd
+}
+
+// migrationName is how a migration is shown: its file name, which starts
+// with its version (00001_init.sql).
+func migrationName(m store.MigrationInfo) string {
+	if name := filepath.Base(m.Source); strings.HasPrefix(name, fmt.Sprintf("%05d", m.Version)) {
+		return name
+	}
+	return fmt.Sprintf("%05d %s", m.Version, m.Source)
 }
 
 func newWebCmd(g *globals) *cobra.Command {

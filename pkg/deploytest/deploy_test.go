@@ -580,6 +580,9 @@ func TestScriptsHelp(t *testing.T) {
 			if code != 0 || strings.TrimSpace(out) == "" {
 				t.Fatalf("%s -h: exit %d, stdout %q, stderr %q; want exit 0 and a usage text", name, code, out, errOut)
 			}
+			if strings.Contains(out, "set -e") {
+				t.Errorf("%s -h prints a line of the script itself:\n%s", name, out)
+			}
 			if !slices.Contains(deployScripts, name) {
 				return
 			}

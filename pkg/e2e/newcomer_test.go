@@ -213,3 +213,40 @@ func runCmd(t *testing.T, cmd *exec.Cmd) testcluster.Result {
 	}
 	return testcluster.Result{Code: code, Stdout: out.String(), Stderr: errb.String()}
 }
+
+// TestFirstAdminLogsIn: the first admin, created in the database with a
+// password, logs in with `crawlctl login`; once its saved token is revoked,
+// the error names the server and the file the token came from.
+func TestFirstAdminLogsIn(t *testing.T) {
+	c := testcluster.New(t, testcluster.Options{Dialect: "sqlite"})
+	c.StartWeb()
+	add := exec.Command(c.Bin, "user", "add", "boss", "--role", "admin", "--db", c.DSN, "--password-stdin")
+	add.Stdin = strings.NewReader("boss-password-123\n")
+	if r := runCmd(t, add); r.Code != 0 || !strings.Contains(r.Stdout, "crawlctl login --user boss") {
+		t.Fatalf("user add --db --password-stdin: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	config := filepath.Join(t.TempDir(), "config")
+	if r := runAs(t, c, config, "", "boss-password-123\n", "login", "--user", "boss", "--password-stdin"); r.Code != 0 {
+		t.Fatalf("login as the first admin: exit %d: %s", r.Code, r.Stderr)
+	}
+	if r := runAs(t, c, config, "", "", "executor", "list"); r.Code != 0 {
+		t.Fatalf("executor list with the saved login: exit %d: %s", r.Code, r.Stderr)
+	}
+	var tokens []struct {
+		ID   int64
+		User string
+		Name string
+	}
+	c.JSON(&tokens, "token", "list")
+	for _, tk := range tokens {
+		if tk.User == "boss" {
+			c.MustCLI("token", "revoke", strconv.FormatInt(tk.ID, 10))
+		}
+	}
+	r := runAs(t, c, config, "", "", "executor", "list")
+	for _, want := range []string{"log in again", "server " + c.Server(), filepath.Join(config, "crawlctl", "tokens.json")} {
+		if r.Code != 2 || !strings.Contains(r.Stderr, want) {
+			t.Fatalf("with a revoked saved token: exit %d, stderr %q; want %q", r.Code, r.Stderr, want)
+		}
+	}
+}
