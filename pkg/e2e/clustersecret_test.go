@@ -54,6 +54,15 @@ func TestExecutorHelpCurlLine(t *testing.T) {
 	if !listExecutors(c)["node-3"].Active {
 		t.Fatal("the help's curl line did not activate node-3")
 	}
+
+	// Two more stumbles of a newcomer: the CLI pointed at the executor's
+	// port, and removing an executor that still runs.
+	if r := c.CLI("executor", "list", "--server", "http://"+n3.Addr); r.Code != 2 || !strings.Contains(r.Stderr, "looks like an executor's port") {
+		t.Fatalf("--server at an executor's port: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+	if r := c.CLI("executor", "remove", "node-3"); r.Code != 2 || !strings.Contains(r.Stderr, "is online; stop it first") || strings.HasSuffix(strings.TrimSpace(r.Stderr), "conflict") {
+		t.Fatalf("executor remove of an online executor: exit %d, stderr %q", r.Code, r.Stderr)
+	}
 }
 
 // TestExecutorWithAnotherSecret: an executor started with another cluster
