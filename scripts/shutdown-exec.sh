@@ -5,7 +5,7 @@ set -eu
 
 prog=shutdown-exec.sh
 # shutdown-web.sh runs this script for a web server.
-kind=${CRAWLCTL_SHUTDOWN_KIND:-executor}
+kind=${crawlctl_shutdown_kind:-executor}
 
 usage() {
 	if [ "$kind" = web ]; then

@@ -4,4 +4,4 @@
 # for a web server (DIR/web.pid, default ./var/web).
 set -eu
 
-CRAWLCTL_SHUTDOWN_KIND=web exec "$(dirname "$0")/shutdown-exec.sh" "$@"
+crawlctl_shutdown_kind=web exec "$(dirname "$0")/shutdown-exec.sh" "$@"
