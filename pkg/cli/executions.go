@@ -343,7 +343,8 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*store.Execution, tim
 		if lostSince.IsZero() {
 			interval = min(interval*2, 500*time.Millisecond)
 		} else {
-			interval = min(max(interval*2, 250*time.Millisecond), 5*time.Second)
+			// Back off, but try once more right when the bound runs out.
+			interval = min(max(interval*2, 250*time.Millisecond), 5*time.Second, max(unreachableFor-time.Since(lostSince), 10*time.Millisecond))
 		}
 	}
 	if g.output == "json" {
