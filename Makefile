@@ -19,8 +19,10 @@ lint:
 	$(GO) vet ./...
 
 # Start crawlctl solo (SQLite, one executor), run the example flow, keep serving.
+# SOLO_LISTEN=127.0.0.1:8082 when port 8081 is taken.
+SOLO_LISTEN ?= 127.0.0.1:8081
 run: build
-	scripts/quickstart.sh --bin $(BIN)
+	scripts/quickstart.sh --bin $(BIN) --listen $(SOLO_LISTEN)
 
 # Measure a real loopback cluster against this machine's limits; writes
 # var/bench/latest.json. BENCH_FLAGS=--quick for a run under a minute.

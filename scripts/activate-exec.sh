@@ -180,6 +180,7 @@ nl='
 '
 code=${out##*"$nl"}
 reply=${out%"$nl"*}
+reply=${reply%"$nl"}
 echo "$reply"
 case $code in
 401)

@@ -168,6 +168,11 @@ type Executor struct {
 	StoppedAt      *time.Time        `json:"stopped_at"`
 	Load1          float64           `json:"load1"`
 	TLS            bool              `json:"tls"`
+	// StatusNote qualifies Status: "secret mismatch" while the executor
+	// refuses the web servers' cluster secret (SecretRefused says why); it
+	// is offered no work meanwhile.
+	StatusNote    string `json:"status_note,omitempty"`
+	SecretRefused string `json:"secret_refused,omitempty"`
 	// Events are its recent registry events (GET of one executor only).
 	Events []ExecutorEvent `json:"events,omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -100,8 +101,11 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
 				return printJSON(g.stdout, map[string]any{"applied": applied, "version": state.Current})
 			}
 			if !g.quiet {
+				if len(applied) == 0 {
+					fmt.Fprintln(g.stdout, "nothing to apply")
+				}
 				for _, m := range applied {
-					fmt.Fprintf(g.stdout, "applied %05d %s\n", m.Version, m.Source)
+					fmt.Fprintf(g.stdout, "applied %s\n", migrationName(m))
 				}
 				fmt.Fprintf(g.stdout, "%s is at schema version %d (latest)\n", st, state.Current)
 			}
@@ -126,7 +130,7 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
 			}
 			fmt.Fprintf(g.stdout, "database: %s\ncurrent:  %d\nlatest:   %d\n", st, state.Current, state.Latest)
 			for _, m := range state.Pending {
-				fmt.Fprintf(g.stdout, "pending:  %05d %s\n", m.Version, m.Source)
+				fmt.Fprintf(g.stdout, "pending:  %s\n", migrationName(m))
 			}
 			if len(state.Pending) > 0 {
 				fmt.Fprintln(g.stdout, "run `crawlctl migrate up` to apply them")
@@ -135,6 +139,15 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
 		},
 	})
 	return cmd
+}
+
+// migrationName is how a migration is shown: its file name, which starts
+// with its version (00001_init.sql).
+func migrationName(m store.MigrationInfo) string {
+	if name := filepath.Base(m.Source); strings.HasPrefix(name, fmt.Sprintf("%05d", m.Version)) {
+		return name
+	}
+	return fmt.Sprintf("%05d %s", m.Version, m.Source)
 }
 
 func newWebCmd(g *globals) *cobra.Command {
@@ -299,10 +312,12 @@ func newExecutorCmd(g *globals) *cobra.Command {
 it starts; an operator activates it, and only then does the dispatcher
 assign flows to it (chosen at random among the active online executors).
 
-  crawlctl executor serve --db mysql://... --name node-3     on the node
+  crawlctl executor serve --db mysql://... --name node-3 --cluster-secret-file cluster.secret
   crawlctl executor list                                     from anywhere
   crawlctl executor activate node-3
-  curl -G "node-3:$(<./executor.port)/executor?action=activate"   same, Azkaban style
+
+or Azkaban style on the node itself (bash), with the cluster secret:
+  curl --fail-with-body -H "Authorization: Bearer $(<cluster.secret)" -G "node-3:$(<./executor.port)/executor?action=activate"
 
 REF is an executor id, host:port, a name or a host; an ambiguous REF fails
 and lists the candidates.`,

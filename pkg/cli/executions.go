@@ -12,7 +12,9 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/api"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/crawlctl/crawlctl/pkg/client"
 	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 )
 
@@ -109,7 +111,10 @@ after its executor is gone. --follow keeps printing until the execution ends.`,
 			return nil
 		},
 	}
-	var timeout time.Duration
+	var (
+		timeout        time.Duration
+		unreachableFor time.Duration
+	)
 	wait := &cobra.Command{
 		Use:   "wait ID...",
 		Short: "Wait for executions to end; exit 0 if all SUCCEEDED, 1 otherwise, 4 on --timeout",
@@ -123,10 +128,11 @@ after its executor is gone. --follow keeps printing until the execution ends.`,
 				}
 				list = append(list, &api.Execution{ID: id})
 			}
-			return waitExecutions(cmd, g, list, timeout)
+			return waitExecutions(cmd, g, list, timeout, unreachableFor)
 		},
 	}
 	wait.Flags().DurationVar(&timeout, "timeout", 0, "give up waiting after this long (exit 4)")
+	unreachableFlag(wait.Flags(), &unreachableFor)
 	cmd.AddCommand(list, show, logs, cancel, wait)
 	return cmd
 }
@@ -210,10 +216,12 @@ func printExecution(w io.Writer, ex *api.Execution) error {
 
 // Polling paces: a followed log is asked again after 100ms, doubling while
 // it stays quiet, at most every second; executions waited for after 50ms,
-// doubling, at most every 500ms.
+// doubling, at most every 500ms; an unreachable web server after 250ms,
+// doubling, at most every 5s.
 var (
 	followPace = backoff.Policy{Base: 100 * time.Millisecond, Max: time.Second}
 	waitPace   = backoff.Policy{Base: 50 * time.Millisecond, Max: 500 * time.Millisecond}
+	lostPace   = backoff.Policy{Base: 250 * time.Millisecond, Max: 5 * time.Second}
 )
 
 // streamLogs prints a log from the start, following it when asked.
@@ -253,8 +261,10 @@ func streamLogs(ctx context.Context, g *globals, id int64, job string, follow bo
 }
 
 // waitExecutions follows executions until they all end. On a terminal it
-// redraws one progress line; otherwise it prints a line per state change.
-func waitExecutions(cmd *cobra.Command, g *globals, list []*api.Execution, timeout time.Duration) error {
+// redraws one progress line; otherwise it prints a line per state change. A
+// web server that cannot be reached (restarting, say) is retried with backoff
+// for up to unreachableFor, with a note on stderr, before it gives up (exit 3).
+func waitExecutions(cmd *cobra.Command, g *globals, list []*api.Execution, timeout, unreachableFor time.Duration) error {
 	ctx := cmd.Context()
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -266,7 +276,24 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*api.Execution, timeo
 	start := time.Now()
 	last := map[int64]string{}
 	final := map[int64]*api.Execution{}
-	polls := 0
+	polls, lost := 0, 0     // polls since the last state seen; failed polls in a row
+	var lostSince time.Time // when the server stopped answering; zero while it answers
+	timedOut := func() error {
+		if tty {
+			fmt.Fprintln(g.stdout)
+		}
+		var open []string
+		for _, e := range list {
+			if final[e.ID] == nil {
+				open = append(open, strconv.FormatInt(e.ID, 10))
+			}
+		}
+		what := "execution " + open[0] + " keeps"
+		if len(open) > 1 {
+			what = "executions " + strings.Join(open, ", ") + " keep"
+		}
+		return withCode(ExitTimeout, fmt.Errorf("timed out after %s; %s running (`crawlctl exec show %s`)", timeout, what, open[0]))
+	}
 	for len(final) < len(list) {
 		for _, want := range list {
 			if final[want.ID] != nil {
@@ -274,10 +301,26 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*api.Execution, timeo
 			}
 			ex, err := c.Execution(ctx, want.ID)
 			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-					return withCode(ExitTimeout, fmt.Errorf("timed out after %s waiting for execution %d; it keeps running (`crawlctl exec show %d`)", timeout, want.ID, want.ID))
+				if cmd.Context().Err() != nil {
+					return cmd.Context().Err()
 				}
-				return err
+				if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+					return timedOut()
+				}
+				if !transient(err) {
+					return err
+				}
+				if lostSince.IsZero() {
+					lostSince = time.Now()
+					fmt.Fprintf(g.stderr, "crawlctl: %s; execution %d goes on without it: retrying for up to %s (--unreachable-for)\n", oneLine(err), want.ID, unreachableFor)
+				} else if time.Since(lostSince) >= unreachableFor {
+					return withCode(ExitServer, fmt.Errorf("gave up after %s without an answer (--unreachable-for); execution %d may still be running (`crawlctl exec show %d`): %w", unreachableFor, want.ID, want.ID, err))
+				}
+				break
+			}
+			if !lostSince.IsZero() {
+				fmt.Fprintf(g.stderr, "crawlctl: the web server answers again after %s; still waiting\n", time.Since(lostSince).Round(100*time.Millisecond))
+				lostSince, lost, polls = time.Time{}, 0, 0
 			}
 			state := progressLine(ex, time.Since(start))
 			if tty {
@@ -299,17 +342,20 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*api.Execution, timeo
 		if len(final) == len(list) {
 			break
 		}
+		pause := waitPace.Delay(polls + 1)
 		polls++
+		if !lostSince.IsZero() {
+			// Back off, but try once more right when the bound runs out.
+			lost++
+			pause = min(lostPace.Delay(lost), max(unreachableFor-time.Since(lostSince), 10*time.Millisecond))
+		}
 		select {
 		case <-ctx.Done():
-			if tty {
-				fmt.Fprintln(g.stdout)
-			}
 			if cmd.Context().Err() != nil {
 				return cmd.Context().Err()
 			}
-			return withCode(ExitTimeout, fmt.Errorf("timed out after %s; the execution keeps running (`crawlctl exec show ID`)", timeout))
-		case <-time.After(waitPace.Delay(polls)):
+			return timedOut()
+		case <-time.After(pause):
 		}
 	}
 	if g.output == "json" {
@@ -362,4 +408,17 @@ func progressLine(ex *api.Execution, elapsed time.Duration) string {
 		s += ": " + ex.Error
 	}
 	return s + fmt.Sprintf(" [%s]", elapsed.Round(100*time.Millisecond))
+}
+
+// transient reports an error that a restarting web server gives: no answer,
+// or a gateway or unavailable reply.
+func transient(err error) bool {
+	var ue *client.UnreachableError
+	var ae *client.APIError
+	return errors.As(err, &ue) || errors.As(err, &ae) && (ae.Status == 502 || ae.Status == 503 || ae.Status == 504)
+}
+
+// unreachableFlag adds --unreachable-for to a command that waits.
+func unreachableFlag(f *pflag.FlagSet, d *time.Duration) {
+	f.DurationVar(d, "unreachable-for", 3*time.Minute, "while waiting, keep retrying a web server that does not answer (restarting, say) for this long, then exit 3")
 }

@@ -17,7 +17,10 @@ func addExecutorAdminCmds(parent *cobra.Command, g *globals) {
 		Short: "List executors with their activation, liveness and load",
 		Long: `List every executor known to the cluster. STATUS is judged with the database
 clock: online (heartbeat newer than the web server's --offline-after),
-offline (missed heartbeats), stopped (shut down cleanly). SKEW is how far the
+offline (missed heartbeats), stopped (shut down cleanly); "(secret mismatch)"
+marks one that refused the web server's cluster secret and is offered no work
+until it accepts a call (give both the same --cluster-secret-file; the web
+server calls it every few seconds). SKEW is how far the
 executor's own clock is from the database's: shown, but harmless.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -30,7 +33,7 @@ executor's own clock is from the database's: shown, but harmless.`,
 			}
 			rows := make([][]string, 0, len(list))
 			for _, e := range list {
-				rows = append(rows, []string{strconv.FormatInt(e.ID, 10), e.Name, e.Host, strconv.Itoa(e.Port), strconv.FormatBool(e.Active), e.Status,
+				rows = append(rows, []string{strconv.FormatInt(e.ID, 10), e.Name, e.Host, strconv.Itoa(e.Port), strconv.FormatBool(e.Active), statusString(e),
 					flowsString(e), age(time.Duration(e.HeartbeatAgeMs) * time.Millisecond), skew(e.ClockSkewMs), e.Version, labelsString(e.Labels)})
 			}
 			return printTable(g.stdout, []string{"id", "name", "host", "port", "active", "status", "flows", "heartbeat", "skew", "version", "labels"}, rows)
@@ -50,8 +53,11 @@ executor's own clock is from the database's: shown, but harmless.`,
 			}
 			w := g.stdout
 			fmt.Fprintf(w, "id:         %d\nname:       %s\naddress:    %s:%d\nactive:     %v\nstatus:     %s\nflows:      %s\nheartbeat:  %s ago (%s)\nclock skew: %s\nversion:    %s\nlabels:     %s\nstarted:    %s\nstopped:    %s\n",
-				e.ID, e.Name, e.Host, e.Port, e.Active, e.Status, flowsString(*e), age(time.Duration(e.HeartbeatAgeMs)*time.Millisecond), timeString(e.LastHeartbeat),
+				e.ID, e.Name, e.Host, e.Port, e.Active, statusString(*e), flowsString(*e), age(time.Duration(e.HeartbeatAgeMs)*time.Millisecond), timeString(e.LastHeartbeat),
 				skew(e.ClockSkewMs), e.Version, labelsString(e.Labels), timeString(e.StartedAt), timeString(e.StoppedAt))
+			if e.SecretRefused != "" {
+				fmt.Fprintf(w, "secret:     refused: %s; offered no work until it accepts a call\n", e.SecretRefused)
+			}
 			if len(e.Events) > 0 {
 				fmt.Fprintln(w, "\nevents:")
 				rows := [][]string{}
@@ -122,6 +128,14 @@ executor's own clock is from the database's: shown, but harmless.`,
 			return nil
 		},
 	})
+}
+
+// statusString is the status with its note: "online (secret mismatch)".
+func statusString(e api.Executor) string {
+	if e.StatusNote != "" {
+		return e.Status + " (" + e.StatusNote + ")"
+	}
+	return e.Status
 }
 
 func flowsString(e api.Executor) string {

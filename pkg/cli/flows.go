@@ -35,10 +35,11 @@ func newFlowCmd(g *globals) *cobra.Command {
 		},
 	})
 	var (
-		params  []string
-		req     api.SubmitRequest
-		wait    bool
-		timeout time.Duration
+		params         []string
+		req            api.SubmitRequest
+		wait           bool
+		timeout        time.Duration
+		unreachableFor time.Duration
 	)
 	run := &cobra.Command{
 		Use:   "run PROJECT FLOW",
@@ -54,12 +55,19 @@ choice in a crontab, where a slow run must not pile up behind itself.
 
 With --wait the command follows the execution: live progress on a terminal,
 one line per state change otherwise, and exits 0 if it SUCCEEDED, 1 if it
-FAILED or was KILLED, 4 after --timeout.
+FAILED or was KILLED, 4 after --timeout. A web server that stops answering
+while it waits (a restart) is retried for --unreachable-for before exit 3.
 
   crawlctl flow run crawlers daily --param date=2026-01-31 --wait
   crawlctl flow run crawlers daily --executor node-3
   crawlctl flow run crawlers cleanup --all-executors
-  */10 * * * * crawlctl flow run crawlers news --concurrent skip --wait -q`,
+
+In a crontab: cron runs commands with a bare PATH and none of your
+environment, so give the binary's absolute path, the server, and a token in
+a file only the cron user can read (a token of its own, for an operator):
+  head -c 24 /dev/urandom | base64 | crawlctl user add cron --role operator --password-stdin
+  (umask 077; crawlctl token create --name cron --user cron > ~/.crawlctl-cron.token)
+  */10 * * * * /usr/local/bin/crawlctl --server http://crawlctl-web:8081 --token-file /home/me/.crawlctl-cron.token flow run crawlers news --concurrent skip --wait -q --timeout 9m`,
 		Args: exactArgs(2, "PROJECT and FLOW"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Project, req.Flow = args[0], args[1]
@@ -97,7 +105,7 @@ FAILED or was KILLED, 4 after --timeout.
 					fmt.Fprintf(g.stdout, "submitted execution %d (%s/%s)\n", ex.ID, ex.Project, ex.Flow)
 				}
 			}
-			return waitExecutions(cmd, g, list, timeout)
+			return waitExecutions(cmd, g, list, timeout, unreachableFor)
 		},
 	}
 	f := run.Flags()
@@ -109,6 +117,7 @@ FAILED or was KILLED, 4 after --timeout.
 	f.StringVar(&req.FailureAction, "failure-action", "finishCurrent", "when a job fails: finishCurrent, cancelImmediately or finishPossible")
 	f.BoolVar(&wait, "wait", false, "wait for the execution to end and exit with its outcome")
 	f.DurationVar(&timeout, "timeout", 0, "with --wait, give up waiting after this long (exit 4; the flow keeps running)")
+	unreachableFlag(f, &unreachableFor)
 	cmd.AddCommand(run)
 	return cmd
 }

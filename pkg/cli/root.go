@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,23 +65,56 @@ type globals struct {
 	logLevel       string
 	logFormat      string
 	caCert         string
+	tokenFile      string
+	token          string // read from --token-file by applyConfig
 	stdout         io.Writer
 	stderr         io.Writer
 }
 
-// client talks to --server with the token from CRAWLCTL_TOKEN or, failing
-// that, the one `crawlctl login` (or solo) saved for this server.
+// client talks to --server with the token from --token-file, else
+// CRAWLCTL_TOKEN, else the one `crawlctl login` (or solo) saved for this
+// server.
 func (g *globals) client() *client.Client {
 	name := os.Getenv("USER")
 	if u, err := user.Current(); err == nil && name == "" {
 		name = u.Username
 	}
-	token := os.Getenv("CRAWLCTL_TOKEN")
+	token, from := g.token, "--token-file "+g.tokenFile
+	if token == "" {
+		token, from = os.Getenv("CRAWLCTL_TOKEN"), "CRAWLCTL_TOKEN"
+	}
 	if token == "" {
 		token = client.SavedToken(g.server)
+		from = "the token saved for it"
+		if path, err := client.TokenFile(); err == nil {
+			from += " in " + path
+		}
+		if token == "" {
+			from = ""
+		}
 	}
 	tlsConf, _ := caPool(g.caCert) // validated in applyConfig
-	return client.New(g.server, client.Options{ConnectTimeout: g.connectTimeout, User: name, Token: token, TLS: tlsConf})
+	return client.New(g.server, client.Options{ConnectTimeout: g.connectTimeout, User: name, Token: token, TokenSource: from, TLS: tlsConf})
+}
+
+// readTokenFile reads an API token from a file that only its owner may read.
+func readTokenFile(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", usageErr("--token-file: %v", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", usageErr("--token-file %s is readable by others (mode %04o): chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", usageErr("--token-file: %v", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", usageErr("--token-file %s is empty: put a token from `crawlctl token create` in it", path)
+	}
+	return tok, nil
 }
 
 // NewRoot builds the command tree.
@@ -120,6 +154,7 @@ killed, 2 bad usage or input, 3 server unreachable or server error, 4 timed out.
 	pf.StringVar(&g.logLevel, "log-level", "info", "daemon log level: debug, info, warn, error")
 	pf.StringVar(&g.logFormat, "log-format", "auto", "daemon log format: json, console, or auto (console on a terminal)")
 	pf.StringVar(&g.caCert, "ca-cert", "", "CA certificate (PEM) to trust for an https --server")
+	pf.StringVar(&g.tokenFile, "token-file", "", "read the API token from this file (mode 600; wins over CRAWLCTL_TOKEN and the saved token)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see `%s --help`)", err, c.CommandPath())
 	})
@@ -191,6 +226,11 @@ func applyConfig(cmd *cobra.Command, g *globals) error {
 	}
 	if _, err := caPool(g.caCert); err != nil {
 		return err
+	}
+	if g.tokenFile != "" {
+		if g.token, err = readTokenFile(g.tokenFile); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/crawlctl/crawlctl/pkg/client"
@@ -17,6 +19,9 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
+
+// soloOfflineAfter is solo's offline threshold (the web server's default).
+const soloOfflineAfter = 30 * time.Second
 
 func newSoloCmd(g *globals) *cobra.Command {
 	var (
@@ -69,16 +74,39 @@ for --drain-timeout).
 			// The web server and the executor share this process: a fresh
 			// secret per start authenticates the nudges between them.
 			sec := security{secret: auth.NewSecret()}
-			ex := executor.New(executor.Config{
-				ClusterSecret: sec.secret,
-				Host:          "127.0.0.1", Bind: "127.0.0.1", Port: execPort, Name: "solo",
-				PortFile: filepath.Join(dataDir, "executor.port"), WorkDir: filepath.Join(dataDir, "executor"),
-				Heartbeat: 2 * time.Second, Poll: time.Second, DrainTimeout: drainTimeout, AutoActivate: true,
-			}, st, log.With().Str("component", "executor").Logger())
-			if err := ex.Start(ctx); err != nil {
+			exLog := log.With().Str("component", "executor").Logger()
+			newExecutor := func(port int) *executor.Executor {
+				return executor.New(executor.Config{
+					ClusterSecret: sec.secret,
+					Host:          "127.0.0.1", Bind: "127.0.0.1", Port: port, Name: "solo",
+					PortFile: filepath.Join(dataDir, "executor.port"), WorkDir: filepath.Join(dataDir, "executor"),
+					Heartbeat: 2 * time.Second, Poll: time.Second, DrainTimeout: drainTimeout, AutoActivate: true,
+				}, st, exLog)
+			}
+			// The executor keeps its identity, (127.0.0.1, port), across
+			// restarts: the port it had is saved in the data directory.
+			savedPort := filepath.Join(dataDir, "executor.saved-port")
+			port := execPort
+			if port == 0 {
+				if b, err := os.ReadFile(savedPort); err == nil {
+					port, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+				}
+			}
+			ex := newExecutor(port)
+			err = ex.Start(ctx)
+			if err != nil && execPort == 0 && port != 0 && strings.Contains(err.Error(), "already in use") {
+				exLog.Warn().Int("port", port).Msg("the executor's earlier port is taken; it starts on a new one (a new executor row; the old one is removed)")
+				ex = newExecutor(0)
+				err = ex.Start(ctx)
+			}
+			if err != nil {
 				ln.Close()
 				return withCode(ExitUsage, err)
 			}
+			if err := os.WriteFile(savedPort, []byte(strconv.Itoa(ex.Port())+"\n"), 0o644); err != nil {
+				exLog.Warn().Err(err).Msg("could not save the executor's port; it may get a new identity at the next start")
+			}
+			removeStaleSoloExecutors(ctx, st, ex.ID(), exLog)
 			execDone := make(chan error, 1)
 			go func() { execDone <- ex.Run(ctx) }()
 			if !g.quiet {
@@ -87,16 +115,16 @@ for --drain-timeout).
   executor:   solo, 127.0.0.1:%d, active
   admin token: %s (the CLI on this host uses it for %s)
 Try, in another terminal:
-  crawlctl executor list
-  crawlctl project upload configs/examples/hello-crawl
-  crawlctl flow run hello-crawl crawl --wait
-  crawlctl exec list
+  %[6]s executor list
+  %[6]s project upload configs/examples/hello-crawl
+  %[6]s flow run hello-crawl crawl --wait
+  %[6]s exec list
 Stop with Ctrl-C.
-`, server, st, ex.Port(), tokenPath, server)
+`, server, st, ex.Port(), tokenPath, server, selfPath())
 			}
 			// The web server's default threshold: the executor's lease (2/3
 			// of it) must ride out a slow SQLite write without killing jobs.
-			webErr := runWeb(ctx, log, st, ln, webOptions{offlineAfter: 30 * time.Second, claimTimeout: 10 * time.Second, poll: time.Second,
+			webErr := runWeb(ctx, log, st, ln, webOptions{offlineAfter: soloOfflineAfter, claimTimeout: 10 * time.Second, poll: time.Second,
 				limits: flow.DefaultLimits(), security: sec})
 			if err := <-execDone; err != nil && webErr == nil {
 				webErr = withCode(ExitServer, err)
@@ -110,6 +138,37 @@ Stop with Ctrl-C.
 	f.IntVar(&execPort, "executor-port", 0, "port of the embedded executor (0 picks a free one)")
 	f.DurationVar(&drainTimeout, "drain-timeout", time.Minute, "on Ctrl-C, how long running flows may finish before they are killed")
 	return cmd
+}
+
+// selfPath is how to run this binary again from the same directory: the path
+// it was started with (bin/crawlctl in a clone), or its name when it was
+// found on PATH.
+func selfPath() string {
+	if len(os.Args) > 0 && os.Args[0] != "" {
+		return os.Args[0]
+	}
+	return "crawlctl"
+}
+
+// removeStaleSoloExecutors deletes the executor rows of earlier solo runs
+// that are not this one (they are stopped or offline: solo's database is its
+// own), so that "solo" names one executor.
+func removeStaleSoloExecutors(ctx context.Context, st *store.Store, keep int64, log zerolog.Logger) {
+	list, err := st.ListExecutors(ctx)
+	if err != nil {
+		log.Warn().Err(err).Msg("could not list executors to remove stale ones")
+		return
+	}
+	for _, e := range list {
+		if e.ID == keep {
+			continue
+		}
+		if err := st.DeleteExecutor(ctx, e.ID, soloOfflineAfter, "solo"); err != nil {
+			log.Warn().Err(err).Int64("executor_id", e.ID).Msg("could not remove the executor row of an earlier run")
+			continue
+		}
+		log.Info().Int64("executor_id", e.ID).Str("addr", e.Addr()).Msg("removed the executor row of an earlier run")
+	}
 }
 
 // soloAdminToken makes sure an admin exists and that DATA-DIR/admin.token

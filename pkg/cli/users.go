@@ -96,8 +96,9 @@ func newUserCmd(g *globals) *cobra.Command {
 activation), operator (projects, runs, schedules, cancel) or viewer (read).
 
 The first admin is created directly in the database, like migrate:
-  crawlctl user add admin --role admin --db mysql://...
-which prints an API token for it. Later users are added through the API by an
+  crawlctl user add admin --role admin --db mysql://... --password-stdin < admin.pw
+which prints an API token for it; with a password (--password-stdin, or
+typed when asked on a terminal) it can also "crawlctl login". Later users are added through the API by an
 admin:
   crawlctl user add alice --role operator --password-stdin < pw.txt`,
 	}
@@ -137,7 +138,7 @@ admin:
 	}
 	add.Flags().StringVar(&role, "role", "", "admin, operator or viewer")
 	add.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input")
-	add.Flags().StringVar(&dsn, "db", "", "create the user directly in this database (for the first admin; prints a token)")
+	add.Flags().StringVar(&dsn, "db", "", "create the user directly in this database (for the first admin; prints a token; a password is optional)")
 
 	var pwStdin bool
 	passwd := &cobra.Command{
@@ -202,11 +203,13 @@ func addUserDirect(cmd *cobra.Command, g *globals, dsn, name, role string, fromS
 	}
 	defer st.Close()
 	hash := ""
-	if fromStdin {
-		pw, err := readPassword(cmd, true, "")
-		if err != nil {
+	pw := ""
+	if fromStdin || term.IsTerminal(int(os.Stdin.Fd())) {
+		if pw, err = readPassword(cmd, fromStdin, "password for "+name+" (empty: none, the printed token only): "); err != nil {
 			return err
 		}
+	}
+	if pw != "" {
 		if hash, err = auth.HashPassword(pw); err != nil {
 			return usageErr("%v", err)
 		}
@@ -229,7 +232,11 @@ func addUserDirect(cmd *cobra.Command, g *globals, dsn, name, role string, fromS
 	if g.output == "json" {
 		return printJSON(g.stdout, map[string]string{"user": name, "role": role, "token": tok})
 	}
-	fmt.Fprintf(g.stdout, "user %s added (%s). Its API token, shown only now:\n%s\nUse it with: export CRAWLCTL_TOKEN=<token>   (or `crawlctl login` once it has a password)\n", name, role, tok)
+	login := fmt.Sprintf("or give it a password (`crawlctl user passwd %s`) and `crawlctl login --user %s`", name, name)
+	if pw != "" {
+		login = fmt.Sprintf("or `crawlctl login --user %s [--server URL]` with its password", name)
+	}
+	fmt.Fprintf(g.stdout, "user %s added (%s). Its API token, shown only now:\n%s\nUse it with: export CRAWLCTL_TOKEN=<token>   (%s)\n", name, role, tok, login)
 	return nil
 }
 

@@ -22,10 +22,11 @@ import (
 
 // Client calls one web server.
 type Client struct {
-	base  string
-	http  *http.Client
-	user  string
-	token string
+	base        string
+	http        *http.Client
+	user        string
+	token       string
+	tokenSource string
 }
 
 // Options configure a client.
@@ -33,6 +34,7 @@ type Options struct {
 	ConnectTimeout time.Duration // bounds connection set-up only
 	User           string        // sent as X-Crawlctl-User (used only by --insecure servers)
 	Token          string        // API token, sent as a bearer token
+	TokenSource    string        // where the token came from, named when the server refuses it
 	TLS            *tls.Config   // for https servers with a private CA
 }
 
@@ -45,7 +47,7 @@ func New(base string, o Options) *Client {
 	tr.DialContext = (&netDialer{timeout: o.ConnectTimeout}).DialContext
 	tr.ResponseHeaderTimeout = 2 * time.Minute
 	tr.TLSClientConfig = o.TLS
-	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}, user: o.User, token: o.Token}
+	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}, user: o.User, token: o.Token, tokenSource: o.TokenSource}
 }
 
 // Base is the server URL.
@@ -109,6 +111,16 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader, 
 		var e api.Error
 		if json.Unmarshal(data, &e) != nil || e.Error == "" {
 			e.Error = fmt.Sprintf("server answered %s", resp.Status)
+			if resp.StatusCode == http.StatusNotFound && strings.HasPrefix(path, "/api/v1/") && c.looksLikeExecutor(ctx) {
+				e.Error = fmt.Sprintf("%s looks like an executor's port, not a web server's: point --server (CRAWLCTL_SERVER) at the web server (default port 8081)", c.base)
+			}
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			from := "no token was sent"
+			if c.tokenSource != "" {
+				from = "the token came from " + c.tokenSource
+			}
+			e.Error += fmt.Sprintf(" (server %s; %s)", c.base, from)
 		}
 		return nil, &APIError{Status: resp.StatusCode, Message: e.Error, Candidates: e.Candidates, Body: data}
 	}
@@ -146,6 +158,24 @@ func list[T any](ctx context.Context, c *Client, path string, q url.Values, max 
 		}
 		q.Set("cursor", next)
 	}
+}
+
+// looksLikeExecutor asks the server whether it is an executor (Azkaban's
+// servlet answers action=ping with {"status":"alive"}).
+func (c *Client) looksLikeExecutor(ctx context.Context) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/executor?action=ping", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string `json:"status"`
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&r) == nil && r.Status == "alive"
 }
 
 func (c *Client) getJSON(ctx context.Context, path string, out any) error {

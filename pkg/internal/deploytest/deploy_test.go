@@ -47,7 +47,7 @@ var knownBashScripts = map[string]bool{
 // deployScripts are the deployment's start/stop scripts. Their -h prints a
 // "usage:" line, they run under `set -eu`, and TestScriptsAgainstCluster
 // drives them.
-var deployScripts = []string{"start-web.sh", "start-exec.sh", "shutdown-exec.sh", "activate-exec.sh"}
+var deployScripts = []string{"start-web.sh", "start-exec.sh", "shutdown-exec.sh", "shutdown-web.sh", "activate-exec.sh"}
 
 // daemonSections maps the sections of configs/crawlctl.yaml to the command
 // whose flags they hold.
@@ -545,6 +545,7 @@ var badUsage = map[string][]string{
 	"start-web.sh":     {"--timeout", "soon"},
 	"start-exec.sh":    {"--timeout", "soon"},
 	"shutdown-exec.sh": {"--no-such-option"},
+	"shutdown-web.sh":  {"--no-such-option"},
 	"activate-exec.sh": {"--no-such-option"},
 }
 
@@ -562,6 +563,9 @@ func TestScriptsHelp(t *testing.T) {
 			code, out, errOut := runScript(t, dir, name, "-h")
 			if code != 0 || strings.TrimSpace(out) == "" {
 				t.Fatalf("%s -h: exit %d, stdout %q, stderr %q; want exit 0 and a usage text", name, code, out, errOut)
+			}
+			if strings.Contains(out, "set -e") {
+				t.Errorf("%s -h prints a line of the script itself:\n%s", name, out)
 			}
 			if !slices.Contains(deployScripts, name) {
 				return
@@ -2185,7 +2189,7 @@ func TestScriptsAgainstCluster(t *testing.T) {
 		t.Errorf("activate-exec.sh --secret-file <missing file>: exit %d, stderr %q; want exit 1 naming the file", code, errOut)
 	}
 	code, out, errOut = run(exec2, env, "activate-exec.sh", "--secret-file", secretFile)
-	if code != 0 || !strings.Contains(out, `"success"`) {
+	if code != 0 || out != "{\"status\":\"success\"}\n" { // the reply as one line, nothing after it
 		t.Fatalf("activate-exec.sh --secret-file in %s: exit %d, stdout %q, stderr %q", exec2, code, out, errOut)
 	}
 	waitFor("node-y", true, "online")
@@ -2337,7 +2341,17 @@ func TestScriptsAgainstCluster(t *testing.T) {
 			shutdown(execI)
 		}
 	}
-	stopDaemon(t, filepath.Join(webI, "web.pid"))
+	// shutdown-web.sh stops it gracefully and removes its pid file.
+	if code, out, errOut := run(tmp, env, "shutdown-web.sh", "--dir", webI); code != 0 || !strings.Contains(out, "stopped") {
+		t.Errorf("shutdown-web.sh --dir %s: exit %d\n%s%s", webI, code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(webI, "web.pid")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("pid file after shutdown-web.sh: %v, want it removed", err)
+	}
+	if resp, err := http.Get(serverI + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("the web server still answers after shutdown-web.sh: %s", resp.Status)
+	}
 
 	// Graceful shutdown.
 	code, out, errOut = run(tmp, env, "shutdown-exec.sh", "--dir", execDir, "--timeout", "30")

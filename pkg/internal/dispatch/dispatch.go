@@ -98,6 +98,10 @@ type Dispatcher struct {
 	nudges   chan struct{}
 	inflight sync.WaitGroup
 	db       dbHealth
+	// probed is when each executor that refused the cluster secret was
+	// last called to see whether it accepts it now.
+	probeMu sync.Mutex
+	probed  map[int64]time.Time
 
 	// OnAssign, if set, is told how long each assigned execution waited
 	// since its submit; OnNudge the outcome of each nudge (for metrics).
@@ -116,6 +120,7 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Dispatcher {
 		ready:  make(chan struct{}),
 		nudges: make(chan struct{}, cfg.MaxNudges),
 		db:     dbHealth{since: time.Now()},
+		probed: map[int64]time.Time{},
 	}
 }
 
@@ -235,18 +240,24 @@ func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.
 				return nil, fmt.Sprintf("waiting: pinned executor %s (%s) is %s", e.Name, e.Addr(), e.Status(offlineAfter))
 			case !hasRoom(e):
 				return nil, fmt.Sprintf("waiting: pinned executor %s is full (%d of %d flows)", e.Name, e.RunningFlows, e.MaxFlows)
+			case e.SecretRefused != "":
+				return nil, fmt.Sprintf("waiting: pinned executor %s refused the cluster secret (%s)", e.Name, e.SecretRefused)
 			}
 			return e, ""
 		}
 		return nil, fmt.Sprintf("waiting: pinned executor %d no longer exists", *ex.PinnedExecutorID)
 	}
 	var fresh, excluded []*store.Executor
-	activeOnline := 0
+	activeOnline, refused := 0, 0
 	for _, e := range executors {
 		if !e.Active || e.Status(offlineAfter) != store.StatusOnline {
 			continue
 		}
 		activeOnline++
+		if e.SecretRefused != "" {
+			refused++ // offered nothing until it accepts a call again
+			continue
+		}
 		if !hasRoom(e) {
 			continue
 		}
@@ -263,6 +274,9 @@ func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.
 	if len(pool) == 0 {
 		if activeOnline == 0 {
 			return nil, "waiting: no active online executor (activate one with `crawlctl executor activate REF`)"
+		}
+		if refused == activeOnline {
+			return nil, fmt.Sprintf("waiting: all %d active online executors refused the cluster secret (secret mismatch: give web servers and executors the same --cluster-secret-file)", activeOnline)
 		}
 		return nil, fmt.Sprintf("waiting: all %d active online executors are full (--max-flows)", activeOnline)
 	}
@@ -297,6 +311,7 @@ func (d *Dispatcher) sendNudge(ctx context.Context, a Assignment) string {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK {
+		d.secretAccepted(ctx, a.Executor)
 		return "delivered"
 	}
 	var body struct {
@@ -308,6 +323,12 @@ func (d *Dispatcher) sendNudge(ctx context.Context, a Assignment) string {
 		log.Debug().Str("reply", body.Error).Msg("nudge not needed")
 		return "delivered"
 	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		reason := d.secretRefused(ctx, a.Executor, body.Error)
+		d.requeue(ctx, a, fmt.Sprintf("executor %s (%s) refused the cluster secret: %s", a.Executor.Name, a.Executor.Addr(), reason))
+		return "requeued"
+	}
+	d.secretAccepted(ctx, a.Executor)
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		// Not a refusal (a database error on its side, a misconfigured
 		// secret): the execution stays DISPATCHING for its poll.
@@ -363,6 +384,7 @@ func (d *Dispatcher) reapLoop(ctx context.Context) {
 		rctx, cancel := context.WithTimeout(ctx, d.stallLimit())
 		n, err := d.Reap(rctx)
 		cancel()
+		d.probeRefused(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.log.Error().Err(err).Msg("reaper failed")
 		} else if n > 0 {
@@ -515,11 +537,95 @@ func (d *Dispatcher) Tell(e *store.Executor) {
 		defer d.inflight.Done()
 		ctx, cancel := context.WithTimeout(d.ctx, min(d.cfg.NudgeTimeout, 3*time.Second))
 		defer cancel()
-		resp, err := d.post(ctx, e, url.Values{"action": {"refresh"}})
-		if err != nil {
+		if err := d.refresh(ctx, e); err != nil {
 			d.log.Debug().Err(err).Str("executor", e.Addr()).Msg("could not tell the executor of its activation; it follows the database at its next heartbeat")
-			return
 		}
-		resp.Body.Close()
 	}()
 }
+
+// refresh calls the executor's refresh action and records whether it
+// accepted the cluster secret; an error means no answer came.
+func (d *Dispatcher) refresh(ctx context.Context, e *store.Executor) error {
+	resp, err := d.post(ctx, e, url.Values{"action": {"refresh"}})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		var body struct {
+			Error string `json:"error"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		d.secretRefused(ctx, e, body.Error)
+		return nil
+	}
+	d.secretAccepted(ctx, e)
+	return nil
+}
+
+// secretRefused records in the database that e refused this web server's
+// cluster secret, so that no web server offers it work, and returns why in
+// words: no secret sent, or a wrong one.
+func (d *Dispatcher) secretRefused(ctx context.Context, e *store.Executor, reply string) string {
+	reason := "secret mismatch: this web server sent a cluster secret the executor does not have (their --cluster-secret-file differ)"
+	if d.cfg.ClusterSecret == "" {
+		reason = "no cluster secret sent: this web server has none (--insecure) and the executor requires one (give both the same --cluster-secret-file)"
+	}
+	changed, err := d.store.SetSecretRefused(ctx, e.ID, reason, "web server")
+	if err != nil {
+		d.log.Error().Err(err).Msg("could not record the refused cluster secret")
+	}
+	if changed || e.SecretRefused == "" {
+		d.pool.Invalidate()
+		d.log.Error().Int64("executor_id", e.ID).Str("executor", e.Addr()).Str("reply", reply).Str("reason", reason).
+			Msg("executor refused the cluster secret; it is offered no work until it accepts a call")
+	}
+	return reason
+}
+
+// secretAccepted clears a refusal the database recorded for e, now that it
+// accepted a call (only a call can show that; a heartbeat cannot).
+func (d *Dispatcher) secretAccepted(ctx context.Context, e *store.Executor) {
+	if e.SecretRefused == "" && e.SecretRefusedAt == nil {
+		return
+	}
+	changed, err := d.store.ClearSecretRefused(ctx, e.ID, "web server")
+	if err != nil {
+		d.log.Error().Err(err).Msg("could not record the accepted cluster secret")
+		return
+	}
+	if changed {
+		d.pool.Invalidate()
+		d.Wake()
+		d.log.Info().Int64("executor_id", e.ID).Str("executor", e.Addr()).Msg("executor accepts the cluster secret again; it is offered work")
+	}
+}
+
+// probeRefused calls, every few seconds, each online executor that the
+// database says refused the cluster secret: the first call it accepts (its
+// secret was fixed and it restarted, or this web server's) clears the mark.
+func (d *Dispatcher) probeRefused(ctx context.Context) {
+	for _, e := range d.pool.refused() {
+		d.probeMu.Lock()
+		last := d.probed[e.ID]
+		due := time.Since(last) >= probeEvery
+		if due {
+			d.probed[e.ID] = time.Now()
+		}
+		d.probeMu.Unlock()
+		if !due {
+			continue
+		}
+		d.inflight.Add(1)
+		go func() {
+			defer d.inflight.Done()
+			pctx, cancel := context.WithTimeout(ctx, min(d.cfg.NudgeTimeout, 3*time.Second))
+			defer cancel()
+			_ = d.refresh(pctx, e)
+		}()
+	}
+}
+
+// probeEvery is how often an executor that refused the cluster secret is
+// called to see whether it accepts it now.
+const probeEvery = 2 * time.Second

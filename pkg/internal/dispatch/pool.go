@@ -108,3 +108,18 @@ func (p *Pool) Choose(_ context.Context, ex *store.Execution) (*store.Executor, 
 	e.RunningFlows++
 	return e, "", nil
 }
+
+// refused returns copies of the online executors that, in the current view,
+// refused the cluster secret.
+func (p *Pool) refused() []*store.Executor {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*store.Executor
+	for i, e := range p.list {
+		if e.SecretRefused != "" && p.ages[i] >= 0 && p.ages[i] < p.offlineAfter {
+			c := *e
+			out = append(out, &c)
+		}
+	}
+	return out
+}

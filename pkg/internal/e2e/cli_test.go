@@ -129,8 +129,10 @@ func TestQuickstart(t *testing.T) {
 	cmd := exec.Command(filepath.Join(root, "scripts", "quickstart.sh"), "--bin", bin, "--data-dir", t.TempDir(), "--listen", listen)
 	cmd.Dir = root
 	// No token is typed anywhere: solo saves its admin token for the CLI.
+	// The user's own CRAWLCTL_SERVER and CRAWLCTL_TOKEN point elsewhere: the
+	// script talks only to the solo it started.
 	config := t.TempDir()
-	cmd.Env = append(withoutToken(os.Environ()), "XDG_CONFIG_HOME="+config)
+	cmd.Env = append(withoutToken(os.Environ()), "XDG_CONFIG_HOME="+config, "CRAWLCTL_SERVER=http://127.0.0.1:1", "CRAWLCTL_TOKEN=cct_not_a_token")
 	out := &lockedOutput{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -147,14 +149,18 @@ func TestQuickstart(t *testing.T) {
 		return strings.Contains(out.String(), "Ctrl-C stops it."), out.String()
 	})
 	text := out.String()
-	for _, want := range []string{"crawlctl solo is running", "web server: http://127.0.0.1:", "uploaded hello-crawl version 1", "SUCCEEDED", "crawling 3 news pages of example.org"} {
+	for _, want := range []string{"crawlctl solo keeps running on http://" + listen, "uploaded hello-crawl version 1", "SUCCEEDED", "crawling 3 news pages of example.org",
+		"\n  " + bin + " --server http://" + listen + " executor list\n", "unset it, or add --token-file"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("quickstart output lacks %q:\n%s", want, text)
 		}
 	}
+	if n := strings.Count(text, "Try"); n != 1 {
+		t.Fatalf("quickstart prints %d Try blocks, want one:\n%s", n, text)
+	}
 	// The CLI works against solo like against a cluster.
 	r := exec.Command(bin, "executor", "list", "-o", "json", "--server", "http://"+listen)
-	r.Env = cmd.Env
+	r.Env = append(withoutToken(os.Environ()), "XDG_CONFIG_HOME="+config)
 	b, err := r.Output()
 	if err != nil || !strings.Contains(string(b), `"active": true`) || !strings.Contains(string(b), `"name": "solo"`) {
 		t.Fatalf("executor list against solo: %v %s", err, b)

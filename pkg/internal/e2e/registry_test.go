@@ -29,6 +29,8 @@ type executorJSON struct {
 	LastHeartbeat *time.Time        `json:"last_heartbeat"`
 	ClockSkewMs   int64             `json:"clock_skew_ms"`
 	Labels        map[string]string `json:"labels"`
+	StatusNote    string            `json:"status_note"`
+	SecretRefused string            `json:"secret_refused"`
 }
 
 func listExecutors(c *testcluster.Cluster) map[string]executorJSON {
@@ -90,7 +92,7 @@ func TestExecutorRegistryEndToEnd(t *testing.T) {
 		t.Fatalf("port file holds %q, want digits only", port)
 	}
 	url := "http://127.0.0.1:" + string(port) + "/executor?action=activate"
-	if code, body := testcluster.Get(t, url); code != 401 || strings.TrimSpace(body) != `{"error":"unauthorized"}` {
+	if code, body := testcluster.Get(t, url); code != 401 || strings.TrimSpace(body) != `{"error":"unauthorized: send the cluster secret as \"Authorization: Bearer <secret>\" (--cluster-secret-file)"}` {
 		t.Fatalf("activate without the cluster secret: %d %s", code, body)
 	}
 	if listExecutors(c)["node-1"].Active {
@@ -214,7 +216,7 @@ func TestBadInput(t *testing.T) {
 		{"bad output", []string{"executor", "list", "-o", "yaml"}, 2, "bad --output"},
 		{"unreachable server", []string{"executor", "list", "--server", "http://127.0.0.1:1"}, 3, "cannot reach"},
 		{"unreachable database", []string{"executor", "serve", "--insecure", "--db", "mysql://root@127.0.0.1:1/x", "--port", "0"}, 3, "unreachable"},
-		{"bad dsn", []string{"web", "serve", "--insecure", "--db", "postgres://x"}, 2, "must start with mysql:// or sqlite://"},
+		{"bad dsn", []string{"web", "serve", "--insecure", "--db", "postgres://x"}, 2, "use mysql://user:pass@host:3306/dbname, user:pass@tcp(host:3306)/dbname or sqlite://"},
 		{"port in use", []string{"executor", "serve", "--insecure", "--db", c.DSN, "--port", strings.Split(a.Addr, ":")[1], "--port-file", ""}, 2, "already in use"},
 		{"bad label", []string{"executor", "serve", "--insecure", "--db", c.DSN, "--label", "novalue"}, 2, "bad --label"},
 		{"no auth configured", []string{"executor", "serve", "--db", c.DSN, "--port", "0"}, 2, "--cluster-secret-file"},

@@ -207,7 +207,11 @@ func (e *Executor) register(ctx context.Context) error {
 	}
 	e.renewLease(sent, offline)
 	e.lastBeat.Store(time.Now().UnixNano())
-	e.log.Info().Int64("executor_id", ex.ID).Str("name", ex.Name).Str("addr", ex.Addr()).Msg("registered inactive; activate with `crawlctl executor activate` or /executor?action=activate")
+	msg := "registered inactive; activate with `crawlctl executor activate` or /executor?action=activate"
+	if e.cfg.AutoActivate {
+		msg = "registered; activating it (solo)"
+	}
+	e.log.Info().Int64("executor_id", ex.ID).Str("name", ex.Name).Str("addr", ex.Addr()).Msg(msg)
 	return nil
 }
 

@@ -30,10 +30,17 @@ func (e *Executor) routes() http.Handler {
 	return mux
 }
 
-// The servlet answers compact JSON, as Azkaban's does.
+// The servlet answers compact JSON, as Azkaban's does, with <, > and &
+// as they are: its replies are read by people with curl.
 var (
-	writeJSON    = httpx.Writer{}.JSON
-	servletError = httpx.Writer{}.Error
+	writeJSON    = httpx.Writer{RawHTML: true}.JSON
+	servletError = httpx.Writer{RawHTML: true}.Error
+)
+
+// The servlet's 401 replies: they say what was wrong and how to fix it.
+const (
+	NoSecretReply    = `unauthorized: send the cluster secret as "Authorization: Bearer <secret>" (--cluster-secret-file)`
+	WrongSecretReply = `unauthorized: wrong cluster secret: this executor's --cluster-secret-file holds another one`
 )
 
 // servlet implements Azkaban's ExecutorServlet: action= as a query or form
@@ -46,9 +53,14 @@ func (e *Executor) servlet(w http.ResponseWriter, r *http.Request) {
 	action := r.Form.Get("action")
 	switch action {
 	case "execute", "cancel", "activate", "deactivate", "log", "refresh":
-		if !e.cfg.Insecure && !auth.SecretMatches(e.cfg.ClusterSecret, auth.BearerToken(r)) {
-			e.log.Warn().Str("action", action).Str("remote", r.RemoteAddr).Msg("servlet call without the cluster secret refused")
-			servletError(w, http.StatusUnauthorized, "unauthorized")
+		if presented := auth.BearerToken(r); !e.cfg.Insecure && !auth.SecretMatches(e.cfg.ClusterSecret, presented) {
+			if presented == "" {
+				e.log.Warn().Str("action", action).Str("remote", r.RemoteAddr).Msg("servlet call without the cluster secret refused")
+				servletError(w, http.StatusUnauthorized, NoSecretReply)
+			} else {
+				e.log.Warn().Str("action", action).Str("remote", r.RemoteAddr).Msg("servlet call with a wrong cluster secret refused: the caller's --cluster-secret-file differs from this executor's")
+				servletError(w, http.StatusUnauthorized, WrongSecretReply)
+			}
 			return
 		}
 	}

@@ -10,8 +10,12 @@ import (
 )
 
 // Writer writes JSON answers, each value indented by Indent ("" = compact,
-// as Azkaban's executor servlet answers).
-type Writer struct{ Indent string }
+// as Azkaban's executor servlet answers). RawHTML leaves <, > and & as they
+// are instead of escaping them (for answers people read with curl).
+type Writer struct {
+	Indent  string
+	RawHTML bool
+}
 
 // JSON answers code with v.
 func (jw Writer) JSON(w http.ResponseWriter, code int, v any) {
@@ -19,6 +23,7 @@ func (jw Writer) JSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", jw.Indent)
+	enc.SetEscapeHTML(!jw.RawHTML)
 	_ = enc.Encode(v)
 }
 

@@ -17,6 +17,10 @@ const (
 	EventStopped     = "STOPPED"
 	EventLost        = "LOST"
 	EventRemoved     = "REMOVED"
+	// EventSecretRefused: the executor refused a web server's cluster
+	// secret; EventSecretAccepted: it accepted one again.
+	EventSecretRefused  = "SECRET_REFUSED"
+	EventSecretAccepted = "SECRET_ACCEPTED"
 )
 
 // Executor statuses as shown to operators.
@@ -51,6 +55,11 @@ type Executor struct {
 	TLS bool
 	// Lease is the lease the executor granted itself at its last heartbeat.
 	Lease time.Duration
+	// SecretRefused says why the executor refused a web server's cluster
+	// secret ("" when the last call it got was accepted); no work is
+	// offered to it while set.
+	SecretRefused   string
+	SecretRefusedAt *time.Time
 }
 
 // Status is online, offline or stopped, judged by the database clock.
@@ -103,7 +112,8 @@ type ExecutorEvent struct {
 func (s *Store) executorColumns() string {
 	return `id, name, host, port, active, labels, max_flows, version, started_at, stopped_at, last_heartbeat,
   COALESCE(` + s.d.msSince("last_heartbeat") + `, -1), clock_skew_ms, running_flows, load1,
-  CASE WHEN stopped_at IS NOT NULL AND (started_at IS NULL OR stopped_at >= started_at) THEN 1 ELSE 0 END, tls, lease_ms`
+  CASE WHEN stopped_at IS NOT NULL AND (started_at IS NULL OR stopped_at >= started_at) THEN 1 ELSE 0 END, tls, lease_ms,
+  secret_refused_at, secret_refused`
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -113,11 +123,13 @@ func scanExecutor(r scanner) (*Executor, error) {
 		e                        Executor
 		labels                   string
 		started, stopped, beat   nullTime
+		refusedAt                nullTime
 		ageMs, skewMs, isStopped int64
 		leaseMs                  int64
 	)
 	if err := r.Scan(&e.ID, &e.Name, &e.Host, &e.Port, &e.Active, &labels, &e.MaxFlows, &e.Version,
-		&started, &stopped, &beat, &ageMs, &skewMs, &e.RunningFlows, &e.Load1, &isStopped, &e.TLS, &leaseMs); err != nil {
+		&started, &stopped, &beat, &ageMs, &skewMs, &e.RunningFlows, &e.Load1, &isStopped, &e.TLS, &leaseMs,
+		&refusedAt, &e.SecretRefused); err != nil {
 		return nil, err
 	}
 	e.Labels = map[string]string{}
@@ -132,6 +144,7 @@ func scanExecutor(r scanner) (*Executor, error) {
 	e.ClockSkew = time.Duration(skewMs) * time.Millisecond
 	e.Stopped = isStopped == 1
 	e.Lease = time.Duration(leaseMs) * time.Millisecond
+	e.SecretRefusedAt = refusedAt.ptr()
 	return &e, nil
 }
 
@@ -284,6 +297,49 @@ func (s *Store) SetExecutorActive(ctx context.Context, id int64, active bool, ac
 	return changed, err
 }
 
+// SetSecretRefused records that the executor refused a web server's cluster
+// secret (why: reason) and, when it had not been refused before, writes a
+// SECRET_REFUSED event. It reports whether the state changed.
+func (s *Store) SetSecretRefused(ctx context.Context, id int64, reason, actor string) (changed bool, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE executors SET secret_refused_at = "+s.d.now+", secret_refused = ? WHERE id = ? AND secret_refused_at IS NULL", reason, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			changed = true
+			return s.addEvent(ctx, tx, id, EventSecretRefused, actor, reason)
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE executors SET secret_refused = ? WHERE id = ?", reason, id)
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("record that executor %d refused the cluster secret: %w", id, err)
+	}
+	return changed, err
+}
+
+// ClearSecretRefused records that the executor accepted a web server's
+// cluster secret; a SECRET_ACCEPTED event is written when it had been
+// refused. It reports whether the state changed.
+func (s *Store) ClearSecretRefused(ctx context.Context, id int64, actor string) (changed bool, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE executors SET secret_refused_at = NULL, secret_refused = '' WHERE id = ? AND secret_refused_at IS NOT NULL", id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			changed = true
+			return s.addEvent(ctx, tx, id, EventSecretAccepted, actor, "accepted the cluster secret")
+		}
+		return nil
+	})
+	if err != nil {
+		err = fmt.Errorf("record that executor %d accepted the cluster secret: %w", id, err)
+	}
+	return changed, err
+}
+
 // MarkExecutorStopped records a clean shutdown: inactive, stopped_at set, a
 // STOPPED event. It returns ErrNotFound, recording nothing, when the row is
 // gone (the executor was removed while it ran).
@@ -352,7 +408,7 @@ func (s *Store) DeleteExecutor(ctx context.Context, id int64, offlineAfter time.
 			return err
 		}
 		if e.Status(offlineAfter) == StatusOnline {
-			return fmt.Errorf("executor %d (%s) is online; stop it first: %w", id, e.Addr(), ErrConflict)
+			return fmt.Errorf("executor %d (%s) is online; stop it first (SIGTERM, or scripts/shutdown-exec.sh) or wait until it is offline: %w", id, e.Addr(), ErrConflict)
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM executors WHERE id = ?", id); err != nil {
 			return fmt.Errorf("delete executor %d: %w", id, err)

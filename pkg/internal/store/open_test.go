@@ -20,7 +20,7 @@ func TestOpenRefusesWhatItCannotUse(t *testing.T) {
 		says string
 	}{
 		{"", "no database configured"},
-		{"postgres://u:s3cret@h/db", "must start with mysql:// or sqlite://"},
+		{"postgres://u:s3cret@h/db", "use mysql://user:pass@host:3306/dbname"},
 		{"mysql://u:s3cret@h:3306", "no database name"},
 		{"mysql://u:s3cret@h:3306/db?timeout=soon", "bad --db"},
 		{"mysql://u:s3cret@h:bad/db", "bad --db"},
@@ -50,7 +50,7 @@ func TestRedact(t *testing.T) {
 	for dsn, want := range map[string]string{
 		"mysql://crawl:s3cret@db:3306/crawlctl?tls=true": "mysql://crawl:xxxxx@db:3306/crawlctl?tls=true",
 		"mysql://crawl@db:3306/crawlctl":                 "mysql://crawl@db:3306/crawlctl",
-		"mysql://crawl:s3%@db/crawlctl":                  "mysql://***@db/crawlctl", // not a URL
+		"mysql://crawl:s3%@db/crawlctl":                  "mysql://crawl:xxxxx@db/crawlctl", // not a URL, still hidden
 		"sqlite:///var/lib/crawlctl/crawlctl.db":         "sqlite:///var/lib/crawlctl/crawlctl.db",
 	} {
 		if got := store.Redact(dsn); got != want {

@@ -137,6 +137,7 @@ ON CONFLICT (execution_id, exec_attempt, job) DO UPDATE SET type = excluded.type
 // Open connects to the database named by dsn:
 //
 //	mysql://user:pass@host:port/dbname[?param=value...]   (any go-sql-driver/mysql parameter, e.g. tls=true)
+//	user:pass@tcp(host:port)/dbname[?param=value...]      (go-sql-driver/mysql's own form)
 //	sqlite:///absolute/path/file.db  or  sqlite://relative/path.db
 //
 // It checks that the server answers but not the schema (see CheckSchema).
@@ -179,47 +180,15 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 func parseDSN(dsn string) (driver, source string, d dialect, err error) {
 	switch {
 	case strings.HasPrefix(dsn, "mysql://"):
-		u, perr := url.Parse(dsn)
-		if perr != nil {
-			// Not perr itself: it quotes the DSN, password and all.
-			var ue *url.Error
-			if errors.As(perr, &ue) {
-				perr = ue.Err
-			}
-			return "", "", d, fmt.Errorf("bad --db %q: %v", Redact(dsn), perr)
+		cfg, err := parseMySQLURL(dsn)
+		if err != nil {
+			return "", "", d, err
 		}
-		if strings.Trim(u.Path, "/") == "" {
-			return "", "", d, fmt.Errorf("bad --db %q: no database name (mysql://user:pass@host:3306/crawlctl)", Redact(dsn))
-		}
-		q := u.Query()
-		netAddr := "tcp(" + u.Host + ")"
-		if u.Port() == "" {
-			netAddr = "tcp(" + u.Host + ":3306)"
-		}
-		if sock := q.Get("socket"); sock != "" {
-			netAddr = "unix(" + sock + ")"
-			q.Del("socket")
-		}
-		// Build the driver's own DSN so every go-sql-driver/mysql parameter
-		// (tls, readTimeout, ...) keeps its documented meaning.
-		pass, _ := u.User.Password()
-		cfg, perr := mysql.ParseDSN(u.User.Username() + ":" + pass + "@" + netAddr + u.EscapedPath() + "?" + q.Encode())
-		if perr != nil {
-			return "", "", d, fmt.Errorf("bad --db %q: %v", Redact(dsn), perr)
-		}
-		cfg.ParseTime = true
-		cfg.Loc = time.UTC
-		// Client-side placeholders: one round trip per statement instead of
-		// prepare + execute + close (utf8mb4 connections make this safe).
-		if q.Get("interpolateParams") == "" {
-			cfg.InterpolateParams = true
-		}
-		if cfg.Params == nil {
-			cfg.Params = map[string]string{}
-		}
-		cfg.Params["time_zone"] = "'+00:00'"
-		if q.Get("timeout") == "" {
-			cfg.Timeout = 5 * time.Second
+		return "mysql", cfg.FormatDSN(), mysqlDialect, nil
+	case driverForm(dsn) >= 0:
+		cfg, err := parseDriverDSN(dsn)
+		if err != nil {
+			return "", "", d, err
 		}
 		return "mysql", cfg.FormatDSN(), mysqlDialect, nil
 	case strings.HasPrefix(dsn, "sqlite://"):
@@ -238,23 +207,134 @@ func parseDSN(dsn string) (driver, source string, d dialect, err error) {
 	case dsn == "":
 		return "", "", d, errors.New("no database configured: set --db or CRAWLCTL_DB (mysql://user:pass@host:3306/crawlctl or sqlite:///path/crawlctl.db)")
 	default:
-		return "", "", d, fmt.Errorf("bad --db %q: must start with mysql:// or sqlite://", Redact(dsn))
+		return "", "", d, fmt.Errorf("bad --db %q: use mysql://user:pass@host:3306/dbname, user:pass@tcp(host:3306)/dbname or sqlite:///path/file.db", Redact(dsn))
 	}
 }
 
-// Redact hides the password of a DSN.
-func Redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		if i := strings.Index(dsn, "@"); i > 0 && strings.HasPrefix(dsn, "mysql://") {
-			return "mysql://***@" + dsn[i+1:]
+// badPassword says how to write a password with special characters; it never
+// repeats any part of the password.
+const badPassword = "the user or password is not percent-encoded correctly: write special characters as %XX (% as %25, @ as %40, : as %3A, / as %2F, # as %23, ? as %3F)"
+
+// parseMySQLURL reads mysql://user:pass@host:port/dbname?params. The user
+// information ends at the last '@', so a password with an unencoded '/', ':'
+// or '#' is still read whole, and no error ever shows a piece of it.
+func parseMySQLURL(dsn string) (*mysql.Config, error) {
+	rest := strings.TrimPrefix(dsn, "mysql://")
+	var user, pass string
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		u, p, _ := strings.Cut(rest[:at], ":")
+		var e1, e2 error
+		user, e1 = url.PathUnescape(u)
+		pass, e2 = url.PathUnescape(p)
+		if e1 != nil || e2 != nil {
+			return nil, fmt.Errorf("bad --db %q: %s", Redact(dsn), badPassword)
 		}
+		rest = rest[at+1:]
+	}
+	u, err := url.Parse("mysql://" + rest)
+	if err != nil {
+		return nil, fmt.Errorf("bad --db %q: %v (%s)", Redact(dsn), err, "special characters in the password must be percent-encoded")
+	}
+	q := u.Query()
+	netAddr := "tcp(" + u.Host + ")"
+	if u.Port() == "" {
+		netAddr = "tcp(" + u.Host + ":3306)"
+	}
+	if sock := q.Get("socket"); sock != "" {
+		netAddr = "unix(" + sock + ")"
+		q.Del("socket")
+	}
+	if strings.Trim(u.Path, "/") == "" {
+		return nil, fmt.Errorf("bad --db %q: no database name (mysql://user:pass@host:3306/crawlctl)", Redact(dsn))
+	}
+	// Let the driver read the parameters so every go-sql-driver/mysql
+	// parameter (tls, readTimeout, ...) keeps its documented meaning; the
+	// credentials are set afterwards and never pass through its parser.
+	cfg, err := mysql.ParseDSN(netAddr + u.EscapedPath() + "?" + q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("bad --db %q: %v", Redact(dsn), err)
+	}
+	if cfg.DBName == "" {
+		return nil, fmt.Errorf("bad --db %q: no database name (mysql://user:pass@host:3306/crawlctl)", Redact(dsn))
+	}
+	cfg.User, cfg.Passwd = user, pass
+	mysqlDefaults(cfg, q)
+	return cfg, nil
+}
+
+// driverForm returns where "@tcp(" or "@unix(" starts in a go-sql-driver/mysql
+// DSN (user:pass@tcp(host:3306)/dbname), or -1.
+func driverForm(dsn string) int {
+	if strings.Contains(dsn, "://") {
+		return -1
+	}
+	if i := strings.LastIndex(dsn, "@tcp("); i >= 0 {
+		return i
+	}
+	return strings.LastIndex(dsn, "@unix(")
+}
+
+// parseDriverDSN reads the go-sql-driver/mysql form operators paste from
+// other tools: user:pass@tcp(host:3306)/dbname?params.
+func parseDriverDSN(dsn string) (*mysql.Config, error) {
+	at := driverForm(dsn)
+	user, pass, _ := strings.Cut(dsn[:at], ":")
+	cfg, err := mysql.ParseDSN(dsn[at+1:])
+	if err != nil {
+		return nil, fmt.Errorf("bad --db %q: %v", Redact(dsn), err)
+	}
+	if cfg.DBName == "" {
+		return nil, fmt.Errorf("bad --db %q: no database name (user:pass@tcp(host:3306)/crawlctl)", Redact(dsn))
+	}
+	cfg.User, cfg.Passwd = user, pass
+	q := url.Values{}
+	if _, query, ok := strings.Cut(dsn[at:], "?"); ok {
+		q, _ = url.ParseQuery(query)
+	}
+	mysqlDefaults(cfg, q)
+	return cfg, nil
+}
+
+// mysqlDefaults sets what crawlctl needs of every MySQL connection, and the
+// defaults of parameters the DSN (whose query is q) did not set.
+func mysqlDefaults(cfg *mysql.Config, q url.Values) {
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	// Client-side placeholders: one round trip per statement instead of
+	// prepare + execute + close (utf8mb4 connections make this safe).
+	if q.Get("interpolateParams") == "" {
+		cfg.InterpolateParams = true
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["time_zone"] = "'+00:00'"
+	if q.Get("timeout") == "" {
+		cfg.Timeout = 5 * time.Second
+	}
+}
+
+// Redact hides the password of a DSN (mysql://user:pass@host/db or
+// user:pass@tcp(host)/db): everything between the user's ':' and the '@'
+// that starts the address becomes xxxxx.
+func Redact(dsn string) string {
+	at := driverForm(dsn)
+	if at < 0 {
+		at = strings.LastIndex(dsn, "@")
+	}
+	if at < 0 {
 		return dsn
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	head := dsn[:at]
+	scheme := ""
+	if i := strings.Index(head, "://"); i >= 0 {
+		scheme, head = head[:i+3], head[i+3:]
 	}
-	return u.String()
+	user, _, hasPass := strings.Cut(head, ":")
+	if !hasPass {
+		return dsn
+	}
+	return scheme + user + ":xxxxx" + dsn[at:]
 }
 
 // txRetry is how a transaction the database chose as a deadlock victim is

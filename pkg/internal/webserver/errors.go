@@ -3,6 +3,7 @@ package webserver
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
@@ -39,7 +40,8 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 		writeError(w, code, "internal error")
 		return
 	}
-	body := api.Error{Error: err.Error()}
+	// The sentence says what is in the way; the kind of error is the status.
+	body := api.Error{Error: strings.TrimSuffix(err.Error(), ": "+store.ErrConflict.Error())}
 	var re *RefError
 	if errors.As(err, &re) {
 		body.Candidates = re.Candidates

@@ -18,6 +18,7 @@ func (s *Server) view(e *store.Executor) api.Executor {
 		ID: e.ID, Name: e.Name, Host: e.Host, Port: e.Port, Active: e.Active, Status: e.Status(s.cfg.OfflineAfter),
 		RunningFlows: e.RunningFlows, MaxFlows: e.MaxFlows, LastHeartbeat: e.LastHeartbeat, HeartbeatAgeMs: e.HeartbeatAge.Milliseconds(),
 		ClockSkewMs: e.ClockSkew.Milliseconds(), Version: e.Version, Labels: e.Labels, StartedAt: e.StartedAt, StoppedAt: e.StoppedAt, Load1: e.Load1, TLS: e.TLS,
+		SecretRefused: e.SecretRefused, StatusNote: statusNote(e),
 	}
 }
 
@@ -168,4 +169,12 @@ func (s *Server) removeExecutor(w http.ResponseWriter, r *http.Request) {
 	}
 	s.disp.ExecutorsChanged()
 	writeJSON(w, http.StatusOK, s.view(e))
+}
+
+// statusNote is what qualifies an executor's status in listings.
+func statusNote(e *store.Executor) string {
+	if e.SecretRefused != "" {
+		return "secret mismatch"
+	}
+	return ""
 }
