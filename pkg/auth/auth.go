@@ -55,7 +55,29 @@ func HashPassword(pw string) (string, error) {
 
 // CheckPassword compares a password with its hash in constant time.
 func CheckPassword(hash, pw string) bool {
-	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
+	return compareHash([]byte(hash), []byte(pw)) == nil
+}
+
+// dummyHash is the bcrypt hash, at bcrypt.DefaultCost, of a random password
+// nobody knows. A login for an unknown user is checked against it, so that
+// it takes as long as one for a real user and timing does not tell which
+// users exist.
+const dummyHash = "$2a$10$NEQ29EEJfXuVPMXG414Z4e4/T.9q0QsJHNP8m6HIe2RQxewgcZgsy"
+
+// compareHash is bcrypt's comparison (a variable so that tests can count
+// the comparisons made).
+var compareHash = bcrypt.CompareHashAndPassword
+
+// CheckLogin reports whether pw is the password of a user whose stored hash
+// is hash; found says whether the user exists. An unknown user's login costs
+// one bcrypt comparison too, against a fixed dummy hash of the same cost,
+// and always fails.
+func CheckLogin(found bool, hash, pw string) bool {
+	if !found {
+		_ = compareHash([]byte(dummyHash), []byte(pw))
+		return false
+	}
+	return CheckPassword(hash, pw)
 }
 
 // tokenPrefix marks crawlctl tokens so secret scanners can find leaked ones.

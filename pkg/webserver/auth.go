@@ -97,7 +97,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	if u == nil || !auth.CheckPassword(hash, req.Password) {
+	if !auth.CheckLogin(u != nil, hash, req.Password) {
 		s.logins.Fail(key)
 		s.log.Warn().Str("user", req.User).Str("remote", host).Msg("failed login")
 		writeError(w, http.StatusUnauthorized, "unauthorized: wrong user name or password")
