@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -191,48 +190,38 @@ func Authenticate(ctx context.Context, st *store.Store, token string) (Identity,
 	return Identity{User: u.Name, Role: u.Role}, nil
 }
 
-// Limiter slows down password guessing: after Max failures for a key within
-// Window, further attempts are refused until the window passes.
+// Limiter slows down password guessing: after Max failed logins of one
+// user from one address within Window, further attempts are refused until
+// the oldest of them is Window old. The failures are kept in the database,
+// so the limit holds across every web server and across restarts.
 type Limiter struct {
 	Max    int
 	Window time.Duration
-	mu     sync.Mutex
-	fails  map[string][]time.Time
+	st     *store.Store
 }
 
-// NewLimiter allows max failures per key per window.
-func NewLimiter(max int, window time.Duration) *Limiter {
-	return &Limiter{Max: max, Window: window, fails: map[string][]time.Time{}}
+// NewLimiter allows max failures per user and address per window.
+func NewLimiter(st *store.Store, max int, window time.Duration) *Limiter {
+	return &Limiter{Max: max, Window: window, st: st}
 }
 
-// Blocked reports whether key must wait, and how long.
-func (l *Limiter) Blocked(key string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	recent := l.fails[key][:0]
-	for _, t := range l.fails[key] {
-		if now.Sub(t) < l.Window {
-			recent = append(recent, t)
-		}
+// Blocked reports whether user must wait before trying again from remote,
+// and how long.
+func (l *Limiter) Blocked(ctx context.Context, remote, user string) (bool, time.Duration, error) {
+	ages, err := l.st.RecentLoginFailures(ctx, remote, user, l.Window)
+	if err != nil || len(ages) < l.Max {
+		return false, 0, err
 	}
-	l.fails[key] = recent
-	if len(recent) >= l.Max {
-		return true, l.Window - now.Sub(recent[0])
-	}
-	return false, 0
+	// Allowed again once all but Max-1 of them have left the window.
+	return true, max(l.Window-ages[len(ages)-l.Max], 0), nil
 }
 
-// Fail records a failed attempt for key.
-func (l *Limiter) Fail(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.fails[key] = append(l.fails[key], time.Now())
+// Fail records a failed login.
+func (l *Limiter) Fail(ctx context.Context, remote, user string) error {
+	return l.st.AddLoginFailure(ctx, remote, user, l.Window)
 }
 
-// Reset forgets key's failures after a success.
-func (l *Limiter) Reset(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.fails, key)
+// Reset forgets the failures of user from remote after a success.
+func (l *Limiter) Reset(ctx context.Context, remote, user string) error {
+	return l.st.ClearLoginFailures(ctx, remote, user)
 }

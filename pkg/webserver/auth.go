@@ -86,8 +86,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	key := host + "|" + req.User
-	if blocked, wait := s.logins.Blocked(key); blocked {
+	blocked, wait, err := s.logins.Blocked(r.Context(), host, req.User)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	if blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed logins: try again in %s", wait.Round(time.Second)))
 		return
@@ -98,12 +102,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !auth.CheckLogin(u != nil, hash, req.Password) {
-		s.logins.Fail(key)
+		if err := s.logins.Fail(r.Context(), host, req.User); err != nil {
+			s.storeError(w, err)
+			return
+		}
 		s.log.Warn().Str("user", req.User).Str("remote", host).Msg("failed login")
 		writeError(w, http.StatusUnauthorized, "unauthorized: wrong user name or password")
 		return
 	}
-	s.logins.Reset(key)
+	if err := s.logins.Reset(r.Context(), host, req.User); err != nil {
+		s.storeError(w, err)
+		return
+	}
 	ttl, err := parseExpiry(req.ExpiresIn, 30*24*time.Hour)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())

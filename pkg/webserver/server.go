@@ -60,7 +60,7 @@ func New(cfg Config, st *store.Store, disp *dispatch.Dispatcher, metrics http.Ha
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = cfg.ExecutorTLS
 	return &Server{cfg: cfg, store: st, disp: disp, metrics: metrics, log: log,
-		executor: &http.Client{Timeout: cfg.ExecutorTimeout, Transport: tr}, logins: auth.NewLimiter(5, time.Minute)}
+		executor: &http.Client{Timeout: cfg.ExecutorTimeout, Transport: tr}, logins: auth.NewLimiter(st, 5, time.Minute)}
 }
 
 // Handler returns the HTTP handler with every route.
