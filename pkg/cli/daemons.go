@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -371,6 +372,14 @@ removed.
 					return usageErr("bad --label %q: use key=value", l)
 				}
 				cfg.Labels[k] = v
+			}
+			for flag, v := range map[string]string{"--name": cfg.Name, "--host": cfg.Host} {
+				if len(v) > store.MaxName {
+					return usageErr("%s is %d bytes long; the limit is %d", flag, len(v), store.MaxName)
+				}
+			}
+			if b, _ := json.Marshal(cfg.Labels); len(b) > store.MaxText {
+				return usageErr("--label: the labels take %d bytes as JSON; the limit is %d (64 KiB)", len(b), store.MaxText)
 			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()

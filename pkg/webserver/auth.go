@@ -259,6 +259,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	if req.Name == "" {
 		req.Name = "api token"
 	}
+	if len(req.Name) > store.MaxName {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("token name too long: %d bytes, the limit is %d", len(req.Name), store.MaxName))
+		return
+	}
 	s.issueToken(w, r, user, req.Name, ttl)
 }
 

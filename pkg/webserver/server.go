@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -150,7 +151,9 @@ func actor(r *http.Request) string {
 		return id.User
 	}
 	if u := r.Header.Get("X-Crawlctl-User"); u != "" {
-		return u + " (unauthenticated)"
+		// Whatever the client claims must fit where actors are stored.
+		const mark = " (unauthenticated)"
+		return strings.ToValidUTF8(clip(u, store.MaxName-len(mark)), "") + mark
 	}
 	return "api " + r.RemoteAddr
 }
@@ -181,7 +184,16 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, http.StatusConflict, err.Error())
 	default:
+		// The detail (a driver's message, say) is for the log only.
 		s.log.Error().Err(err).Msg("request failed")
-		writeError(w, http.StatusInternalServerError, "server error: "+err.Error())
+		writeError(w, http.StatusInternalServerError, "internal error (the web server's log has the detail)")
 	}
+}
+
+// clip cuts s to at most n bytes.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
