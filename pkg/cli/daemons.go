@@ -233,8 +233,7 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 	disp.OnAssign = func(d time.Duration) { m.DispatchLatency.Observe(d.Seconds()) }
 	disp.OnNudge = func(outcome string) { m.Dispatched.WithLabelValues(outcome).Inc() }
 	srv := &http.Server{
-		Handler: webserver.New(webserver.Config{OfflineAfter: o.offlineAfter, Limits: o.limits, Insecure: o.security.insecure,
-			ClusterSecret: o.security.secret, ExecutorTLS: o.executorTLS}, st, disp, m.Handler(), log).Handler(),
+		Handler:           webserver.New(webserver.Config{OfflineAfter: o.offlineAfter, Limits: o.limits, Insecure: o.security.insecure}, st, disp, m.Handler(), log).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Minute, // a 200 MiB upload on a slow link
 		WriteTimeout:      2 * time.Minute,

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -185,23 +184,10 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	if ex.Status == store.ExecKilling && ex.ExecutorAddr != "" {
-		// The database already says KILLING; this call only makes it faster.
-		scheme := "http"
-		if ex.ExecutorTLS {
-			scheme = "https"
-		}
-		u := url.URL{Scheme: scheme, Host: ex.ExecutorAddr, Path: "/executor",
-			RawQuery: url.Values{"action": {"cancel"}, "execid": {strconv.FormatInt(id, 10)}, "user": {actor(r)}}.Encode()}
-		req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, u.String(), nil)
-		if s.cfg.ClusterSecret != "" {
-			req.Header.Set("Authorization", "Bearer "+s.cfg.ClusterSecret)
-		}
-		if resp, err := s.executor.Do(req); err != nil {
-			s.log.Warn().Err(err).Int64("execution", id).Msg("cancel nudge failed; the executor's poll will see KILLING")
-		} else {
-			resp.Body.Close()
-		}
+	if ex.Status == store.ExecKilling && ex.ExecutorAddr != "" && s.disp != nil {
+		// The database already says KILLING; telling the executor only
+		// makes it faster, so the answer does not wait for it.
+		s.disp.TellCancel(ex, actor(r))
 	}
 	writeJSON(w, http.StatusOK, ex)
 }

@@ -6,7 +6,6 @@ package webserver
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -24,26 +23,19 @@ import (
 // Config is the web server's settings.
 type Config struct {
 	// Insecure turns authentication off: every request may do everything.
-	Insecure bool
-	// ClusterSecret authenticates the web server to executors.
-	ClusterSecret string
-	// ExecutorCAs, if set, are the CAs trusted for executors serving TLS.
-	ExecutorTLS  *tls.Config
+	Insecure     bool
 	OfflineAfter time.Duration
 	Limits       flow.Limits
-	// ExecutorTimeout bounds HTTP calls to executors (cancel nudges).
-	ExecutorTimeout time.Duration
 }
 
 // Server serves the REST API.
 type Server struct {
-	cfg      Config
-	store    *store.Store
-	disp     *dispatch.Dispatcher
-	log      zerolog.Logger
-	executor *http.Client
-	metrics  http.Handler
-	logins   *auth.Limiter
+	cfg     Config
+	store   *store.Store
+	disp    *dispatch.Dispatcher
+	log     zerolog.Logger
+	metrics http.Handler
+	logins  *auth.Limiter
 }
 
 // New builds a server; disp may be nil (no dispatching from this process),
@@ -55,13 +47,7 @@ func New(cfg Config, st *store.Store, disp *dispatch.Dispatcher, metrics http.Ha
 	if cfg.Limits == (flow.Limits{}) {
 		cfg.Limits = flow.DefaultLimits()
 	}
-	if cfg.ExecutorTimeout <= 0 {
-		cfg.ExecutorTimeout = 5 * time.Second
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = cfg.ExecutorTLS
-	return &Server{cfg: cfg, store: st, disp: disp, metrics: metrics, log: log,
-		executor: &http.Client{Timeout: cfg.ExecutorTimeout, Transport: tr}, logins: auth.NewLimiter(st, 5, time.Minute)}
+	return &Server{cfg: cfg, store: st, disp: disp, metrics: metrics, log: log, logins: auth.NewLimiter(st, 5, time.Minute)}
 }
 
 // Handler returns the HTTP handler with every route.
