@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -117,8 +118,8 @@ func SecretMatches(secret, presented string) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
-// LoadSecret reads the cluster secret from a file (first line, trimmed) or
-// returns value when no file is given. A file readable by others is refused.
+// LoadSecret reads the cluster secret from a file (see ReadSecretFile) or
+// returns value when no file is given.
 func LoadSecret(file, value string) (string, error) {
 	if file == "" {
 		v := strings.TrimSpace(value)
@@ -127,22 +128,42 @@ func LoadSecret(file, value string) (string, error) {
 		}
 		return v, nil
 	}
-	fi, err := os.Stat(file)
+	s, err := ReadSecretFile(file, "cluster secret file")
 	if err != nil {
-		return "", fmt.Errorf("cluster secret file: %w", err)
+		return "", err
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("cluster secret file %s is readable by group or others (mode %v): chmod 600 it", file, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("cluster secret file: %w", err)
-	}
-	s := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
 	if len(s) < 16 {
 		return "", fmt.Errorf("cluster secret in %s is shorter than 16 characters", file)
 	}
 	return s, nil
+}
+
+// ReadSecretFile returns the first line, trimmed, of a file holding a
+// secret; what names it in errors. The file must be readable by nobody but
+// its owner and, at most, the group this process runs as (a service's own
+// group, or a Kubernetes pod's fsGroup, which the kubelet gives read access
+// to mounted secrets): a file readable by others, or by another group, is
+// refused.
+func ReadSecretFile(file, what string) (string, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o007 != 0 || (perm&0o070 != 0 && !ownGroup(fi)) {
+		return "", fmt.Errorf("%s %s is readable by others or by another group than this process's (mode %v): chmod 600 it", what, file, perm)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]), nil
+}
+
+// ownGroup reports whether a file belongs to this process's group.
+func ownGroup(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Gid) == os.Getegid()
 }
 
 // NewSecret returns a random cluster secret.

@@ -24,6 +24,10 @@ func TestLoadSecret(t *testing.T) {
 	}{
 		{good, "", "0123456789abcdefXYZ", ""},
 		{write("open", "0123456789abcdefXYZ\n", 0o644), "", "", "chmod 600"},
+		{write("others", "0123456789abcdefXYZ\n", 0o604), "", "", "chmod 600"},
+		// Readable by the group of this process (a pod's fsGroup, a
+		// service's group): accepted.
+		{write("group", "0123456789abcdefXYZ\n", 0o640), "", "0123456789abcdefXYZ", ""},
 		{write("short", "short\n", 0o600), "", "", "shorter than 16"},
 		{filepath.Join(dir, "missing"), "", "", "no such file"},
 		{"", "  from-the-environment-0123  ", "from-the-environment-0123", ""},

@@ -21,6 +21,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/executor"
 	"github.com/crawlctl/crawlctl/pkg/flow"
 	"github.com/crawlctl/crawlctl/pkg/metrics"
+	"github.com/crawlctl/crawlctl/pkg/runner"
 	"github.com/crawlctl/crawlctl/pkg/schedule"
 	"github.com/crawlctl/crawlctl/pkg/store"
 	"github.com/crawlctl/crawlctl/pkg/webserver"
@@ -49,7 +50,11 @@ func newLogger(g *globals, w io.Writer) (zerolog.Logger, error) {
 }
 
 // openStore opens the database and checks its schema for a daemon.
-func openStore(ctx context.Context, dsn string, needSchema bool) (*store.Store, error) {
+func openStore(ctx context.Context, db dbSetting, needSchema bool) (*store.Store, error) {
+	dsn, err := db.resolve()
+	if err != nil {
+		return nil, err
+	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "no database configured") || strings.HasPrefix(err.Error(), "bad --db") {
@@ -70,7 +75,7 @@ func openStore(ctx context.Context, dsn string, needSchema bool) (*store.Store, 
 }
 
 func newMigrateCmd(g *globals) *cobra.Command {
-	var dsn string
+	var db dbSetting
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Create or upgrade the database schema (talks to the database directly)",
@@ -80,13 +85,13 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
   crawlctl migrate up --db mysql://crawlctl:secret@db:3306/crawlctl
   crawlctl migrate status --db sqlite:///var/lib/crawlctl/crawlctl.db`,
 	}
-	cmd.PersistentFlags().StringVar(&dsn, "db", "", "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db (env CRAWLCTL_DB)")
+	db.flags(cmd.PersistentFlags(), "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db (env CRAWLCTL_DB)")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "up",
 		Short: "Apply every pending migration",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(cmd.Context(), dsn, false)
+			st, err := openStore(cmd.Context(), db, false)
 			if err != nil {
 				return err
 			}
@@ -115,7 +120,7 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
 		Short: "Show the schema version and pending migrations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(cmd.Context(), dsn, false)
+			st, err := openStore(cmd.Context(), db, false)
 			if err != nil {
 				return err
 			}
@@ -143,7 +148,7 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
 func newWebCmd(g *globals) *cobra.Command {
 	web := &cobra.Command{Use: "web", Short: "The web server daemon: REST API, dispatcher, reaper"}
 	var (
-		dsn          string
+		db           dbSetting
 		listen       string
 		offlineAfter time.Duration
 		claimTimeout time.Duration
@@ -172,13 +177,14 @@ web servers may run against one database.
 			if err := sec.resolve("web serve"); err != nil {
 				return err
 			}
+			forgetSecretEnv()
 			execTLS, err := caPool(executorCA)
 			if err != nil {
 				return err
 			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
-			st, err := openStore(ctx, dsn, true)
+			st, err := openStore(ctx, db, true)
 			if err != nil {
 				return err
 			}
@@ -199,7 +205,7 @@ web servers may run against one database.
 		},
 	}
 	f := serve.Flags()
-	f.StringVar(&dsn, "db", "", "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db")
+	db.flags(f, "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db")
 	f.StringVar(&listen, "listen", defaultWebPort, "address to serve HTTP on")
 	f.DurationVar(&offlineAfter, "offline-after", 30*time.Second, "an executor whose heartbeat is older than this is offline (database clock) and its flows run elsewhere; recorded in the database, and executors kill their own jobs after 2/3 of it without a heartbeat (their lease)")
 	f.DurationVar(&claimTimeout, "claim-timeout", 15*time.Second, "re-queue a dispatched flow its executor has not claimed after this long")
@@ -328,7 +334,7 @@ and lists the candidates.`,
 func newExecutorServeCmd(g *globals) *cobra.Command {
 	hostname, _ := os.Hostname()
 	var (
-		dsn    string
+		db     dbSetting
 		cfg    executor.Config
 		labels []string
 		sec    security
@@ -363,6 +369,10 @@ removed.
 			if err := sec.resolve("executor serve"); err != nil {
 				return err
 			}
+			forgetSecretEnv()
+			if err := runner.CheckEnvPatterns(cfg.JobEnvPass); err != nil {
+				return usageErr("--job-env-pass: %v", err)
+			}
 			cfg.ClusterSecret, cfg.Insecure, cfg.TLSCert, cfg.TLSKey = sec.secret, sec.insecure, sec.tlsCert, sec.tlsKey
 			cfg.Labels = map[string]string{}
 			for _, l := range labels {
@@ -382,7 +392,7 @@ removed.
 			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
-			st, err := openStore(ctx, dsn, true)
+			st, err := openStore(ctx, db, true)
 			if err != nil {
 				return err
 			}
@@ -398,7 +408,7 @@ removed.
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dsn, "db", "", "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db")
+	db.flags(f, "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db")
 	f.StringVar(&cfg.Host, "host", hostname, "host name other nodes use to reach this executor")
 	f.StringVar(&cfg.Bind, "bind", "", "address to listen on (default: all interfaces)")
 	f.IntVar(&cfg.Port, "port", defaultExecPort, "port to listen on; 0 picks a free one (see --port-file)")
@@ -410,6 +420,7 @@ removed.
 	f.DurationVar(&cfg.Heartbeat, "heartbeat", 5*time.Second, "heartbeat interval")
 	f.DurationVar(&cfg.Poll, "poll", time.Second, "how often to look in the database for work and cancels (covers lost HTTP nudges)")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 10*time.Minute, "on SIGTERM, how long running flows may finish before they are killed")
+	jobEnvPassFlag(f, &cfg.JobEnvPass)
 	sec.flags(f)
 	f.DurationVar(&cfg.ClockOffset, "clock-offset", 0, "shift the clock this executor reports (to rehearse clock skew)")
 	_ = f.MarkHidden("clock-offset")

@@ -15,6 +15,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/client"
 	"github.com/crawlctl/crawlctl/pkg/executor"
 	"github.com/crawlctl/crawlctl/pkg/flow"
+	"github.com/crawlctl/crawlctl/pkg/runner"
 	"github.com/crawlctl/crawlctl/pkg/store"
 )
 
@@ -24,6 +25,7 @@ func newSoloCmd(g *globals) *cobra.Command {
 		listen       string
 		execPort     int
 		drainTimeout time.Duration
+		jobEnvPass   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "solo",
@@ -42,13 +44,17 @@ for --drain-timeout).
 			if err != nil {
 				return err
 			}
+			forgetSecretEnv()
+			if err := runner.CheckEnvPatterns(jobEnvPass); err != nil {
+				return usageErr("--job-env-pass: %v", err)
+			}
 			if err := os.MkdirAll(dataDir, 0o755); err != nil {
 				return usageErr("--data-dir: %v", err)
 			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
 			dsn := "sqlite://" + filepath.Join(dataDir, "crawlctl.db")
-			st, err := openStore(ctx, dsn, false)
+			st, err := openStore(ctx, dbSetting{dsn: dsn}, false)
 			if err != nil {
 				return err
 			}
@@ -73,7 +79,7 @@ for --drain-timeout).
 				ClusterSecret: sec.secret,
 				Host:          "127.0.0.1", Bind: "127.0.0.1", Port: execPort, Name: "solo",
 				PortFile: filepath.Join(dataDir, "executor.port"), WorkDir: filepath.Join(dataDir, "executor"),
-				Heartbeat: 2 * time.Second, Poll: time.Second, DrainTimeout: drainTimeout, AutoActivate: true,
+				Heartbeat: 2 * time.Second, Poll: time.Second, DrainTimeout: drainTimeout, AutoActivate: true, JobEnvPass: jobEnvPass,
 			}, st, log.With().Str("component", "executor").Logger())
 			if err := ex.Start(ctx); err != nil {
 				ln.Close()
@@ -109,6 +115,7 @@ Stop with Ctrl-C.
 	f.StringVar(&listen, "listen", "127.0.0.1:8081", "address of the web server (loopback only by default; the API needs a token either way)")
 	f.IntVar(&execPort, "executor-port", 0, "port of the embedded executor (0 picks a free one)")
 	f.DurationVar(&drainTimeout, "drain-timeout", time.Minute, "on Ctrl-C, how long running flows may finish before they are killed")
+	jobEnvPassFlag(f, &jobEnvPass)
 	return cmd
 }
 

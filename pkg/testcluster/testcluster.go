@@ -468,14 +468,36 @@ func (c *Cluster) httpClient() *http.Client {
 // (e.g. "--host", "127.0.0.2" to advertise another address than it binds).
 func (c *Cluster) StartExecutor(name string, extra ...string) *Proc {
 	c.t.Helper()
+	return c.StartExecutorWith(name, ExecutorOptions{}, extra...)
+}
+
+// ExecutorOptions change how StartExecutorWith starts an executor.
+type ExecutorOptions struct {
+	// Env is added to the executor's environment.
+	Env []string
+	// NoDBFlag and NoSecretFlag leave out --db and --cluster-secret-file:
+	// the test gives them another way (CRAWLCTL_DB or --db-file,
+	// CRAWLCTL_CLUSTER_SECRET).
+	NoDBFlag, NoSecretFlag bool
+}
+
+// StartExecutorWith is StartExecutor with options.
+func (c *Cluster) StartExecutorWith(name string, o ExecutorOptions, extra ...string) *Proc {
+	c.t.Helper()
 	dir := filepath.Join(c.Dir, name)
-	args := []string{"executor", "serve", "--db", c.DSN, "--host", "127.0.0.1", "--bind", "127.0.0.1", "--port", "0", "--name", name,
+	args := []string{"executor", "serve", "--host", "127.0.0.1", "--bind", "127.0.0.1", "--port", "0", "--name", name,
 		"--drain-timeout", DefaultDrainTimeout.String()}
+	if !o.NoDBFlag {
+		args = append(args, "--db", c.DSN)
+	}
 	if !c.Production {
 		args = append(args, "--heartbeat", DefaultHeartbeat.String(), "--poll", DefaultPoll.String())
 	}
-	args = append(append(args, c.authArgs()...), extra...)
-	p := c.start(name, dir, nil, args...)
+	if !o.NoSecretFlag {
+		args = append(args, c.authArgs()...)
+	}
+	args = append(args, extra...)
+	p := c.start(name, dir, o.Env, args...)
 	c.WaitExecutorPort(p)
 	return p
 }
