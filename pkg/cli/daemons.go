@@ -265,6 +265,9 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 		serveErr <- srv.Serve(ln)
 	}()
 	log.Info().Str("listen", ln.Addr().String()).Str("db", st.String()).Bool("tls", o.security.tlsCert != "").Msg("web server started")
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && o.security.tlsCert == "" && !o.security.insecure {
+		log.Warn().Str("listen", ln.Addr().String()).Msg("serving plain HTTP on a non-loopback address: passwords and API tokens cross the network in clear; give --tls-cert and --tls-key (or listen on 127.0.0.1 behind a TLS proxy)")
+	}
 	if o.security.insecure {
 		go func() {
 			t := time.NewTicker(time.Hour)
