@@ -50,11 +50,7 @@ func newLogger(g *globals, w io.Writer) (zerolog.Logger, error) {
 }
 
 // openStore opens the database and checks its schema for a daemon.
-func openStore(ctx context.Context, db dbSetting, needSchema bool) (*store.Store, error) {
-	dsn, err := db.resolve()
-	if err != nil {
-		return nil, err
-	}
+func openStore(ctx context.Context, dsn string, needSchema bool) (*store.Store, error) {
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "no database configured") || strings.HasPrefix(err.Error(), "bad --db") {
@@ -91,7 +87,11 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
 		Short: "Apply every pending migration",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(cmd.Context(), db, false)
+			dsn, err := db.resolve()
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), dsn, false)
 			if err != nil {
 				return err
 			}
@@ -120,7 +120,11 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
 		Short: "Show the schema version and pending migrations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(cmd.Context(), db, false)
+			dsn, err := db.resolve()
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), dsn, false)
 			if err != nil {
 				return err
 			}
@@ -177,6 +181,10 @@ web servers may run against one database.
 			if err := sec.resolve("web serve"); err != nil {
 				return err
 			}
+			dsn, err := db.resolve()
+			if err != nil {
+				return err
+			}
 			forgetSecretEnv()
 			execTLS, err := caPool(executorCA)
 			if err != nil {
@@ -184,7 +192,7 @@ web servers may run against one database.
 			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
-			st, err := openStore(ctx, db, true)
+			st, err := openStore(ctx, dsn, true)
 			if err != nil {
 				return err
 			}
@@ -372,6 +380,10 @@ removed.
 			if err := sec.resolve("executor serve"); err != nil {
 				return err
 			}
+			dsn, err := db.resolve()
+			if err != nil {
+				return err
+			}
 			forgetSecretEnv()
 			if err := runner.CheckEnvPatterns(cfg.JobEnvPass); err != nil {
 				return usageErr("--job-env-pass: %v", err)
@@ -395,7 +407,7 @@ removed.
 			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
-			st, err := openStore(ctx, db, true)
+			st, err := openStore(ctx, dsn, true)
 			if err != nil {
 				return err
 			}

@@ -54,7 +54,7 @@ for --drain-timeout).
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
 			dsn := "sqlite://" + filepath.Join(dataDir, "crawlctl.db")
-			st, err := openStore(ctx, dbSetting{dsn: dsn}, false)
+			st, err := openStore(ctx, dsn, false)
 			if err != nil {
 				return err
 			}

@@ -195,7 +195,11 @@ admin:
 
 // addUserDirect creates a user in the database and prints a token for it.
 func addUserDirect(cmd *cobra.Command, g *globals, db dbSetting, name, role string, fromStdin bool) error {
-	st, err := openStore(cmd.Context(), db, true)
+	dsn, err := db.resolve()
+	if err != nil {
+		return err
+	}
+	st, err := openStore(cmd.Context(), dsn, true)
 	if err != nil {
 		return err
 	}
