@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/config"
 	"github.com/crawlctl/crawlctl/pkg/internal/executor"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
@@ -87,5 +91,55 @@ func TestConfigFileKeys(t *testing.T) {
 	want := fmt.Sprintf(`config %s: unknown key "executor.heartbeet" (did you mean "executor.heartbeat"?)`, path)
 	if code != ExitUsage || !strings.Contains(stderr.String(), want) {
 		t.Errorf("exit %d, %q; want %d and %s", code, stderr.String(), ExitUsage, want)
+	}
+}
+
+// --db-file gives the DSN from a file; between --db and --db-file the
+// stronger source wins (command line, environment, config file), and the
+// same source for both is an error.
+func TestDBFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "db.dsn")
+	if err := os.WriteFile(file, []byte("mysql://u:pw@db:3306/x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CRAWLCTL_DB", "")
+	t.Setenv("CRAWLCTL_DB_FILE", "")
+	for _, c := range []struct {
+		args    []string
+		env     map[string]string
+		want    string
+		wantErr string
+	}{
+		{args: []string{"--db-file", file}, want: "mysql://u:pw@db:3306/x"},
+		{args: []string{"--db", "sqlite:///a.db"}, want: "sqlite:///a.db"},
+		{args: []string{"--db-file", file}, env: map[string]string{"CRAWLCTL_DB": "sqlite:///env.db"}, want: "mysql://u:pw@db:3306/x"},
+		{args: []string{"--db", "sqlite:///a.db"}, env: map[string]string{"CRAWLCTL_DB_FILE": file}, want: "sqlite:///a.db"},
+		{env: map[string]string{"CRAWLCTL_DB_FILE": file}, want: "mysql://u:pw@db:3306/x"},
+		{args: []string{"--db", "sqlite:///a.db", "--db-file", file}, wantErr: "not both"},
+		{env: map[string]string{"CRAWLCTL_DB": "sqlite:///env.db", "CRAWLCTL_DB_FILE": file}, wantErr: "not both"},
+	} {
+		for k, v := range c.env {
+			t.Setenv(k, v)
+		}
+		var db dbSetting
+		fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+		db.flags(fs, "")
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		if err := config.Apply(fs, "", config.File{}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.resolve()
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%v %v: %q, %v; want an error saying %q", c.args, c.env, got, err, c.wantErr)
+			}
+		} else if err != nil || got != c.want {
+			t.Errorf("%v %v: %q, %v; want %q", c.args, c.env, got, err, c.want)
+		}
+		for k := range c.env {
+			t.Setenv(k, "")
+		}
 	}
 }

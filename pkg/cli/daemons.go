@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/internal/executor"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
 	"github.com/crawlctl/crawlctl/pkg/internal/metrics"
+	"github.com/crawlctl/crawlctl/pkg/internal/runner"
 	"github.com/crawlctl/crawlctl/pkg/internal/schedule"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 	"github.com/crawlctl/crawlctl/pkg/internal/webserver"
@@ -68,7 +70,7 @@ func openStore(ctx context.Context, dsn string, needSchema bool) (*store.Store, 
 }
 
 func newMigrateCmd(g *globals) *cobra.Command {
-	var dsn string
+	var db dbSetting
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Create or upgrade the database schema (talks to the database directly)",
@@ -78,12 +80,16 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
   crawlctl migrate up --db mysql://crawlctl:secret@db:3306/crawlctl
   crawlctl migrate status --db sqlite:///var/lib/crawlctl/crawlctl.db`,
 	}
-	cmd.PersistentFlags().StringVar(&dsn, "db", "", "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db (env CRAWLCTL_DB)")
+	db.flags(cmd.PersistentFlags(), "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db (env CRAWLCTL_DB)")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "up",
 		Short: "Apply every pending migration",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			dsn, err := db.resolve()
+			if err != nil {
+				return err
+			}
 			st, err := openStore(cmd.Context(), dsn, false)
 			if err != nil {
 				return err
@@ -116,6 +122,10 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
 		Short: "Show the schema version and pending migrations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			dsn, err := db.resolve()
+			if err != nil {
+				return err
+			}
 			st, err := openStore(cmd.Context(), dsn, false)
 			if err != nil {
 				return err
@@ -153,7 +163,7 @@ func migrationName(m store.MigrationInfo) string {
 func newWebCmd(g *globals) *cobra.Command {
 	web := &cobra.Command{Use: "web", Short: "The web server daemon: REST API, dispatcher, reaper"}
 	var (
-		dsn          string
+		db           dbSetting
 		listen       string
 		offlineAfter time.Duration
 		claimTimeout time.Duration
@@ -182,6 +192,11 @@ web servers may run against one database.
 			if err := sec.resolve("web serve"); err != nil {
 				return err
 			}
+			dsn, err := db.resolve()
+			if err != nil {
+				return err
+			}
+			forgetSecretEnv()
 			execTLS, err := caPool(executorCA)
 			if err != nil {
 				return err
@@ -209,7 +224,7 @@ web servers may run against one database.
 		},
 	}
 	f := serve.Flags()
-	f.StringVar(&dsn, "db", "", "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db")
+	db.flags(f, "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db")
 	f.StringVar(&listen, "listen", defaultWebPort, "address to serve HTTP on")
 	f.DurationVar(&offlineAfter, "offline-after", 30*time.Second, "an executor whose heartbeat is older than this is offline (database clock) and its flows run elsewhere; recorded in the database, and executors kill their own jobs after 2/3 of it without a heartbeat (their lease)")
 	f.DurationVar(&claimTimeout, "claim-timeout", 15*time.Second, "re-queue a dispatched flow its executor has not claimed after this long")
@@ -243,8 +258,7 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 	disp.OnAssign = func(d time.Duration) { m.DispatchLatency.Observe(d.Seconds()) }
 	disp.OnNudge = func(outcome string) { m.Dispatched.WithLabelValues(outcome).Inc() }
 	srv := &http.Server{
-		Handler: webserver.New(webserver.Config{OfflineAfter: o.offlineAfter, Limits: o.limits, Insecure: o.security.insecure,
-			ClusterSecret: o.security.secret, ExecutorTLS: o.executorTLS}, st, disp, m.Handler(), log).Handler(),
+		Handler:           webserver.New(webserver.Config{OfflineAfter: o.offlineAfter, Limits: o.limits, Insecure: o.security.insecure}, st, disp, m.Handler(), log).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Minute, // a 200 MiB upload on a slow link
 		WriteTimeout:      2 * time.Minute,
@@ -270,6 +284,9 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 		serveErr <- srv.Serve(ln)
 	}()
 	log.Info().Str("listen", ln.Addr().String()).Str("db", st.String()).Bool("tls", o.security.tlsCert != "").Msg("web server started")
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && o.security.tlsCert == "" && !o.security.insecure {
+		log.Warn().Str("listen", ln.Addr().String()).Msg("serving plain HTTP on a non-loopback address: passwords and API tokens cross the network in clear; give --tls-cert and --tls-key (or listen on 127.0.0.1 behind a TLS proxy)")
+	}
 	if o.security.insecure {
 		go auth.WarnInsecure(dctx, log, "the REST API accepts every request without a token")
 	} else if n, err := st.CountUsers(ctx); err == nil && n == 0 {
@@ -330,7 +347,7 @@ and lists the candidates.`,
 func newExecutorServeCmd(g *globals) *cobra.Command {
 	hostname, _ := os.Hostname()
 	var (
-		dsn    string
+		db     dbSetting
 		cfg    executor.Config
 		labels []string
 		sec    security
@@ -365,6 +382,14 @@ removed.
 			if err := sec.resolve("executor serve"); err != nil {
 				return err
 			}
+			dsn, err := db.resolve()
+			if err != nil {
+				return err
+			}
+			forgetSecretEnv()
+			if err := runner.CheckEnvPatterns(cfg.JobEnvPass); err != nil {
+				return usageErr("--job-env-pass: %v", err)
+			}
 			cfg.ClusterSecret, cfg.Insecure, cfg.TLSCert, cfg.TLSKey = sec.secret, sec.insecure, sec.tlsCert, sec.tlsKey
 			cfg.Labels = map[string]string{}
 			for _, l := range labels {
@@ -373,6 +398,14 @@ removed.
 					return usageErr("bad --label %q: use key=value", l)
 				}
 				cfg.Labels[k] = v
+			}
+			for flag, v := range map[string]string{"--name": cfg.Name, "--host": cfg.Host} {
+				if len(v) > store.MaxName {
+					return usageErr("%s is %d bytes long; the limit is %d", flag, len(v), store.MaxName)
+				}
+			}
+			if b, _ := json.Marshal(cfg.Labels); len(b) > store.MaxText {
+				return usageErr("--label: the labels take %d bytes as JSON; the limit is %d (64 KiB)", len(b), store.MaxText)
 			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
@@ -389,7 +422,7 @@ removed.
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dsn, "db", "", "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db")
+	db.flags(f, "database: mysql://user:pass@host:3306/db or sqlite:///path/file.db")
 	f.StringVar(&cfg.Host, "host", hostname, "host name other nodes use to reach this executor")
 	f.StringVar(&cfg.Bind, "bind", "", "address to listen on (default: all interfaces)")
 	f.IntVar(&cfg.Port, "port", defaultExecPort, "port to listen on; 0 picks a free one (see --port-file)")
@@ -401,6 +434,7 @@ removed.
 	f.DurationVar(&cfg.Heartbeat, "heartbeat", 5*time.Second, "heartbeat interval")
 	f.DurationVar(&cfg.Poll, "poll", time.Second, "how often to look in the database for work and cancels (covers lost HTTP nudges)")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 10*time.Minute, "on SIGTERM, how long running flows may finish before they are killed")
+	jobEnvPassFlag(f, &cfg.JobEnvPass)
 	sec.flags(f)
 	f.DurationVar(&cfg.ClockOffset, "clock-offset", 0, "shift the clock this executor reports (to rehearse clock skew)")
 	_ = f.MarkHidden("clock-offset")

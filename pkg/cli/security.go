@@ -26,6 +26,23 @@ func (s *security) flags(f *pflag.FlagSet) {
 	f.StringVar(&s.tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
 }
 
+// secretEnv are the environment variables a daemon may read a secret from.
+// It removes them from its own environment once its settings are read, so
+// that nothing it starts inherits them (jobs never get a CRAWLCTL_ variable
+// anyway: see runner.JobEnv).
+var secretEnv = []string{"CRAWLCTL_DB", "CRAWLCTL_CLUSTER_SECRET", "CRAWLCTL_TOKEN"}
+
+func forgetSecretEnv() {
+	for _, name := range secretEnv {
+		os.Unsetenv(name)
+	}
+}
+
+// jobEnvPassFlag is the --job-env-pass flag of the daemons that run jobs.
+func jobEnvPassFlag(f *pflag.FlagSet, pass *[]string) {
+	f.StringSliceVar(pass, "job-env-pass", nil, "variables of this daemon's environment that jobs get besides PATH, HOME, USER, LOGNAME, LANG, LC_*, TZ and TMPDIR, comma-separated, * as a wildcard (HTTP_PROXY,AWS_*); CRAWLCTL_ variables never reach a job")
+}
+
 // resolve loads the secret and refuses to go on without one unless --insecure.
 func (s *security) resolve(daemon string) error {
 	secret, err := auth.LoadSecret(s.secretFile, os.Getenv("CRAWLCTL_CLUSTER_SECRET"))

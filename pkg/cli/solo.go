@@ -17,6 +17,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/internal/executor"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
+	"github.com/crawlctl/crawlctl/pkg/internal/runner"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
@@ -29,6 +30,7 @@ func newSoloCmd(g *globals) *cobra.Command {
 		listen       string
 		execPort     int
 		drainTimeout time.Duration
+		jobEnvPass   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "solo",
@@ -46,6 +48,10 @@ for --drain-timeout).
 			log, err := newLogger(g, g.stderr)
 			if err != nil {
 				return err
+			}
+			forgetSecretEnv()
+			if err := runner.CheckEnvPatterns(jobEnvPass); err != nil {
+				return usageErr("--job-env-pass: %v", err)
 			}
 			if err := os.MkdirAll(dataDir, 0o755); err != nil {
 				return usageErr("--data-dir: %v", err)
@@ -80,7 +86,7 @@ for --drain-timeout).
 					ClusterSecret: sec.secret,
 					Host:          "127.0.0.1", Bind: "127.0.0.1", Port: port, Name: "solo",
 					PortFile: filepath.Join(dataDir, "executor.port"), WorkDir: filepath.Join(dataDir, "executor"),
-					Heartbeat: 2 * time.Second, Poll: time.Second, DrainTimeout: drainTimeout, AutoActivate: true,
+					Heartbeat: 2 * time.Second, Poll: time.Second, DrainTimeout: drainTimeout, AutoActivate: true, JobEnvPass: jobEnvPass,
 				}, st, exLog)
 			}
 			// The executor keeps its identity, (127.0.0.1, port), across
@@ -137,6 +143,7 @@ Stop with Ctrl-C.
 	f.StringVar(&listen, "listen", "127.0.0.1:8081", "address of the web server (loopback only by default; the API needs a token either way)")
 	f.IntVar(&execPort, "executor-port", 0, "port of the embedded executor (0 picks a free one)")
 	f.DurationVar(&drainTimeout, "drain-timeout", time.Minute, "on Ctrl-C, how long running flows may finish before they are killed")
+	jobEnvPassFlag(f, &jobEnvPass)
 	return cmd
 }
 

@@ -105,7 +105,7 @@ admin:
 	var (
 		role      string
 		fromStdin bool
-		dsn       string
+		db        dbSetting
 	)
 	add := &cobra.Command{
 		Use:   "add NAME --role admin|operator|viewer",
@@ -116,8 +116,8 @@ admin:
 			if !auth.ValidRole(role) {
 				return usageErr("bad --role %q: use admin, operator or viewer", role)
 			}
-			if dsn != "" {
-				return addUserDirect(cmd, g, dsn, name, role, fromStdin)
+			if db.given() {
+				return addUserDirect(cmd, g, db, name, role, fromStdin)
 			}
 			pw, err := readPassword(cmd, fromStdin, "password for "+name+": ")
 			if err != nil {
@@ -138,7 +138,7 @@ admin:
 	}
 	add.Flags().StringVar(&role, "role", "", "admin, operator or viewer")
 	add.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input")
-	add.Flags().StringVar(&dsn, "db", "", "create the user directly in this database (for the first admin; prints a token; a password is optional)")
+	db.flags(add.Flags(), "create the user directly in this database (for the first admin; prints a token; a password is optional)")
 
 	var pwStdin bool
 	passwd := &cobra.Command{
@@ -196,7 +196,11 @@ admin:
 }
 
 // addUserDirect creates a user in the database and prints a token for it.
-func addUserDirect(cmd *cobra.Command, g *globals, dsn, name, role string, fromStdin bool) error {
+func addUserDirect(cmd *cobra.Command, g *globals, db dbSetting, name, role string, fromStdin bool) error {
+	dsn, err := db.resolve()
+	if err != nil {
+		return err
+	}
 	st, err := openStore(cmd.Context(), dsn, true)
 	if err != nil {
 		return err

@@ -18,7 +18,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -56,7 +56,29 @@ func HashPassword(pw string) (string, error) {
 
 // CheckPassword compares a password with its hash in constant time.
 func CheckPassword(hash, pw string) bool {
-	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
+	return compareHash([]byte(hash), []byte(pw)) == nil
+}
+
+// dummyHash is the bcrypt hash, at bcrypt.DefaultCost, of a random password
+// nobody knows. A login for an unknown user is checked against it, so that
+// it takes as long as one for a real user and timing does not tell which
+// users exist.
+const dummyHash = "$2a$10$NEQ29EEJfXuVPMXG414Z4e4/T.9q0QsJHNP8m6HIe2RQxewgcZgsy"
+
+// compareHash is bcrypt's comparison (a variable so that tests can count
+// the comparisons made).
+var compareHash = bcrypt.CompareHashAndPassword
+
+// CheckLogin reports whether pw is the password of a user whose stored hash
+// is hash; found says whether the user exists. An unknown user's login costs
+// one bcrypt comparison too, against a fixed dummy hash of the same cost,
+// and always fails.
+func CheckLogin(found bool, hash, pw string) bool {
+	if !found {
+		_ = compareHash([]byte(dummyHash), []byte(pw))
+		return false
+	}
+	return CheckPassword(hash, pw)
 }
 
 // tokenPrefix marks crawlctl tokens so secret scanners can find leaked ones.
@@ -97,8 +119,8 @@ func SecretMatches(secret, presented string) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
-// LoadSecret reads the cluster secret from a file (first line, trimmed) or
-// returns value when no file is given. A file readable by others is refused.
+// LoadSecret reads the cluster secret from a file (see ReadSecretFile) or
+// returns value when no file is given.
 func LoadSecret(file, value string) (string, error) {
 	if file == "" {
 		v := strings.TrimSpace(value)
@@ -107,22 +129,42 @@ func LoadSecret(file, value string) (string, error) {
 		}
 		return v, nil
 	}
-	fi, err := os.Stat(file)
+	s, err := ReadSecretFile(file, "cluster secret file")
 	if err != nil {
-		return "", fmt.Errorf("cluster secret file: %w", err)
+		return "", err
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("cluster secret file %s is readable by group or others (mode %v): chmod 600 it", file, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("cluster secret file: %w", err)
-	}
-	s := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
 	if len(s) < 16 {
 		return "", fmt.Errorf("cluster secret in %s is shorter than 16 characters", file)
 	}
 	return s, nil
+}
+
+// ReadSecretFile returns the first line, trimmed, of a file holding a
+// secret; what names it in errors. The file must be readable by nobody but
+// its owner and, at most, the group this process runs as (a service's own
+// group, or a Kubernetes pod's fsGroup, which the kubelet gives read access
+// to mounted secrets): a file readable by others, or by another group, is
+// refused.
+func ReadSecretFile(file, what string) (string, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o007 != 0 || (perm&0o070 != 0 && !ownGroup(fi)) {
+		return "", fmt.Errorf("%s %s is readable by others or by another group than this process's (mode %v): chmod 600 it", what, file, perm)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]), nil
+}
+
+// ownGroup reports whether a file belongs to this process's group.
+func ownGroup(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Gid) == os.Getegid()
 }
 
 // NewSecret returns a random cluster secret.
@@ -170,50 +212,40 @@ func Authenticate(ctx context.Context, st *store.Store, token string) (Identity,
 	return Identity{User: u.Name, Role: u.Role}, nil
 }
 
-// Limiter slows down password guessing: after Max failures for a key within
-// Window, further attempts are refused until the window passes.
+// Limiter slows down password guessing: after Max failed logins of one
+// user from one address within Window, further attempts are refused until
+// the oldest of them is Window old. The failures are kept in the database,
+// so the limit holds across every web server and across restarts.
 type Limiter struct {
 	Max    int
 	Window time.Duration
-	mu     sync.Mutex
-	fails  map[string][]time.Time
+	st     *store.Store
 }
 
-// NewLimiter allows max failures per key per window.
-func NewLimiter(max int, window time.Duration) *Limiter {
-	return &Limiter{Max: max, Window: window, fails: map[string][]time.Time{}}
+// NewLimiter allows max failures per user and address per window.
+func NewLimiter(st *store.Store, max int, window time.Duration) *Limiter {
+	return &Limiter{Max: max, Window: window, st: st}
 }
 
-// Blocked reports whether key must wait, and how long.
-func (l *Limiter) Blocked(key string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	recent := l.fails[key][:0]
-	for _, t := range l.fails[key] {
-		if now.Sub(t) < l.Window {
-			recent = append(recent, t)
-		}
+// Blocked reports whether user must wait before trying again from remote,
+// and how long.
+func (l *Limiter) Blocked(ctx context.Context, remote, user string) (bool, time.Duration, error) {
+	ages, err := l.st.RecentLoginFailures(ctx, remote, user, l.Window)
+	if err != nil || len(ages) < l.Max {
+		return false, 0, err
 	}
-	l.fails[key] = recent
-	if len(recent) >= l.Max {
-		return true, l.Window - now.Sub(recent[0])
-	}
-	return false, 0
+	// Allowed again once all but Max-1 of them have left the window.
+	return true, max(l.Window-ages[len(ages)-l.Max], 0), nil
 }
 
-// Fail records a failed attempt for key.
-func (l *Limiter) Fail(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.fails[key] = append(l.fails[key], time.Now())
+// Fail records a failed login.
+func (l *Limiter) Fail(ctx context.Context, remote, user string) error {
+	return l.st.AddLoginFailure(ctx, remote, user, l.Window)
 }
 
-// Reset forgets key's failures after a success.
-func (l *Limiter) Reset(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.fails, key)
+// Reset forgets the failures of user from remote after a success.
+func (l *Limiter) Reset(ctx context.Context, remote, user string) error {
+	return l.st.ClearLoginFailures(ctx, remote, user)
 }
 
 // insecureEvery is how often WarnInsecure repeats itself.

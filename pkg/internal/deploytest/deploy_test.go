@@ -1077,7 +1077,7 @@ func TestSystemdUnits(t *testing.T) {
 		t.Errorf("%s: no %s=/usr/local/bin/crawlctl %s", rel(u.path), key, strings.Join(argsPrefix, " "))
 		return nil
 	}
-	want(web, "ExecStartPre", "migrate", "up")
+	migrateArgv := want(web, "ExecStartPre", "migrate", "up")
 	webArgv := want(web, "ExecStart", "web", "serve")
 	for _, e := range exe.exec() {
 		if strings.Contains(e.where, "ExecStartPre=") {
@@ -1119,9 +1119,19 @@ func TestSystemdUnits(t *testing.T) {
 		if v, _ := flagValue(d.argv, "cluster-secret-file"); v != clusterSecretPath {
 			t.Errorf("%s: ExecStart --cluster-secret-file %q, want %s", rel(d.u.path), v, clusterSecretPath)
 		}
+		// The DSN is a file too, never in the daemons' environment.
+		if v, _ := flagValue(d.argv, "db-file"); v != dbFilePath {
+			t.Errorf("%s: ExecStart --db-file %q, want %s", rel(d.u.path), v, dbFilePath)
+		}
 		if slices.ContainsFunc(d.argv, func(a string) bool { return strings.HasPrefix(a, "--insecure") }) {
 			t.Errorf("%s: ExecStart runs with --insecure", rel(d.u.path))
 		}
+	}
+	if v, _ := flagValue(migrateArgv, "db-file"); v != dbFilePath {
+		t.Errorf("%s: ExecStartPre migrate up --db-file %q, want %s", rel(web.path), v, dbFilePath)
+	}
+	if env := readFile(t, filepath.Join(filepath.Dir(web.path), "crawlctl.env.example")); regexp.MustCompile(`(?m)^CRAWLCTL_(DB|CLUSTER_SECRET)=`).MatchString(env) {
+		t.Errorf("configs/systemd/crawlctl.env.example sets a secret: keep it in its file")
 	}
 	if len(post) == 1 && (!strings.Contains(post[0], clusterSecretPath) || !strings.Contains(post[0], "Authorization: Bearer") || !strings.Contains(post[0], "-H @-")) {
 		t.Errorf("%s: ExecStartPost= must read %s and send it as \"Authorization: Bearer\" on curl's standard input (-H @-); have %q", rel(exe.path), clusterSecretPath, post[0])
@@ -1352,6 +1362,25 @@ func (c k8sContainer) crawlctlArgs() ([]string, bool) {
 	return nil, false
 }
 
+// secretFile returns the path at which container c sees key of the Secret
+// named secret, or "" when it does not mount it.
+func secretFile(c k8sContainer, secret, key string) string {
+	vols, _ := podSpec(c.obj)["volumes"].([]any)
+	mounts, _ := c.spec["volumeMounts"].([]any)
+	for _, v := range vols {
+		if dig(v, "secret", "secretName") != secret {
+			continue
+		}
+		for _, m := range mounts {
+			if dig(m, "name") == dig(v, "name") {
+				p, _ := dig(m, "mountPath").(string)
+				return p + "/" + key
+			}
+		}
+	}
+	return ""
+}
+
 func TestKubernetesManifests(t *testing.T) {
 	objs := k8sObjects(t)
 	find := func(kind, name string) k8sObject {
@@ -1381,8 +1410,8 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Errorf("Service crawlctl-web: ports %v, want 8081", p)
 	}
 	sec := find("Secret", "crawlctl-db")
-	if dig(sec.doc, "stringData", "CRAWLCTL_DB") == nil && dig(sec.doc, "data", "CRAWLCTL_DB") == nil {
-		t.Errorf("Secret crawlctl-db has no key CRAWLCTL_DB")
+	if dig(sec.doc, "stringData", "db.dsn") == nil && dig(sec.doc, "data", "db.dsn") == nil {
+		t.Errorf("Secret crawlctl-db has no key db.dsn")
 	}
 	cluster := find("Secret", "crawlctl-cluster")
 	if dig(cluster.doc, "stringData", "cluster.secret") == nil && dig(cluster.doc, "data", "cluster.secret") == nil {
@@ -1390,16 +1419,6 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	if v, _ := dig(cluster.doc, "stringData", "cluster.secret").(string); v != "" {
 		t.Errorf("%s: Secret crawlctl-cluster holds a fixed cluster.secret %q: ship it empty and create it with a random value", cluster.file, v)
-	}
-	// A mounted secret file would be refused: the kubelet makes it group-
-	// readable under fsGroup, root-owned without. The env var it is.
-	for _, o := range objs {
-		vols, _ := podSpec(o)["volumes"].([]any)
-		for _, v := range vols {
-			if dig(v, "secret", "secretName") == "crawlctl-cluster" {
-				t.Errorf("%s %s/%s mounts Secret crawlctl-cluster as a file: give it as env CRAWLCTL_CLUSTER_SECRET (secretKeyRef) instead", o.file, o.kind(), o.name())
-			}
-		}
 	}
 	if g, _ := dig(sts.doc, "spec", "template", "spec", "terminationGracePeriodSeconds").(int); time.Duration(g)*time.Second <= defaultDrain(t) {
 		t.Errorf("StatefulSet crawlctl-executor: terminationGracePeriodSeconds %d, want more than the default --drain-timeout %s", g, defaultDrain(t))
@@ -1415,15 +1434,27 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 		path := checkInvocation(t, invocation{where: c.where, args: args})
 		paths[c.obj.kind()+" "+path] = true
-		var envFromSecret bool
-		envFrom, _ := c.spec["envFrom"].([]any)
-		for _, e := range envFrom {
-			if dig(e, "secretRef", "name") == "crawlctl-db" {
-				envFromSecret = true
+		// Secrets are files, never environment variables: jobs and
+		// everything else a daemon starts must not inherit them. The
+		// kubelet makes them readable by the pod's fsGroup, which must be
+		// the group the daemon runs as (it refuses files another group can
+		// read).
+		if envFrom, _ := c.spec["envFrom"].([]any); len(envFrom) > 0 {
+			t.Errorf("%s: envFrom %v: give secrets as mounted files", c.where, envFrom)
+		}
+		env, _ := c.spec["env"].([]any)
+		for _, e := range env {
+			if n, _ := dig(e, "name").(string); n == "CRAWLCTL_DB" || n == "CRAWLCTL_CLUSTER_SECRET" || dig(e, "valueFrom", "secretKeyRef") != nil {
+				t.Errorf("%s: env %s from a secret: mount it as a file instead", c.where, n)
 			}
 		}
-		if !envFromSecret {
-			t.Errorf("%s: no envFrom secretRef crawlctl-db (CRAWLCTL_DB)", c.where)
+		if want := secretFile(c, "crawlctl-db", "db.dsn"); want == "" {
+			t.Errorf("%s: does not mount Secret crawlctl-db", c.where)
+		} else if v, _ := flagValue(args, "db-file"); v != want {
+			t.Errorf("%s: --db-file %q, want %s (Secret crawlctl-db)", c.where, v, want)
+		}
+		if g := dig(podSpec(c.obj), "securityContext", "fsGroup"); g == nil || g != dig(podSpec(c.obj), "securityContext", "runAsGroup") {
+			t.Errorf("%s: fsGroup %v, want the runAsGroup, which may read the mounted secrets", c.where, g)
 		}
 		for _, e := range c.execs {
 			if s, ok := shScript(e.argv); ok {
@@ -1434,15 +1465,10 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 		}
 		if path == "web serve" || path == "executor serve" {
-			var secretEnv bool
-			env, _ := c.spec["env"].([]any)
-			for _, e := range env {
-				if dig(e, "name") == "CRAWLCTL_CLUSTER_SECRET" && dig(e, "valueFrom", "secretKeyRef", "name") == "crawlctl-cluster" && dig(e, "valueFrom", "secretKeyRef", "key") == "cluster.secret" {
-					secretEnv = true
-				}
-			}
-			if !secretEnv {
-				t.Errorf("%s: no env CRAWLCTL_CLUSTER_SECRET from secretKeyRef crawlctl-cluster/cluster.secret", c.where)
+			if want := secretFile(c, "crawlctl-cluster", "cluster.secret"); want == "" {
+				t.Errorf("%s: does not mount Secret crawlctl-cluster", c.where)
+			} else if v, _ := flagValue(args, "cluster-secret-file"); v != want {
+				t.Errorf("%s: --cluster-secret-file %q, want %s (Secret crawlctl-cluster)", c.where, v, want)
 			}
 			if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--insecure") }) {
 				t.Errorf("%s: runs with --insecure", c.where)
@@ -1474,13 +1500,13 @@ func TestKubernetesManifests(t *testing.T) {
 			for _, e := range c.execs {
 				if s, ok := shScript(e.argv); ok && strings.HasSuffix(e.where, "postStart") && strings.Contains(s, pf) && strings.Contains(s, "action=activate") {
 					activates = true
-					authenticates = strings.Contains(s, "Authorization: Bearer $CRAWLCTL_CLUSTER_SECRET") && strings.Contains(s, "-H @-")
+					authenticates = strings.Contains(s, secretFile(c, "crawlctl-cluster", "cluster.secret")) && strings.Contains(s, "Authorization: Bearer") && strings.Contains(s, "-H @-")
 				}
 			}
 			if !activates {
 				t.Errorf("%s: want a postStart hook that reads %s and activates the executor", c.where, pf)
 			} else if !authenticates {
-				t.Errorf("%s: the postStart hook must send \"Authorization: Bearer $CRAWLCTL_CLUSTER_SECRET\" on curl's standard input (-H @-)", c.where)
+				t.Errorf("%s: the postStart hook must read the cluster secret file and send it as \"Authorization: Bearer\" on curl's standard input (-H @-)", c.where)
 			}
 			var podName bool
 			env, _ := c.spec["env"].([]any)
@@ -1757,6 +1783,9 @@ func TestExampleConfig(t *testing.T) {
 // clusterSecretPath is where the systemd units and the example config keep
 // the cluster secret.
 const clusterSecretPath = "/etc/crawlctl/cluster.secret"
+
+// dbFilePath is where the systemd units read the database DSN.
+const dbFilePath = "/etc/crawlctl/db.dsn"
 
 // securityFlags are the authentication and TLS flags the deployment files
 // use, and the commands that have them.

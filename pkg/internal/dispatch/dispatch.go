@@ -524,10 +524,31 @@ func (d *Dispatcher) Reap(ctx context.Context) (int, error) {
 // and poll. Best effort: the database already holds the change, and the
 // executor's claims check it there.
 func (d *Dispatcher) Tell(e *store.Executor) {
+	d.tell(e, url.Values{"action": {"refresh"}}, "could not tell the executor of its activation; it follows the database at its next heartbeat")
+}
+
+// TellCancel lets the executor of ex know at once that ex is being
+// cancelled. Best effort, in the background: the database says KILLING
+// already, and the executor finds KILLING rows of its own at its next poll.
+func (d *Dispatcher) TellCancel(ex *store.Execution, user string) {
+	host, port, err := net.SplitHostPort(ex.ExecutorAddr)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil {
+		return
+	}
+	e := &store.Executor{Host: host, Port: p, TLS: ex.ExecutorTLS}
+	d.tell(e, url.Values{"action": {"cancel"}, "execid": {strconv.FormatInt(ex.ID, 10)}, "user": {user}},
+		"cancel nudge failed; the executor's poll will see KILLING")
+}
+
+// tell sends an order the database already holds to an executor, in the
+// background, sharing the bound on calls under way with the nudges (Run
+// waits for it at shutdown); failing is logged at debug level with msg.
+func (d *Dispatcher) tell(e *store.Executor, q url.Values, msg string) {
 	select {
 	case <-d.ready:
 	default:
-		return // not running: the executor follows at its next heartbeat
+		return // not running: the executor follows the database at its next poll
 	}
 	if d.ctx.Err() != nil {
 		return
@@ -535,10 +556,16 @@ func (d *Dispatcher) Tell(e *store.Executor) {
 	d.inflight.Add(1)
 	go func() {
 		defer d.inflight.Done()
+		select {
+		case d.nudges <- struct{}{}:
+		case <-d.ctx.Done():
+			return
+		}
+		defer func() { <-d.nudges }()
 		ctx, cancel := context.WithTimeout(d.ctx, min(d.cfg.NudgeTimeout, 3*time.Second))
 		defer cancel()
-		if err := d.refresh(ctx, e); err != nil {
-			d.log.Debug().Err(err).Str("executor", e.Addr()).Msg("could not tell the executor of its activation; it follows the database at its next heartbeat")
+		if err := d.call(ctx, e, q); err != nil {
+			d.log.Debug().Err(err).Str("executor", e.Addr()).Str("action", q.Get("action")).Msg(msg)
 		}
 	}()
 }
@@ -546,11 +573,20 @@ func (d *Dispatcher) Tell(e *store.Executor) {
 // refresh calls the executor's refresh action and records whether it
 // accepted the cluster secret; an error means no answer came.
 func (d *Dispatcher) refresh(ctx context.Context, e *store.Executor) error {
-	resp, err := d.post(ctx, e, url.Values{"action": {"refresh"}})
+	return d.call(ctx, e, url.Values{"action": {"refresh"}})
+}
+
+// call sends q to the executor e and, when e is a known row, records
+// whether it accepted the cluster secret; an error means no answer came.
+func (d *Dispatcher) call(ctx context.Context, e *store.Executor, q url.Values) error {
+	resp, err := d.post(ctx, e, q)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	if e.ID == 0 {
+		return nil
+	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		var body struct {
 			Error string `json:"error"`

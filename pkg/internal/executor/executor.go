@@ -25,6 +25,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 	"github.com/crawlctl/crawlctl/pkg/internal/buildinfo"
 	"github.com/crawlctl/crawlctl/pkg/internal/metrics"
+	"github.com/crawlctl/crawlctl/pkg/internal/runner"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 	"github.com/crawlctl/crawlctl/pkg/internal/supervise"
 )
@@ -55,6 +56,10 @@ type Config struct {
 	Insecure      bool
 	// TLSCert and TLSKey make the executor serve HTTPS.
 	TLSCert, TLSKey string
+	// JobEnvPass names the variables of the executor's environment that
+	// jobs get besides runner.BaseEnv (patterns: HTTP_PROXY, AWS_*); no
+	// CRAWLCTL_ variable ever reaches a job.
+	JobEnvPass []string
 }
 
 // Executor is a running executor daemon.
@@ -90,6 +95,8 @@ type Executor struct {
 	lock     *os.File // holds the work directory's lock
 	// leaseWarned: the heartbeat/lease mismatch was reported.
 	leaseWarned atomic.Bool
+	// jobEnv is the environment jobs start from (runner.JobEnv).
+	jobEnv []string
 }
 
 // New prepares an executor; Start listens and registers.
@@ -111,7 +118,8 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Executor {
 	if abs, err := filepath.Abs(cfg.WorkDir); err == nil {
 		cfg.WorkDir = abs
 	}
-	e := &Executor{cfg: cfg, store: st, log: log, wake: make(chan struct{}, 1), runs: newRunSet(), projects: projectCache{max: 64}}
+	e := &Executor{cfg: cfg, store: st, log: log, wake: make(chan struct{}, 1), runs: newRunSet(), projects: projectCache{max: 64},
+		jobEnv: runner.JobEnv(os.Environ(), cfg.JobEnvPass)}
 	e.halt, e.haltNow = context.WithCancel(context.Background())
 	e.metrics = metrics.NewExecutor(e.runs.len, func() time.Time {
 		if n := e.lastBeat.Load(); n > 0 {

@@ -282,6 +282,7 @@ func (e *Executor) runExecution(ctx context.Context, r *run, rep runner.Reporter
 		FailureAction:  spec.FailureAction,
 		WorkDir:        filepath.Join(execDir, fl.Dir), // the folder of the .flow file
 		LogDir:         filepath.Join(e.cfg.WorkDir, "logs", fmt.Sprintf("%d.%d", r.id, r.attempt)),
+		Env:            e.jobEnv,
 		LeaseFile:      e.leaseFile(),
 		StateDir:       e.jobsDir(),
 	}, rep)

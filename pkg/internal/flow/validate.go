@@ -6,6 +6,13 @@ import (
 	"unicode"
 )
 
+// Longest names the database keeps: a flow's name (executions.flow) and a
+// job's qualified path (execution_jobs.job), in bytes.
+const (
+	maxNameLen = 255
+	maxPathLen = 512
+)
+
 // checkName returns why name cannot name a flow, node or job, or "" if it
 // can. Names end up in qualified paths (joined with ':') and in file names of
 // logs, so separators are refused.
@@ -13,6 +20,8 @@ func checkName(name string) string {
 	switch {
 	case name == "":
 		return "is empty"
+	case len(name) > maxNameLen:
+		return fmt.Sprintf("is longer than %d bytes", maxNameLen)
 	case name == "." || name == "..":
 		return "is not a valid name"
 	case strings.TrimSpace(name) != name:
@@ -54,6 +63,9 @@ func checkGraph(file, prefix string, nodes []*Node) error {
 			return invalid(file, 0, "duplicate node name %q", qualify(prefix, n.Name))
 		}
 		index[n.Name] = i
+		if p := qualify(prefix, n.Name); len(p) > maxPathLen {
+			return invalid(file, 0, "job path %q… is longer than %d bytes", p[:40], maxPathLen)
+		}
 	}
 	for _, n := range nodes {
 		for _, d := range n.DependsOn {

@@ -49,6 +49,7 @@ func (r *runner) runProcess(ctx context.Context, job, command, dir string, env [
 	cmd, err := supervise.Command(r.ex.Supervisor, supervise.Options{
 		LeaseFile: r.ex.LeaseFile,
 		StateDir:  r.ex.StateDir,
+		Env:       env,
 	}, "/bin/sh", "-c", command)
 	if err != nil {
 		return procResult{err: fmt.Errorf("cannot start command: %w", err)}
@@ -58,7 +59,6 @@ func (r *runner) runProcess(ctx context.Context, job, command, dir string, env [
 		return procResult{err: fmt.Errorf("cannot create output pipe: %w", err)}
 	}
 	cmd.Dir = dir
-	cmd.Env = env
 	cmd.Stdout = pw
 	cmd.Stderr = pw
 	if ctx.Err() != nil {

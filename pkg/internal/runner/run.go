@@ -54,7 +54,9 @@
 // expired") when the executor's lease runs out, and none starts after. Other configuration keys: working.dir
 // (relative to Execution.WorkDir), env.NAME, retries, retry.backoff
 // (milliseconds) and timeout (a Go duration or a number of seconds, per
-// attempt). A job gets Execution.Env plus its env.NAME entries,
+// attempt). A job gets Execution.Env (by default JobEnv: a few base
+// variables of the executor's environment, never its CRAWLCTL_ settings and
+// secrets) plus its env.NAME entries,
 // JOB_NAME, JOB_PATH (the qualified name), JOB_ATTEMPT,
 // JOB_OUTPUT_PROP_FILE, AZKABAN_EXEC_ID and AZKABAN_FLOW_ID. When it
 // succeeds, a JSON object written to $JOB_OUTPUT_PROP_FILE becomes its output
@@ -148,7 +150,7 @@ type Execution struct {
 	LogDir         string            // local log files go here (created if missing); "" = no local files
 	MaxParallel    int               // independent jobs running at once; 0 = 8
 	KillGrace      time.Duration     // SIGTERM -> SIGKILL grace on cancel/timeout; 0 = 5s
-	Env            []string          // base environment for jobs; nil = os.Environ()
+	Env            []string          // base environment for jobs; nil = JobEnv(os.Environ(), nil)
 
 	// Every job command runs under a supervisor (package supervise), so
 	// that nothing a job started outlives it, and no job outlives the
@@ -358,7 +360,7 @@ func newRunner(ctx context.Context, ex Execution, rep Reporter) (*runner, error)
 		r.killGrace = defaultKillGrace
 	}
 	if r.baseEnv == nil {
-		r.baseEnv = os.Environ()
+		r.baseEnv = JobEnv(os.Environ(), nil)
 	}
 	switch r.action {
 	case FinishCurrent, CancelImmediately, FinishPossible:

@@ -7,8 +7,10 @@ package submission
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -65,6 +67,12 @@ func Prepare(ctx context.Context, st *store.Store, r Request) (store.NewExecutio
 			return store.NewExecution{}, &InputError{Msg: "bad parameter: empty name"}
 		}
 	}
+	if err := CheckParams(r.Params); err != nil {
+		return store.NewExecution{}, err
+	}
+	if r.Priority < math.MinInt32 || r.Priority > math.MaxInt32 {
+		return store.NewExecution{}, &InputError{Msg: fmt.Sprintf("bad priority %d: use a whole number between %d and %d", r.Priority, math.MinInt32, math.MaxInt32)}
+	}
 	proj, pv, err := Load(ctx, st, r.Project, 0)
 	if err != nil {
 		return store.NewExecution{}, err
@@ -86,6 +94,19 @@ func Prepare(ctx context.Context, st *store.Store, r Request) (store.NewExecutio
 		ProjectID: pv.ProjectID, Project: pv.Project, Version: pv.Version, Flow: f.Name, Params: r.Params,
 		Priority: r.Priority, Concurrent: r.Concurrent, FailureAction: r.FailureAction, FlowRetries: retries, SubmitUser: r.User,
 	}, nil
+}
+
+// CheckParams refuses parameters that take more room, stored as JSON, than
+// the database keeps (store.MaxText).
+func CheckParams(params map[string]string) error {
+	b, err := json.Marshal(params)
+	if err != nil {
+		return &InputError{Msg: "bad parameters: " + err.Error()}
+	}
+	if len(b) > store.MaxText {
+		return &InputError{Msg: fmt.Sprintf("parameters too large: %d bytes as JSON, the limit is %d (64 KiB)", len(b), store.MaxText)}
+	}
+	return nil
 }
 
 // Load returns the parsed flows of a project version (0 = latest); an

@@ -4,10 +4,11 @@
 // The runner starts every job command through a supervisor: the crawlctl
 // binary itself, re-executed as
 //
-//	crawlctl __job-supervisor [-parent=PID] [-lease=FILE] [-state=DIR] -- /bin/sh -c CMD
+//	crawlctl __job-supervisor [-parent=PID] [-lease=FILE] [-state=DIR] [-own-env=NAMES] -- /bin/sh -c CMD
 //
 // The supervisor makes itself a child subreaper, starts the command in a
-// process group of its own with the supervisor's stdin, stdout and stderr,
+// process group of its own with the supervisor's stdin, stdout, stderr and
+// environment (less the variables named by -own-env, which were its own),
 // and waits. Because it is a subreaper, whatever the job leaves behind
 // (background children, setsid or double-forked daemons) ends up as its
 // child; once the command's process has exited, every remaining descendant
@@ -93,12 +94,23 @@ type Options struct {
 	// StateDir receives a record of the running job while it runs (see
 	// KillLeftovers); "" = none.
 	StateDir string
+	// Env is the job's environment, exactly; nil = this process's. The
+	// supervisor itself also gets this process's Go runtime settings
+	// (RuntimeEnv) that Env does not set, and removes them again before it
+	// starts the job.
+	Env []string
 }
 
+// RuntimeEnv lists the Go runtime's settings a supervisor keeps from its
+// caller's environment for itself (under the race detector, GORACE spares
+// every supervisor a pause at exit), without handing them to the job.
+var RuntimeEnv = []string{"GORACE", "GODEBUG", "GOTRACEBACK", "GOCOVERDIR"}
+
 // Command returns a command that runs argv under a supervisor started from
-// the crawlctl binary at path ("" = the running binary, /proc/self/exe). The caller sets Dir, Env,
-// Stdin, Stdout and Stderr, which the job inherits, and starts it with
-// Start. ExtraFiles must stay empty.
+// the crawlctl binary at path ("" = the running binary, /proc/self/exe),
+// with o.Env as the job's environment. The caller sets Dir, Stdin, Stdout
+// and Stderr, which the job inherits, and starts it with Start; it leaves
+// Env alone (it holds the supervisor's own). ExtraFiles must stay empty.
 func Command(path string, o Options, argv ...string) (*exec.Cmd, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("no command to supervise")
@@ -130,9 +142,33 @@ func Command(path string, o Options, argv ...string) (*exec.Cmd, error) {
 	if o.StateDir != "" {
 		args = append(args, "-state="+o.StateDir)
 	}
+	var env []string
+	if o.Env != nil {
+		env = append(make([]string, 0, len(o.Env)+len(RuntimeEnv)), o.Env...)
+		var own []string
+		for _, name := range RuntimeEnv {
+			if v, ok := os.LookupEnv(name); ok && !hasVar(o.Env, name) {
+				env = append(env, name+"="+v)
+				own = append(own, name)
+			}
+		}
+		if len(own) > 0 {
+			args = append(args, "-own-env="+strings.Join(own, ","))
+		}
+	}
 	args = append(args, "--")
 	args = append(args, argv...)
-	return &exec.Cmd{Path: path, Args: args, SysProcAttr: sysProcAttr()}, nil
+	return &exec.Cmd{Path: path, Args: args, Env: env, SysProcAttr: sysProcAttr()}, nil
+}
+
+// hasVar reports whether env sets name.
+func hasVar(env []string, name string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // Job is a started supervisor.

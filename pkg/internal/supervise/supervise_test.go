@@ -268,6 +268,35 @@ func TestOutputAndEnvironmentReachTheJob(t *testing.T) {
 	}
 }
 
+// With Options.Env, the job's environment is exactly that: the Go runtime
+// settings the supervisor keeps for itself (GORACE here, which TestMain
+// set) reach the supervisor, never the job.
+func TestOptionsEnvIsTheJobsWholeEnvironment(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("GORACE") == "" {
+		t.Fatal("TestMain sets GORACE")
+	}
+	cmd, err := Command("", Options{Env: []string{"ONLY=this"}}, "/usr/bin/env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasVar(cmd.Env, "GORACE") || !strings.Contains(strings.Join(cmd.Args, " "), "-own-env=GORACE") {
+		t.Fatalf("the supervisor does not get GORACE for itself: env %q, args %q", cmd.Env, cmd.Args)
+	}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	j, err := Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := wait(t, j); r.Outcome != Exited || r.Status != 0 {
+		t.Fatalf("result %+v: %s", r, out.String())
+	}
+	if got := out.String(); got != "ONLY=this\n" {
+		t.Errorf("the job's environment is %q, want only ONLY=this", got)
+	}
+}
+
 func TestStartErrorIsReported(t *testing.T) {
 	t.Parallel()
 	cmd, err := Command("", Options{}, "/nonexistent/program")

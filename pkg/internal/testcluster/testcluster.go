@@ -107,6 +107,8 @@ type (
 	Proc = harness.Proc
 	// Timers are the daemons' timer flags (a zero field is not passed).
 	Timers = harness.Timers
+	// ExecutorOptions change how StartExecutorWith starts an executor.
+	ExecutorOptions = harness.ExecutorOptions
 )
 
 var (
@@ -378,7 +380,13 @@ func (c *Cluster) Read(v any, call func(ctx context.Context, cl *client.Client) 
 // (e.g. "--host", "127.0.0.2" to advertise another address than it binds).
 func (c *Cluster) StartExecutor(name string, extra ...string) *Proc {
 	c.t.Helper()
-	p, err := c.Core.StartExecutor(context.Background(), name, extra...)
+	return c.StartExecutorWith(name, ExecutorOptions{}, extra...)
+}
+
+// StartExecutorWith is StartExecutor with options.
+func (c *Cluster) StartExecutorWith(name string, o ExecutorOptions, extra ...string) *Proc {
+	c.t.Helper()
+	p, err := c.Core.StartExecutorWith(context.Background(), name, o, extra...)
 	if p != nil {
 		c.watch(p)
 	}

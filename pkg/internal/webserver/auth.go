@@ -74,8 +74,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	key := host + "|" + req.User
-	if blocked, wait := s.logins.Blocked(key); blocked {
+	blocked, wait, err := s.logins.Blocked(r.Context(), host, req.User)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	if blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed logins: try again in %s", wait.Round(time.Second)))
 		return
@@ -85,13 +89,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	if u == nil || !auth.CheckPassword(hash, req.Password) {
-		s.logins.Fail(key)
+	if !auth.CheckLogin(u != nil, hash, req.Password) {
+		if err := s.logins.Fail(r.Context(), host, req.User); err != nil {
+			s.storeError(w, err)
+			return
+		}
 		s.log.Warn().Str("user", req.User).Str("remote", host).Msg("failed login")
 		writeError(w, http.StatusUnauthorized, "unauthorized: wrong user name or password")
 		return
 	}
-	s.logins.Reset(key)
+	if err := s.logins.Reset(r.Context(), host, req.User); err != nil {
+		s.storeError(w, err)
+		return
+	}
 	ttl, err := parseExpiry(req.ExpiresIn, 30*24*time.Hour)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -226,6 +236,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Name == "" {
 		req.Name = "api token"
+	}
+	if len(req.Name) > store.MaxName {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("token name too long: %d bytes, the limit is %d", len(req.Name), store.MaxName))
+		return
 	}
 	s.issueToken(w, r, user, req.Name, ttl)
 }

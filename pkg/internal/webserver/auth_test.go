@@ -211,3 +211,31 @@ func dumpContains(t *testing.T, st *store.Store, table, s string) bool {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// The login limiter is the database's: failures through one web server
+// block the next attempt through another, and through a restarted one.
+func TestLoginLimitAcrossWebServers(t *testing.T) {
+	srvA, st, _ := newServer(t)
+	srvB := httptest.NewServer(webserver.New(webserver.Config{OfflineAfter: time.Minute}, st, nil, nil, zerolog.Nop()).Handler())
+	defer srvB.Close()
+	for i := 0; i < 5; i++ {
+		if code, _ := call(t, srvA, "POST", "/api/v1/login", "", `{"user":"admin-user","password":"wrong password"}`); code != 401 {
+			t.Fatalf("bad password %d on server A: %d", i, code)
+		}
+	}
+	code, body := call(t, srvB, "POST", "/api/v1/login", "", `{"user":"admin-user","password":"password-of-admin"}`)
+	if code != 429 || !strings.Contains(body, "too many failed logins") {
+		t.Fatalf("server B after 5 failures on A: %d %s, want 429", code, body)
+	}
+	// Another user from the same address is not blocked.
+	if code, body := call(t, srvB, "POST", "/api/v1/login", "", `{"user":"viewer-user","password":"password-of-viewer"}`); code != 201 {
+		t.Fatalf("another user: %d %s", code, body)
+	}
+	// A web server started afterwards (a restart) blocks as well.
+	srvA.Close()
+	srvC := httptest.NewServer(webserver.New(webserver.Config{OfflineAfter: time.Minute}, st, nil, nil, zerolog.Nop()).Handler())
+	defer srvC.Close()
+	if code, _ := call(t, srvC, "POST", "/api/v1/login", "", `{"user":"admin-user","password":"password-of-admin"}`); code != 429 {
+		t.Fatalf("restarted server after 5 failures: %d, want 429", code)
+	}
+}

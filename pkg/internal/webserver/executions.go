@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,13 +123,9 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ex.Status == store.ExecKilling && ex.ExecutorAddr != "" {
-		// The database already says KILLING; this call only makes it faster.
-		q := url.Values{"action": {"cancel"}, "execid": {strconv.FormatInt(id, 10)}, "user": {actor(r)}}
-		if resp, err := s.executor.Post(r.Context(), ex.ExecutorAddr, ex.ExecutorTLS, q); err != nil {
-			s.log.Warn().Err(err).Int64("execution", id).Msg("cancel nudge failed; the executor's poll will see KILLING")
-		} else {
-			resp.Body.Close()
-		}
+		// The database already says KILLING; telling the executor only
+		// makes it faster, so the answer does not wait for it.
+		s.disp.TellCancel(ex, actor(r))
 	}
 	writeJSON(w, http.StatusOK, wireExecution(ex))
 }

@@ -38,6 +38,14 @@ func (s *Server) addSchedule(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad schedule body: "+err.Error())
 		return
 	}
+	if len(req.Cron) > store.MaxName {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("cron expression too long: %d bytes, the limit is %d", len(req.Cron), store.MaxName))
+		return
+	}
+	if len(req.TimeZone) > store.MaxTimeZone {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("time zone name too long: %d bytes, the limit is %d", len(req.TimeZone), store.MaxTimeZone))
+		return
+	}
 	c, err := schedule.ParseCron(req.Cron)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())

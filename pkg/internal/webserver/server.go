@@ -6,9 +6,9 @@ package webserver
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -23,27 +23,20 @@ import (
 // Config is the web server's settings.
 type Config struct {
 	// Insecure turns authentication off: every request may do everything.
-	Insecure bool
-	// ClusterSecret authenticates the web server to executors.
-	ClusterSecret string
-	// ExecutorCAs, if set, are the CAs trusted for executors serving TLS.
-	ExecutorTLS  *tls.Config
+	Insecure     bool
 	OfflineAfter time.Duration
 	Limits       flow.Limits
-	// ExecutorTimeout bounds HTTP calls to executors (cancel nudges).
-	ExecutorTimeout time.Duration
 }
 
 // Server serves the REST API.
 type Server struct {
-	cfg      Config
-	store    *store.Store
-	disp     *dispatch.Dispatcher
-	log      zerolog.Logger
-	executor *dispatch.ExecutorClient
-	metrics  http.Handler
-	logins   *auth.Limiter
-	jobs     jobNames
+	cfg     Config
+	store   *store.Store
+	disp    *dispatch.Dispatcher
+	log     zerolog.Logger
+	metrics http.Handler
+	logins  *auth.Limiter
+	jobs    jobNames
 }
 
 // New builds a server. Submissions go through disp (one that is not
@@ -56,11 +49,7 @@ func New(cfg Config, st *store.Store, disp *dispatch.Dispatcher, metrics http.Ha
 	if cfg.Limits == (flow.Limits{}) {
 		cfg.Limits = flow.DefaultLimits()
 	}
-	if cfg.ExecutorTimeout <= 0 {
-		cfg.ExecutorTimeout = 5 * time.Second
-	}
-	return &Server{cfg: cfg, store: st, disp: disp, metrics: metrics, log: log,
-		executor: dispatch.NewExecutorClient(cfg.ExecutorTimeout, cfg.ExecutorTLS, cfg.ClusterSecret), logins: auth.NewLimiter(5, time.Minute)}
+	return &Server{cfg: cfg, store: st, disp: disp, metrics: metrics, log: log, logins: auth.NewLimiter(st, 5, time.Minute)}
 }
 
 // Handler returns the HTTP handler with every route.
@@ -150,7 +139,9 @@ func actor(r *http.Request) string {
 		return id.User
 	}
 	if u := r.Header.Get("X-Crawlctl-User"); u != "" {
-		return u + " (unauthenticated)"
+		// Whatever the client claims must fit where actors are stored.
+		const mark = " (unauthenticated)"
+		return strings.ToValidUTF8(clip(u, store.MaxName-len(mark)), "") + mark
 	}
 	return "api " + r.RemoteAddr
 }
@@ -163,3 +154,11 @@ var (
 
 // apiError is the body of every error response.
 type apiError = httpx.ErrorBody
+
+// clip cuts s to at most n bytes.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -296,6 +296,7 @@ type Proc struct {
 	done chan struct{}
 	err  error
 	args []string
+	env  []string // added to the daemons' environment for this one
 }
 
 // Done is closed when the process exits.
@@ -397,10 +398,14 @@ func (o *Output) close() {
 // Start runs the daemon binary with args as a process named name in dir
 // (created), in a process group of its own, and records it for StopAll.
 func (c *Core) Start(name, dir string, args ...string) (*Proc, error) {
+	return c.start(name, dir, nil, args...)
+}
+
+func (c *Core) start(name, dir string, env []string, args ...string) (*Proc, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	p := &Proc{Name: name, Dir: dir, Log: &Output{}, args: args}
+	p := &Proc{Name: name, Dir: dir, Log: &Output{}, args: args, env: env}
 	if c.cfg.LogFiles {
 		p.Log.Path = filepath.Join(dir, name+".log")
 	}
@@ -423,7 +428,7 @@ func (c *Core) launch(p *Proc) error {
 	}
 	cmd := exec.Command(c.DaemonBin, p.args...)
 	cmd.Dir = p.Dir
-	cmd.Env = c.daemonEnv()
+	cmd.Env = append(c.daemonEnv(), p.env...)
 	cmd.Stdout, cmd.Stderr = p.Log, p.Log
 	cmd.SysProcAttr = sysProcAttr(c.cfg.KillWithParent)
 	if err := cmd.Start(); err != nil {
@@ -521,7 +526,25 @@ func (c *Core) StartWeb(ctx context.Context, extra ...string) (*Proc, error) {
 // its own directory and waits for its port file. Later flags in extra win
 // (e.g. "--host", "127.0.0.2" to advertise another address than it binds).
 func (c *Core) StartExecutor(ctx context.Context, name string, extra ...string) (*Proc, error) {
-	args := []string{"executor", "serve", "--db", c.DSN, "--host", "127.0.0.1", "--bind", "127.0.0.1", "--port", "0", "--name", name}
+	return c.StartExecutorWith(ctx, name, ExecutorOptions{}, extra...)
+}
+
+// ExecutorOptions change how StartExecutorWith starts an executor.
+type ExecutorOptions struct {
+	// Env is added to the executor's environment.
+	Env []string
+	// NoDBFlag and NoSecretFlag leave out --db and --cluster-secret-file:
+	// the test gives them another way (CRAWLCTL_DB or --db-file,
+	// CRAWLCTL_CLUSTER_SECRET).
+	NoDBFlag, NoSecretFlag bool
+}
+
+// StartExecutorWith is StartExecutor with options.
+func (c *Core) StartExecutorWith(ctx context.Context, name string, o ExecutorOptions, extra ...string) (*Proc, error) {
+	args := []string{"executor", "serve", "--host", "127.0.0.1", "--bind", "127.0.0.1", "--port", "0", "--name", name}
+	if !o.NoDBFlag {
+		args = append(args, "--db", c.DSN)
+	}
 	args = append(args, c.cfg.Timers.executorFlags()...)
 	if c.cfg.TLSCert != "" {
 		args = append(args, "--tls-cert", c.cfg.TLSCert, "--tls-key", c.cfg.TLSKey)
@@ -529,8 +552,11 @@ func (c *Core) StartExecutor(ctx context.Context, name string, extra ...string) 
 	for _, k := range sortedKeys(c.cfg.Labels) {
 		args = append(args, "--label", k+"="+c.cfg.Labels[k])
 	}
-	args = append(append(append(args, c.authArgs()...), c.cfg.ExecutorFlags...), extra...)
-	p, err := c.Start(name, filepath.Join(c.Dir, name), args...)
+	if !o.NoSecretFlag {
+		args = append(args, c.authArgs()...)
+	}
+	args = append(append(args, c.cfg.ExecutorFlags...), extra...)
+	p, err := c.start(name, filepath.Join(c.Dir, name), o.Env, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -87,6 +87,7 @@ type supervisor struct {
 	parent    int // the pid whose death ends the job
 	leaseFile string
 	stateDir  string
+	ownEnv    []string // variables meant for the supervisor, not the job
 	stateFile string
 	status    *os.File // nil when StatusFD is not open
 	sigs      chan os.Signal
@@ -124,6 +125,8 @@ func (s *supervisor) parseArgs(args []string) ([]string, error) {
 			s.leaseFile = v
 		case "-state":
 			s.stateDir = v
+		case "-own-env":
+			s.ownEnv = splitComma(v)
 		default:
 			return nil, errors.New("unknown argument " + quote(a))
 		}
@@ -162,7 +165,7 @@ func (s *supervisor) run(argv []string) {
 		path = p
 	}
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Env:   os.Environ(),
+		Env:   withoutVars(os.Environ(), s.ownEnv),
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	})

@@ -110,3 +110,35 @@ func oneLine(s string) string {
 }
 
 func quote(s string) string { return `"` + s + `"` }
+
+// splitComma splits a comma-separated list, dropping empty items.
+func splitComma(s string) []string {
+	var out []string
+	for s != "" {
+		item, rest, _ := cut(s, ',')
+		if item != "" {
+			out = append(out, item)
+		}
+		s = rest
+	}
+	return out
+}
+
+// withoutVars returns env less the variables named in names.
+func withoutVars(env, names []string) []string {
+	if len(names) == 0 {
+		return env
+	}
+	out := make([]string, 0, len(env))
+next:
+	for _, kv := range env {
+		name, _, _ := cut(kv, '=')
+		for _, n := range names {
+			if name == n {
+				continue next
+			}
+		}
+		out = append(out, kv)
+	}
+	return out
+}
