@@ -444,3 +444,53 @@ func (s *Store) ExecutorEvents(ctx context.Context, id int64, limit int) ([]Exec
 	}
 	return out, rows.Err()
 }
+
+// ExecutorsWithLoad lists executors by id (the key of p) with RunningFlows
+// set to the executions each holds (DISPATCHING, RUNNING or KILLING), as the
+// database counts them, not as their heartbeats said.
+func (s *Store) ExecutorsWithLoad(ctx context.Context, p Page) ([]*Executor, error) {
+	after, err := p.idAfter()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT "+s.executorColumns()+" FROM executors WHERE id > ? ORDER BY id"+p.limitSQL(), after)
+	if err != nil {
+		return nil, err
+	}
+	var list []*Executor
+	byID := map[int64]*Executor{}
+	for rows.Next() {
+		e, err := scanExecutor(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		e.RunningFlows = 0
+		list = append(list, e)
+		byID[e.ID] = e
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return list, nil
+	}
+	rows, err = s.db.QueryContext(ctx, "SELECT executor_id, COUNT(*) FROM executions WHERE status IN "+activeStatuses+" AND executor_id BETWEEN ? AND ? GROUP BY executor_id",
+		list[0].ID, list[len(list)-1].ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		if e := byID[id]; e != nil {
+			e.RunningFlows = n
+		}
+	}
+	return list, rows.Err()
+}

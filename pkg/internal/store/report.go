@@ -1,0 +1,227 @@
+package store
+
+// An executor reporting its run: job states, log chunks and the end.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// LogChunk is a piece of a job's output (Job "" is the flow log) at Offset
+// of that job attempt's log.
+type LogChunk struct {
+	Job     string
+	Attempt int
+	Offset  int64
+	Data    []byte
+}
+
+// ExecutionEnd is how an executor's attempt of an execution ended.
+type ExecutionEnd struct {
+	Status string // SUCCEEDED, FAILED or KILLED
+	Error  string
+	// Interrupted: the executor stopped the run through no fault of the
+	// flow (its lease expired while the database was out of reach), so the
+	// execution is queued again for a fresh run instead of ending; one that
+	// was being cancelled ends KILLED instead. Requeue bounds and spaces
+	// such re-queues like dispatch failures (they count as ones).
+	Interrupted bool
+	Requeue     DispatchPolicy
+}
+
+// Report records, in one transaction, job states and log chunks of the
+// executor's attempt of an execution and, when end is set, the end of that
+// attempt (with every job still READY or RUNNING ended too). A later state
+// of a job replaces an earlier one, so jobs may hold several states of one
+// job in order. It returns ErrFenced, writing nothing, when the attempt is
+// no longer current.
+func (s *Store) Report(ctx context.Context, execID, executorID int64, attempt int, jobs []ExecutionJob, logs []LogChunk, end *ExecutionEnd) error {
+	jobs = lastStates(jobs)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if end != nil {
+			// The conditional update is the ownership check, and it locks the
+			// row for the rest of the transaction.
+			if err := s.endAttempt(ctx, tx, execID, executorID, attempt, *end); err != nil {
+				return err
+			}
+		} else if err := s.owned(ctx, tx, execID, executorID, attempt); err != nil {
+			return err
+		}
+		if err := s.insertJobs(ctx, tx, execID, attempt, jobs); err != nil {
+			return err
+		}
+		if err := s.insertLogs(ctx, tx, execID, attempt, logs); err != nil {
+			return err
+		}
+		if end == nil {
+			return nil
+		}
+		why := end.Error
+		if why == "" {
+			why = "the execution ended " + strings.ToLower(end.Status)
+		}
+		return s.endJobs(ctx, tx, execID, attempt, why)
+	})
+	if err != nil && !errors.Is(err, ErrFenced) {
+		return fmt.Errorf("report on execution %d: %w", execID, err)
+	}
+	return err
+}
+
+// lastStates keeps the last state of each job, in the order of first
+// appearance.
+func lastStates(jobs []ExecutionJob) []ExecutionJob {
+	if len(jobs) < 2 {
+		return jobs
+	}
+	at := make(map[string]int, len(jobs))
+	out := make([]ExecutionJob, 0, len(jobs))
+	for _, j := range jobs {
+		if i, ok := at[j.Name]; ok {
+			out[i] = j
+			continue
+		}
+		at[j.Name] = len(out)
+		out = append(out, j)
+	}
+	return out
+}
+
+// Rows per multi-row statement: well below SQLite's 32766 bound variables,
+// and log statements also stop at logBatchBytes (MySQL's max_allowed_packet).
+const (
+	rowsPerStatement = 200
+	logBatchBytes    = 1 << 20
+)
+
+func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, execID int64, attempt int, jobs []ExecutionJob) error {
+	for len(jobs) > 0 {
+		n := min(len(jobs), rowsPerStatement)
+		args := make([]any, 0, n*10)
+		for _, j := range jobs[:n] {
+			var st, en, code any
+			if j.StartTime != nil {
+				st = dbTimeArg(*j.StartTime)
+			}
+			if j.EndTime != nil {
+				en = dbTimeArg(*j.EndTime)
+			}
+			if j.ExitCode != nil {
+				code = *j.ExitCode
+			}
+			args = append(args, execID, attempt, j.Name, j.Type, j.Status, j.Attempt, st, en, code, j.Error)
+		}
+		q := s.d.upsertJobs(n)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("record job states: %w", err)
+		}
+		jobs = jobs[n:]
+	}
+	return nil
+}
+
+func (s *Store) insertLogs(ctx context.Context, tx *sql.Tx, execID int64, attempt int, logs []LogChunk) error {
+	const row = "(?, ?, ?, ?, ?, ?, "
+	for len(logs) > 0 {
+		var q strings.Builder
+		q.WriteString("INSERT INTO execution_logs (execution_id, exec_attempt, job, attempt, start_offset, data, created_at) VALUES ")
+		var args []any
+		n, size := 0, 0
+		for n < len(logs) && n < rowsPerStatement && (n == 0 || size+len(logs[n].Data) <= logBatchBytes) {
+			l := logs[n]
+			if n > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString(row + s.d.now + ")")
+			args = append(args, execID, attempt, l.Job, l.Attempt, l.Offset, l.Data)
+			size += len(l.Data)
+			n++
+		}
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("append logs: %w", err)
+		}
+		logs = logs[n:]
+	}
+	return nil
+}
+
+// endAttempt is the conditional update that ends an executor's attempt,
+// inside tx; ErrFenced when the attempt is no longer current.
+func (s *Store) endAttempt(ctx context.Context, tx *sql.Tx, id, executorID int64, attempt int, end ExecutionEnd) error {
+	owner := " WHERE id = ? AND executor_id = ? AND attempt = ?"
+	if end.Interrupted {
+		// A cancel asked for meanwhile is honoured: no new run.
+		res, err := tx.ExecContext(ctx, "UPDATE executions SET status = 'KILLED', end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+owner+" AND status = 'KILLING'",
+			"killed; "+end.Error, id, executorID, attempt)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		// Bounded like any re-queue: counted as a dispatch failure, that
+		// executor excluded from the next choice, after a backoff.
+		var failures int
+		var excluded string
+		err = tx.QueryRowContext(ctx, "SELECT dispatch_failures, excluded FROM executions"+owner+" AND status = 'RUNNING'"+s.d.forUpdate,
+			id, executorID, attempt).Scan(&failures, &excluded)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("execution %d attempt %d: %w", id, attempt, ErrFenced)
+		}
+		if err != nil {
+			return err
+		}
+		n := failures + 1
+		if n >= end.Requeue.MaxFailures {
+			_, err = tx.ExecContext(ctx, "UPDATE executions SET status = 'FAILED', dispatch_failures = dispatch_failures + 1, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+owner,
+				fmt.Sprintf("gave up after %d interrupted or failed dispatches; last: %s", n, end.Error), id, executorID, attempt)
+			return err
+		}
+		var ex []int64
+		_ = json.Unmarshal([]byte(excluded), &ex)
+		backoff := time.Duration(0)
+		if end.Requeue.Backoff != nil {
+			backoff = end.Requeue.Backoff(n)
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE executions SET status = 'QUEUED', executor_id = NULL, attempt = attempt + 1, start_time = NULL, dispatch_failures = dispatch_failures + 1, excluded = ?, not_before = "+s.d.nowPlus+", wait_reason = ?, updated_at = "+s.d.now+owner,
+			jsonString(exclude(ex, executorID)), s.d.nowPlusArg(backoff), "re-queued: "+end.Error, id, executorID, attempt)
+		return err
+	}
+	res, err := tx.ExecContext(ctx, "UPDATE executions SET status = ?, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+owner+" AND status IN ('RUNNING', 'KILLING')",
+		end.Status, end.Error, id, executorID, attempt)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("execution %d attempt %d: %w", id, attempt, ErrFenced)
+	}
+	return nil
+}
+
+// endJobs ends, inside tx, every job of the attempt that is still RUNNING
+// (KILLED) or READY (CANCELLED), with why: an execution that ended never
+// leaves a job that looks alive.
+func (s *Store) endJobs(ctx context.Context, tx *sql.Tx, id int64, attempt int, why string) error {
+	_, err := tx.ExecContext(ctx, "UPDATE execution_jobs SET status = CASE WHEN status = 'RUNNING' THEN 'KILLED' ELSE 'CANCELLED' END, end_time = "+s.d.now+
+		", error = ? WHERE execution_id = ? AND exec_attempt = ? AND status IN ('READY', 'RUNNING')", why, id, attempt)
+	if err != nil {
+		return fmt.Errorf("end the jobs of execution %d: %w", id, err)
+	}
+	return nil
+}
+
+// FinishExecution records the end of an execution by the executor that ran
+// it, ending its unfinished jobs too; ErrFenced if its attempt is no longer
+// current.
+func (s *Store) FinishExecution(ctx context.Context, id, executorID int64, attempt int, status, errText string) error {
+	err := s.Report(ctx, id, executorID, attempt, nil, nil, &ExecutionEnd{Status: status, Error: errText})
+	if err != nil && !errors.Is(err, ErrFenced) {
+		return fmt.Errorf("finish execution %d: %w", id, err)
+	}
+	return err
+}

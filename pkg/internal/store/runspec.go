@@ -1,0 +1,42 @@
+package store
+
+// What an executor needs to start an execution it claimed.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// RunSpec is what an executor needs to start an execution it claimed.
+type RunSpec struct {
+	ProjectID     int64
+	Project       string
+	Version       int
+	SHA256        string // of the project version's archive
+	Flow          string
+	Params        map[string]string
+	FailureAction string
+}
+
+// ExecutionRunSpec returns what it takes to run execution id, in one query.
+func (s *Store) ExecutionRunSpec(ctx context.Context, id int64) (*RunSpec, error) {
+	var r RunSpec
+	var params string
+	err := s.db.QueryRowContext(ctx, `SELECT e.project_id, e.project, e.version, v.sha256, e.flow, e.params, e.failure_action
+FROM executions e JOIN project_versions v ON v.project_id = e.project_id AND v.version = e.version WHERE e.id = ?`, id).
+		Scan(&r.ProjectID, &r.Project, &r.Version, &r.SHA256, &r.Flow, &params, &r.FailureAction)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("execution %d or its project version: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load execution %d: %w", id, err)
+	}
+	r.Params = map[string]string{}
+	if err := json.Unmarshal([]byte(params), &r.Params); err != nil {
+		return nil, fmt.Errorf("execution %d has unreadable parameters: %w", id, err)
+	}
+	return &r, nil
+}
