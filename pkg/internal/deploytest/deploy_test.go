@@ -1362,9 +1362,9 @@ func (c k8sContainer) crawlctlArgs() ([]string, bool) {
 	return nil, false
 }
 
-// secretFile returns the path at which container c sees key of the Secret
+// mountedSecret returns the path at which container c sees key of the Secret
 // named secret, or "" when it does not mount it.
-func secretFile(c k8sContainer, secret, key string) string {
+func mountedSecret(c k8sContainer, secret, key string) string {
 	vols, _ := podSpec(c.obj)["volumes"].([]any)
 	mounts, _ := c.spec["volumeMounts"].([]any)
 	for _, v := range vols {
@@ -1448,7 +1448,7 @@ func TestKubernetesManifests(t *testing.T) {
 				t.Errorf("%s: env %s from a secret: mount it as a file instead", c.where, n)
 			}
 		}
-		if want := secretFile(c, "crawlctl-db", "db.dsn"); want == "" {
+		if want := mountedSecret(c, "crawlctl-db", "db.dsn"); want == "" {
 			t.Errorf("%s: does not mount Secret crawlctl-db", c.where)
 		} else if v, _ := flagValue(args, "db-file"); v != want {
 			t.Errorf("%s: --db-file %q, want %s (Secret crawlctl-db)", c.where, v, want)
@@ -1465,7 +1465,7 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 		}
 		if path == "web serve" || path == "executor serve" {
-			if want := secretFile(c, "crawlctl-cluster", "cluster.secret"); want == "" {
+			if want := mountedSecret(c, "crawlctl-cluster", "cluster.secret"); want == "" {
 				t.Errorf("%s: does not mount Secret crawlctl-cluster", c.where)
 			} else if v, _ := flagValue(args, "cluster-secret-file"); v != want {
 				t.Errorf("%s: --cluster-secret-file %q, want %s (Secret crawlctl-cluster)", c.where, v, want)
@@ -1500,7 +1500,7 @@ func TestKubernetesManifests(t *testing.T) {
 			for _, e := range c.execs {
 				if s, ok := shScript(e.argv); ok && strings.HasSuffix(e.where, "postStart") && strings.Contains(s, pf) && strings.Contains(s, "action=activate") {
 					activates = true
-					authenticates = strings.Contains(s, secretFile(c, "crawlctl-cluster", "cluster.secret")) && strings.Contains(s, "Authorization: Bearer") && strings.Contains(s, "-H @-")
+					authenticates = strings.Contains(s, mountedSecret(c, "crawlctl-cluster", "cluster.secret")) && strings.Contains(s, "Authorization: Bearer") && strings.Contains(s, "-H @-")
 				}
 			}
 			if !activates {
@@ -2089,15 +2089,26 @@ func TestScriptsAgainstCluster(t *testing.T) {
 	adminEnv := withEnv(env, "CRAWLCTL_TOKEN="+token)
 
 	// The Kubernetes admin Job's command does the same with the DSN from
-	// its environment (CRAWLCTL_DB, from the Secret crawlctl-db).
+	// the file the Secret crawlctl-db is mounted as (here: a file of the
+	// test's at that flag).
 	adminJobs := 0
 	for _, c := range k8sContainers(t) {
 		if args, ok := c.crawlctlArgs(); ok && c.obj.kind() == "Job" && slices.Equal(commandWords(args), []string{"user", "add", "admin"}) {
 			adminJobs++
-			jobDSN := storetest.NewMigratedDSN(t, "sqlite")
-			code, out, errOut := runCommand(t, tmp, withEnv(env, "CRAWLCTL_DB="+jobDSN), bin, args...)
+			mounted := mountedSecret(c, "crawlctl-db", "db.dsn")
+			dsnFile := filepath.Join(tmp, "job-db.dsn")
+			if err := os.WriteFile(dsnFile, []byte(storetest.NewMigratedDSN(t, "sqlite")+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			jobArgs := slices.Clone(args)
+			for i := range jobArgs {
+				if mounted != "" && jobArgs[i] == mounted {
+					jobArgs[i] = dsnFile
+				}
+			}
+			code, out, errOut := runCommand(t, tmp, env, bin, jobArgs...)
 			if code != 0 || !strings.Contains(out, "cct_") {
-				t.Errorf("%s: crawlctl %s with CRAWLCTL_DB set: exit %d, stdout %q, stderr %q; want the admin created and its token printed", c.where, strings.Join(args, " "), code, out, errOut)
+				t.Errorf("%s: crawlctl %s with the mounted DSN file: exit %d, stdout %q, stderr %q; want the admin created and its token printed", c.where, strings.Join(jobArgs, " "), code, out, errOut)
 			}
 		}
 	}
@@ -2341,7 +2352,14 @@ func TestScriptsAgainstCluster(t *testing.T) {
 	}
 	waitFor("node-s", false, "online")
 	postStart := replaceAll(t, inlineScriptOf(t, "StatefulSet/crawlctl-executor container executor postStart"), "/tmp/executor.port", sPort)
-	if code, out := runInline(withEnv(env, "CRAWLCTL_CLUSTER_SECRET="+secret), "postStart", postStart); code != 0 {
+	for _, c := range k8sContainers(t) {
+		if c.obj.kind() == "StatefulSet" {
+			if mounted := mountedSecret(c, "crawlctl-cluster", "cluster.secret"); mounted != "" {
+				postStart = replaceAll(t, postStart, mounted, secretFile)
+			}
+		}
+	}
+	if code, out := runInline(env, "postStart", postStart); code != 0 {
 		t.Errorf("the StatefulSet's postStart hook: exit %d: %s", code, out)
 	}
 	waitFor("node-s", true, "online")
