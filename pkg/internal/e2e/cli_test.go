@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -123,8 +122,7 @@ func TestLogsFollow(t *testing.T) {
 // example project uploaded and its flow run to SUCCEEDED, then a clean Ctrl-C.
 func TestQuickstart(t *testing.T) {
 	bin := testcluster.Binary(t)
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
+	root := repoRoot()
 	listen := fmt.Sprintf("127.0.0.1:%d", testcluster.FreePort(t))
 	cmd := exec.Command(filepath.Join(root, "scripts", "quickstart.sh"), "--bin", bin, "--data-dir", t.TempDir(), "--listen", listen)
 	cmd.Dir = root

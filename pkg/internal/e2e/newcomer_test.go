@@ -17,7 +17,7 @@ import (
 // repoFile is a path in this repository.
 func repoFile(parts ...string) string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(append([]string{filepath.Dir(file), "..", ".."}, parts...)...)
+	return filepath.Join(append([]string{filepath.Dir(file), "..", "..", ".."}, parts...)...)
 }
 
 // TestShippedExamplesRun uploads both example projects the repository ships

@@ -239,17 +239,26 @@ func (e *Executor) execute(ctx context.Context, r *run) {
 func (e *Executor) runExecution(ctx context.Context, r *run, rep runner.Reporter) runner.Result {
 	var spec *store.RunSpec
 	var err error
+	// failed is the outcome of a failure before the flow starts: a run
+	// killed or fenced meanwhile ends as the runner would end it, not as a
+	// failure of its own.
+	failed := func(msg string) runner.Result {
+		if res, ok := runner.Stopped(ctx); ok {
+			return res
+		}
+		return runner.Result{Status: store.ExecFailed, Error: msg}
+	}
 	if r.spec != nil {
 		spec, err = r.spec()
 	} else {
 		spec, err = e.store.ExecutionRunSpec(ctx, r.id)
 	}
 	if err != nil {
-		return runner.Result{Status: store.ExecFailed, Error: err.Error()}
+		return failed(err.Error())
 	}
 	proj, err := e.project(ctx, spec)
 	if err != nil {
-		return runner.Result{Status: store.ExecFailed, Error: "load project flows: " + err.Error()}
+		return failed("load project flows: " + err.Error())
 	}
 	fl := proj.Flow(spec.Flow)
 	if fl == nil {
@@ -270,7 +279,7 @@ func (e *Executor) runExecution(ctx context.Context, r *run, rep runner.Reporter
 		return flow.Extract(bytes.NewReader(archive), int64(len(archive)), dir, lim)
 	}, execDir)
 	if err != nil {
-		return runner.Result{Status: store.ExecFailed, Error: "prepare working directory: " + err.Error()}
+		return failed("prepare working directory: " + err.Error())
 	}
 	defer os.RemoveAll(execDir)
 	return runner.Run(ctx, runner.Execution{

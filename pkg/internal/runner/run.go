@@ -853,6 +853,20 @@ func (r *runner) fenceError() error {
 	return r.fenceErr
 }
 
+// Stopped is the Result Run gives an execution whose ctx was cancelled
+// before it could start (while its working directory was being prepared,
+// say): KILLED with the cause, or fenced. ok is false while ctx is live.
+func Stopped(ctx context.Context) (res Result, ok bool) {
+	if ctx.Err() == nil {
+		return Result{}, false
+	}
+	cause := context.Cause(ctx)
+	if errors.Is(cause, ErrFenced) {
+		return Result{Status: string(Killed), Error: cause.Error(), Fenced: true}, true
+	}
+	return Result{Status: string(Killed), Error: killText(cause)}, true
+}
+
 // killText describes why jobs are being killed.
 func killText(cause error) string {
 	if cause == nil || cause == context.Canceled {

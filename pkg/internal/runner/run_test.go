@@ -648,3 +648,21 @@ func TestCancelWithFencedCause(t *testing.T) {
 	}
 	expectGroupGone(t, pgid)
 }
+
+// TestStopped: an execution stopped before its flow starts ends as Run
+// would end it: KILLED with the cause, or fenced; a live context is no stop.
+func TestStopped(t *testing.T) {
+	if _, ok := Stopped(context.Background()); ok {
+		t.Fatal("a live context counts as stopped")
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("cancelled by alice"))
+	if res, ok := Stopped(ctx); !ok || res.Status != "KILLED" || res.Error != "cancelled by alice" || res.Fenced {
+		t.Fatalf("killed: %+v, %v", res, ok)
+	}
+	ctx, cancel = context.WithCancelCause(context.Background())
+	cancel(fmt.Errorf("attempt 2: %w", ErrFenced))
+	if res, ok := Stopped(ctx); !ok || !res.Fenced {
+		t.Fatalf("fenced: %+v, %v", res, ok)
+	}
+}

@@ -39,12 +39,15 @@ type Server struct {
 	jobs    jobNames
 }
 
-// New builds a server. Submissions go through disp (one that is not
-// running still queues and assigns; the executors' polls claim); metrics
-// may be nil (no /metrics).
+// New builds a server. Submissions go through disp; nil stands for one
+// that is not running (it still queues and assigns, and the executors'
+// polls claim). metrics may be nil (no /metrics).
 func New(cfg Config, st *store.Store, disp *dispatch.Dispatcher, metrics http.Handler, log zerolog.Logger) *Server {
 	if cfg.OfflineAfter <= 0 {
 		cfg.OfflineAfter = 30 * time.Second
+	}
+	if disp == nil {
+		disp = dispatch.New(dispatch.Config{OfflineAfter: cfg.OfflineAfter}, st, log)
 	}
 	if cfg.Limits == (flow.Limits{}) {
 		cfg.Limits = flow.DefaultLimits()
