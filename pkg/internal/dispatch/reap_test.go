@@ -40,7 +40,7 @@ func TestReaperWaitsForTheExecutorsLease(t *testing.T) {
 			if _, err := s.ExecutorHeartbeat(ctx, e.ID, store.Heartbeat{LocalTime: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
-			ex, err := s.SubmitExecution(ctx, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: name, Concurrent: "ignore"})
+			ex, _, err := dispatch.SubmitAndAssign(ctx, s, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: name, Concurrent: "ignore"}, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -105,7 +105,7 @@ type NewExecution struct {
 	ScheduledTime    time.Time // the fire time it was submitted for
 }
 
-// AlreadyRunningError is returned by SubmitExecution with concurrent=skip
+// AlreadyRunningError is returned by a submission with concurrent=skip
 // when the same flow is queued or running.
 type AlreadyRunningError struct {
 	ID     int64

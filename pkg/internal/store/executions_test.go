@@ -31,7 +31,7 @@ func fixture(t *testing.T, s *store.Store) (*store.Executor, *store.ProjectVersi
 
 func submitOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, concurrent string) *store.Execution {
 	t.Helper()
-	ex, err := s.SubmitExecution(context.Background(), store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: "f",
+	ex, err := submitQueued(context.Background(), s, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: "f",
 		Params: map[string]string{"k": "v"}, Concurrent: concurrent, FailureAction: "finishCurrent", SubmitUser: "u"})
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestRequeueAndReap(t *testing.T) {
 		}
 
 		// Reap: RUNNING with retries left goes back to the queue; without, FAILS.
-		r1, err := s.SubmitExecution(ctx, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: 1, Flow: "g", FlowRetries: 1, Concurrent: "ignore"})
+		r1, err := submitQueued(ctx, s, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: 1, Flow: "g", FlowRetries: 1, Concurrent: "ignore"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +205,7 @@ func TestConcurrencyOptionsAndCancel(t *testing.T) {
 		ctx := context.Background()
 		e, pv := fixture(t, s)
 		first := submitOne(t, s, pv, "skip")
-		_, err := s.SubmitExecution(ctx, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: 1, Flow: "f", Concurrent: "skip"})
+		_, err := submitQueued(ctx, s, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: 1, Flow: "f", Concurrent: "skip"})
 		var are *store.AlreadyRunningError
 		if !errors.As(err, &are) || are.ID != first.ID {
 			t.Fatalf("skip = %v, want AlreadyRunningError(%d)", err, first.ID)
@@ -286,4 +286,11 @@ func TestAssignSkipsLockedRows(t *testing.T) {
 			}
 		}
 	})
+}
+
+// submitQueued stores a submission without assigning it, as a submit that
+// finds no executor does.
+func submitQueued(ctx context.Context, s *store.Store, ne store.NewExecution) (*store.Execution, error) {
+	ex, _, err := dispatch.SubmitAndAssign(ctx, s, ne, nil, nil)
+	return ex, err
 }

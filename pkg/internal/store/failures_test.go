@@ -56,7 +56,7 @@ func TestOutageIsNoAnswer(t *testing.T) {
 			"DeleteSchedule":      func() error { return s.DeleteSchedule(ctx, 1) },
 			"FireSchedule":        func() error { _, _, err := s.FireSchedule(ctx, 1, now, now, &ne, ""); return err },
 			"RecordScheduleError": func() error { return s.RecordScheduleError(ctx, 1, now, now, "x") },
-			"SubmitExecution":     func() error { _, err := s.SubmitExecution(ctx, ne); return err },
+			"submit":              func() error { _, err := submitQueued(ctx, s, ne); return err },
 			"GetExecution":        func() error { _, err := s.GetExecution(ctx, ex.ID); return err },
 			"ListExecutions":      func() error { _, err := s.ListExecutions(ctx, store.ExecutionFilter{Status: "running"}); return err },
 			"ExecutionCounts":     func() error { _, err := s.ExecutionCounts(ctx); return err },

@@ -23,7 +23,7 @@ func assignOne(t *testing.T, s *store.Store, pv *store.ProjectVersion, ne store.
 	if ne.Concurrent == "" {
 		ne.Concurrent = "ignore"
 	}
-	ex, err := s.SubmitExecution(ctx, ne)
+	ex, err := submitQueued(ctx, s, ne)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestClaimAsksTheDatabaseWhetherActive(t *testing.T) {
 		if _, err := s.SetExecutorActive(ctx, e.ID, false, "t"); err != nil {
 			t.Fatal(err)
 		}
-		pinned, err := s.SubmitExecution(ctx, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: "g", Concurrent: "ignore", PinnedExecutorID: e.ID})
+		pinned, err := submitQueued(ctx, s, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: "g", Concurrent: "ignore", PinnedExecutorID: e.ID})
 		if err != nil {
 			t.Fatal(err)
 		}

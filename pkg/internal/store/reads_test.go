@@ -56,7 +56,7 @@ func TestExecutionRunSpec(t *testing.T) {
 			t.Fatalf("run spec = %+v, want %+v", spec, want)
 		}
 
-		noVersion, err := s.SubmitExecution(ctx, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: 9, Flow: "f", Concurrent: "ignore"})
+		noVersion, err := submitQueued(ctx, s, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: 9, Flow: "f", Concurrent: "ignore"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestExecutionCountsAndLists(t *testing.T) {
 		}
 		var ids []int64
 		for _, flow := range []string{"f", "g", "f", "g"} {
-			ex, err := s.SubmitExecution(ctx, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: flow, Concurrent: "ignore"})
+			ex, err := submitQueued(ctx, s, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: flow, Concurrent: "ignore"})
 			if err != nil {
 				t.Fatal(err)
 			}

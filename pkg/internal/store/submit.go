@@ -9,26 +9,6 @@ import (
 	"fmt"
 )
 
-// SubmitExecution queues an execution (the dispatcher assigns it). With
-// Concurrent "skip" it returns an *AlreadyRunningError instead when the same
-// flow is queued or running.
-func (s *Store) SubmitExecution(ctx context.Context, ne NewExecution) (*Execution, error) {
-	var id int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		id, err = s.submitTx(ctx, tx, ne)
-		return err
-	})
-	if err != nil {
-		var are *AlreadyRunningError
-		if errors.As(err, &are) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("submit %s/%s: %w", ne.Project, ne.Flow, err)
-	}
-	return s.getExecution(ctx, id, false)
-}
-
 // submitTx inserts a QUEUED execution inside tx, honouring concurrent=skip.
 func (s *Store) submitTx(ctx context.Context, tx *sql.Tx, ne NewExecution) (int64, error) {
 	if err := s.skipCheck(ctx, tx, ne); err != nil {
