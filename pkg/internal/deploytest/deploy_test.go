@@ -30,6 +30,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/internal/config"
 	"github.com/crawlctl/crawlctl/pkg/internal/procstat"
 	"github.com/crawlctl/crawlctl/pkg/internal/store/storetest"
@@ -1925,14 +1926,8 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	testcluster.WaitFor(t, 20*time.Second, what, cond)
 }
 
-type executorRow struct {
-	ID     int64  `json:"id"`
-	Name   string `json:"name"`
-	Host   string `json:"host"`
-	Port   int    `json:"port"`
-	Active bool   `json:"active"`
-	Status string `json:"status"`
-}
+// executorRow is an executor as `crawlctl executor list -o json` shows it.
+type executorRow = api.Executor
 
 // executorState is `crawlctl executor list -o json` for one executor, run
 // with env (which holds the API token, CRAWLCTL_TOKEN).

@@ -14,24 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 	"github.com/crawlctl/crawlctl/pkg/internal/testcluster"
 )
 
-type executorJSON struct {
-	ID            int64             `json:"id"`
-	Name          string            `json:"name"`
-	Host          string            `json:"host"`
-	Port          int               `json:"port"`
-	Active        bool              `json:"active"`
-	Status        string            `json:"status"`
-	RunningFlows  int               `json:"running_flows"`
-	LastHeartbeat *time.Time        `json:"last_heartbeat"`
-	ClockSkewMs   int64             `json:"clock_skew_ms"`
-	Labels        map[string]string `json:"labels"`
-	StatusNote    string            `json:"status_note"`
-	SecretRefused string            `json:"secret_refused"`
-}
+// executorJSON is an executor as the API shows it.
+type executorJSON = api.Executor
 
 func listExecutors(c *testcluster.Cluster) map[string]executorJSON {
 	var list []executorJSON
