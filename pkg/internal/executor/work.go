@@ -278,6 +278,7 @@ func (e *Executor) runExecution(ctx context.Context, r *run, rep runner.Reporter
 		Flow:           fl,
 		Params:         spec.Params,
 		FailureAction:  spec.FailureAction,
+		Disabled:       spec.Disabled,
 		WorkDir:        filepath.Join(execDir, fl.Dir), // the folder of the .flow file
 		LogDir:         filepath.Join(e.cfg.WorkDir, "logs", fmt.Sprintf("%d.%d", r.id, r.attempt)),
 		LeaseFile:      e.leaseFile(),

@@ -33,6 +33,11 @@
 //     a one_failed or all_done node still runs. This is the only action under
 //     which a node can start after a failure.
 //
+// A node named in Execution.Disabled (Azkaban's disabled jobs) does not run:
+// when its turn comes and its condition holds, it ends SKIPPED ("disabled at
+// submit") and its dependants go on as if it had succeeded; a disabled
+// embedded flow skips its whole DAG.
+//
 // Any FAILED or KILLED job makes the execution FAILED, whatever the conditions
 // made of it downstream.
 //
@@ -142,6 +147,7 @@ type Execution struct {
 	Flow           *flow.Flow
 	Params         map[string]string // submit-time overrides (Azkaban flowOverride): win over flow and job config
 	FailureAction  string            // "" means FinishCurrent
+	Disabled       []string          // job paths disabled at submit (Azkaban's disabled): they end SKIPPED when their turn comes
 	WorkDir        string            // per-execution dir already holding the project files; jobs run here (or in working.dir)
 	LogDir         string            // local log files go here (created if missing); "" = no local files
 	MaxParallel    int               // independent jobs running at once; 0 = 8
@@ -299,6 +305,7 @@ type runner struct {
 	killGrace   time.Duration
 	baseEnv     []string
 	action      string
+	disabled    map[string]bool
 	tmpDir      string // output property files
 	logDir      string // "" when local log files are off
 	warnings    []string
@@ -356,6 +363,10 @@ func newRunner(ctx context.Context, ex Execution, rep Reporter) (*runner, error)
 	}
 	if r.baseEnv == nil {
 		r.baseEnv = os.Environ()
+	}
+	r.disabled = make(map[string]bool, len(ex.Disabled))
+	for _, p := range ex.Disabled {
+		r.disabled[p] = true
 	}
 	switch r.action {
 	case FinishCurrent, CancelImmediately, FinishPossible:
@@ -533,6 +544,13 @@ func (r *runner) consider(n *node) bool {
 			r.endUnstarted(n, Failed, text)
 			r.flowLog("job %s failed: %s", n.path, text)
 			r.onFailure(n, text)
+			return true
+		}
+		if r.disabled[n.path] {
+			// Its turn has come and it would run: it is skipped instead,
+			// and its dependants see a success.
+			r.endUnstarted(n, Skipped, "disabled at submit")
+			r.flowLog("job %s skipped: disabled at submit", n.path)
 			return true
 		}
 		n.ready = true

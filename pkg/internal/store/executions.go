@@ -66,7 +66,21 @@ type Execution struct {
 	KillReason       string
 	ScheduleID       *int64
 	ScheduledTime    *time.Time
-	Jobs             []ExecutionJob
+	// Disabled lists the job paths disabled at submit (they end SKIPPED).
+	Disabled  []string
+	Alerts    Alerts
+	UpdatedAt time.Time
+	Jobs      []ExecutionJob
+}
+
+// Alerts are who to tell when an execution ends (Azkaban's successEmails,
+// failureEmails, notifyFailureFirst and notifyFailureLast). They are stored
+// with the execution; nothing sends mail yet.
+type Alerts struct {
+	SuccessEmails      []string `json:"successEmails,omitempty"`
+	FailureEmails      []string `json:"failureEmails,omitempty"`
+	NotifyFailureFirst bool     `json:"notifyFailureFirst,omitempty"`
+	NotifyFailureLast  bool     `json:"notifyFailureLast,omitempty"`
 }
 
 // Ended reports whether the execution reached a final status.
@@ -104,6 +118,8 @@ type NewExecution struct {
 	SubmitUser       string
 	ScheduleID       int64     // the schedule that fired it, if any
 	ScheduledTime    time.Time // the fire time it was submitted for
+	Disabled         []string  // job paths that end SKIPPED instead of running
+	Alerts           Alerts
 }
 
 // AlreadyRunningError is returned by SubmitExecution with concurrent=skip
@@ -120,7 +136,7 @@ func (e *AlreadyRunningError) Error() string {
 const execColumns = `e.id, e.project_id, e.project, e.version, e.flow, e.status, e.executor_id, COALESCE(x.name, ''), COALESCE(x.host, ''), COALESCE(x.port, 0), COALESCE(x.tls, 0),
   e.pinned_executor_id, e.attempt, e.runs, e.dispatch_failures, e.excluded, e.flow_retries, e.params, e.priority, e.concurrent, e.failure_action,
   e.submit_user, e.submit_time, e.dispatched_time, e.start_time, e.end_time, e.wait_reason, e.error, e.kill_reason,
-  e.schedule_id, e.scheduled_time`
+  e.schedule_id, e.scheduled_time, e.disabled, e.success_emails, e.failure_emails, e.notify_failure_first, e.notify_failure_last, e.updated_at`
 
 const execFrom = " FROM executions e LEFT JOIN executors x ON x.id = e.executor_id"
 
@@ -136,10 +152,14 @@ func scanExecution(r scanner) (*Execution, error) {
 		port                                  int
 		excluded, params                      string
 		submit, dispatched, started, finished nullTime
+		disabled                              sql.NullString
+		successEmails, failureEmails          string
+		updated                               nullTime
 	)
 	if err := r.Scan(&e.ID, &e.ProjectID, &e.Project, &e.Version, &e.Flow, &e.Status, &execID, &e.ExecutorName, &host, &port, &e.ExecutorTLS,
 		&pinned, &e.Attempt, &e.Runs, &e.DispatchFailures, &excluded, &e.FlowRetries, &params, &e.Priority, &e.Concurrent, &e.FailureAction,
-		&e.SubmitUser, &submit, &dispatched, &started, &finished, &e.WaitReason, &e.Error, &e.KillReason, &schedID, &scheduled); err != nil {
+		&e.SubmitUser, &submit, &dispatched, &started, &finished, &e.WaitReason, &e.Error, &e.KillReason, &schedID, &scheduled,
+		&disabled, &successEmails, &failureEmails, &e.Alerts.NotifyFailureFirst, &e.Alerts.NotifyFailureLast, &updated); err != nil {
 		return nil, err
 	}
 	if execID.Valid {
@@ -160,7 +180,29 @@ func scanExecution(r scanner) (*Execution, error) {
 	_ = json.Unmarshal([]byte(params), &e.Params)
 	e.SubmitTime = submit.t
 	e.DispatchedTime, e.StartTime, e.EndTime = dispatched.ptr(), started.ptr(), finished.ptr()
+	e.Disabled = []string{}
+	if disabled.Valid {
+		_ = json.Unmarshal([]byte(disabled.String), &e.Disabled)
+	}
+	e.Alerts.SuccessEmails, e.Alerts.FailureEmails = splitList(successEmails), splitList(failureEmails)
+	e.UpdatedAt = updated.t
 	return &e, nil
+}
+
+// splitList reads a comma-separated column; "" is none.
+func splitList(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+// disabledArg is the disabled column of a list of job paths (NULL for none).
+func disabledArg(paths []string) any {
+	if len(paths) == 0 {
+		return nil
+	}
+	return jsonString(paths)
 }
 
 func jsonString(v any) string {
@@ -235,10 +277,12 @@ func (s *Store) insertExecution(ctx context.Context, tx *sql.Tx, ne NewExecution
 		status, executorID, attempt, dispatched, waitReason = ExecDispatching, executor.ID, 1, s.d.now, ""
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO executions (project_id, project, version, flow, status, executor_id, pinned_executor_id, attempt, excluded, flow_retries, params,
-  priority, concurrent, failure_action, submit_user, submit_time, dispatched_time, wait_reason, error, kill_reason, updated_at, schedule_id, scheduled_time)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, `+dispatched+`, ?, '', '', `+s.d.now+`, ?, ?)`,
+  priority, concurrent, failure_action, submit_user, submit_time, dispatched_time, wait_reason, error, kill_reason, updated_at, schedule_id, scheduled_time,
+  disabled, success_emails, failure_emails, notify_failure_first, notify_failure_last)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, `+dispatched+`, ?, '', '', `+s.d.now+`, ?, ?, ?, ?, ?, ?, ?)`,
 		ne.ProjectID, ne.Project, ne.Version, ne.Flow, status, executorID, nullID(ne.PinnedExecutorID), attempt, ne.FlowRetries, jsonString(ne.Params),
-		ne.Priority, ne.Concurrent, ne.FailureAction, ne.SubmitUser, waitReason, nullID(ne.ScheduleID), dbTimeArg(ne.ScheduledTime))
+		ne.Priority, ne.Concurrent, ne.FailureAction, ne.SubmitUser, waitReason, nullID(ne.ScheduleID), dbTimeArg(ne.ScheduledTime),
+		disabledArg(ne.Disabled), strings.Join(ne.Alerts.SuccessEmails, ","), strings.Join(ne.Alerts.FailureEmails, ","), ne.Alerts.NotifyFailureFirst, ne.Alerts.NotifyFailureLast)
 	if err != nil {
 		return 0, err
 	}
@@ -730,15 +774,17 @@ type RunSpec struct {
 	Flow          string
 	Params        map[string]string
 	FailureAction string
+	Disabled      []string // job paths that end SKIPPED instead of running
 }
 
 // ExecutionRunSpec returns what it takes to run execution id, in one query.
 func (s *Store) ExecutionRunSpec(ctx context.Context, id int64) (*RunSpec, error) {
 	var r RunSpec
 	var params string
-	err := s.db.QueryRowContext(ctx, `SELECT e.project_id, e.project, e.version, v.sha256, e.flow, e.params, e.failure_action
+	var disabled sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT e.project_id, e.project, e.version, v.sha256, e.flow, e.params, e.failure_action, e.disabled
 FROM executions e JOIN project_versions v ON v.project_id = e.project_id AND v.version = e.version WHERE e.id = ?`, id).
-		Scan(&r.ProjectID, &r.Project, &r.Version, &r.SHA256, &r.Flow, &params, &r.FailureAction)
+		Scan(&r.ProjectID, &r.Project, &r.Version, &r.SHA256, &r.Flow, &params, &r.FailureAction, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("execution %d or its project version: %w", id, ErrNotFound)
 	}
@@ -748,6 +794,11 @@ FROM executions e JOIN project_versions v ON v.project_id = e.project_id AND v.v
 	r.Params = map[string]string{}
 	if err := json.Unmarshal([]byte(params), &r.Params); err != nil {
 		return nil, fmt.Errorf("execution %d has unreadable parameters: %w", id, err)
+	}
+	if disabled.Valid {
+		if err := json.Unmarshal([]byte(disabled.String), &r.Disabled); err != nil {
+			return nil, fmt.Errorf("execution %d has an unreadable list of disabled jobs: %w", id, err)
+		}
 	}
 	return &r, nil
 }
