@@ -115,3 +115,16 @@ func (s *Store) SetFlowSchedule(ctx context.Context, ns NewSchedule) (*Schedule,
 	sc, err := s.GetSchedule(ctx, id)
 	return sc, replaced, err
 }
+
+// ProjectByID returns a project by id, or ErrNotFound.
+func (s *Store) ProjectByID(ctx context.Context, id int64) (*Project, error) {
+	var name string
+	err := s.db.QueryRowContext(ctx, "SELECT name FROM projects WHERE id = ?", id).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("project %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get project %d: %w", id, err)
+	}
+	return s.GetProject(ctx, name)
+}

@@ -1,6 +1,7 @@
 package webserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -152,10 +153,19 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ex, err := s.store.CancelExecution(r.Context(), id, actor(r), "")
+	ex, err := s.cancel(r.Context(), id, actor(r))
 	if err != nil {
 		s.storeError(w, err)
 		return
+	}
+	writeJSON(w, http.StatusOK, wireExecution(ex))
+}
+
+// cancel cancels an execution in the database, then nudges its executor.
+func (s *Server) cancel(ctx context.Context, id int64, who string) (*store.Execution, error) {
+	ex, err := s.store.CancelExecution(ctx, id, who, "")
+	if err != nil {
+		return nil, err
 	}
 	if ex.Status == store.ExecKilling && ex.ExecutorAddr != "" {
 		// The database already says KILLING; this call only makes it faster.
@@ -164,8 +174,8 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
 			scheme = "https"
 		}
 		u := url.URL{Scheme: scheme, Host: ex.ExecutorAddr, Path: "/executor",
-			RawQuery: url.Values{"action": {"cancel"}, "execid": {strconv.FormatInt(id, 10)}, "user": {actor(r)}}.Encode()}
-		req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, u.String(), nil)
+			RawQuery: url.Values{"action": {"cancel"}, "execid": {strconv.FormatInt(id, 10)}, "user": {who}}.Encode()}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
 		if s.cfg.ClusterSecret != "" {
 			req.Header.Set("Authorization", "Bearer "+s.cfg.ClusterSecret)
 		}
@@ -175,7 +185,7 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
 			resp.Body.Close()
 		}
 	}
-	writeJSON(w, http.StatusOK, wireExecution(ex))
+	return ex, nil
 }
 
 // jobNames remembers the job paths of flows of project versions, which

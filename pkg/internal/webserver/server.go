@@ -33,6 +33,9 @@ type Config struct {
 	Limits       flow.Limits
 	// ExecutorTimeout bounds HTTP calls to executors (cancel nudges).
 	ExecutorTimeout time.Duration
+	// SessionIdle is how long a session of the Azkaban API lives after its
+	// last use (azkaban.DefaultSessionIdle when zero).
+	SessionIdle time.Duration
 }
 
 // Server serves the REST API.
@@ -117,6 +120,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})
+	s.azkaban().Register(mux)
 	return s.recoverer(mux)
 }
 
