@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -449,4 +450,49 @@ func TestAzkabanSessionsSpanWebServersAndExpire(t *testing.T) {
 	if got := ask(one); got != ok {
 		t.Fatalf("the session did not survive a restart: %s", got)
 	}
+}
+
+// TestAzkabanOperatorScript runs scripts/azkaban-compat-test.sh, an
+// operator's curl + jq script, against a real cluster. Without curl or jq
+// it is skipped, except under CI=true, where it fails.
+func TestAzkabanOperatorScript(t *testing.T) {
+	for _, tool := range []string{"curl", "jq", "bash"} {
+		if _, err := osexec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed; CI installs it (see .ci/run)", tool)
+			}
+			t.Skipf("%s is not installed (apt-get install -y %s)", tool, tool)
+		}
+	}
+	c := testcluster.New(t, testcluster.Options{})
+	c.StartWeb()
+	c.StartExecutor("e")
+	c.MustCLI("executor", "activate", "e")
+	addUser(t, c, "olga", "operator", "password-of-olga")
+	dir := writeProject(t, map[string]string{
+		"hello": "nodes:\n  - name: greet\n    type: command\n    config:\n      command: echo \"hello ${who}\"\n",
+		"slow":  oneJob("sleep 120"),
+	})
+	zipFile := filepath.Join(t.TempDir(), "p.zip")
+	if err := os.WriteFile(zipFile, zipDir(t, dir), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := osexec.CommandContext(ctx, "bash", filepath.Join(repoRoot(t), "scripts", "azkaban-compat-test.sh"))
+	cmd.Env = append(os.Environ(), "AZ_URL="+c.Server(), "AZ_USER=olga", "AZ_PASSWORD=password-of-olga", "AZ_ZIP="+zipFile)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.HasSuffix(string(out), "ok\n") {
+		t.Fatalf("azkaban-compat-test.sh: %v\n%s", err, out)
+	}
+}
+
+// repoRoot is the repository's top directory.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(wd, "..", "..", "..")
 }
