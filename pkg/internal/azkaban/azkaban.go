@@ -405,7 +405,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.log.Debug().Int64("deleted", n).Msg("idle sessions deleted")
 	}
 	a.log.Info().Str("user", u.Name).Str("remote", host).Msg("session created")
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	writeJSON(w, http.StatusOK, map[string]any{"status": "success", SessionParam: id})
 }
 

@@ -118,8 +118,8 @@ func (a azClient) login(user, password string) (string, *http.Cookie) {
 		}
 	}
 	id := r.JSON["session.id"].(string)
-	if cookie == nil || cookie.Value != id || cookie.Path != "/" {
-		a.t.Fatalf("login set no session cookie with Path=/: %v", r.Header["Set-Cookie"])
+	if cookie == nil || cookie.Value != id || cookie.Path != "/" || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+		a.t.Fatalf("login set no HttpOnly, SameSite=Strict session cookie with Path=/: %v", r.Header["Set-Cookie"])
 	}
 	return id, cookie
 }

@@ -92,7 +92,7 @@ func waitAzStatus(t *testing.T, az azClient, sid string, id int64, want ...strin
 
 func TestAzkabanAjaxAPI(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{})
-	c.StartWeb()
+	web := c.StartWeb()
 	c.StartExecutor("e-act")
 	c.StartExecutor("e-idle")
 	c.MustCLI("executor", "activate", "e-act")
@@ -405,6 +405,12 @@ func TestAzkabanAjaxAPI(t *testing.T) {
 	}
 	if code, body := testcluster.Do(t, http.MethodGet, c.Server()+"/api/v1/projects", c.Token, nil); code != 200 || !strings.Contains(body, `"p"`) {
 		t.Fatalf("REST API: %d %s", code, body)
+	}
+	// No session id reaches the web server's log.
+	for _, secret := range []string{sid, admin, viewer} {
+		if strings.Contains(web.Log.String(), secret) {
+			t.Fatal("a session id appears in the web server's log")
+		}
 	}
 	_ = os.WriteFile(gate, nil, 0o644)
 }
