@@ -52,12 +52,12 @@ func (a *API) executeFlow(w http.ResponseWriter, r *request) {
 		ret["error"] = msg
 		writeJSON(w, http.StatusOK, ret)
 	}
-	proj, pv, found, err := a.loadFlows(r, name, 0)
+	p, err := a.project(r, name)
 	if err != nil {
 		a.serverError(w, "read project", err)
 		return
 	}
-	if !found {
+	if p == nil {
 		answer("Project '" + name + "' doesn't exist.")
 		return
 	}
@@ -70,7 +70,10 @@ func (a *API) executeFlow(w http.ResponseWriter, r *request) {
 		return
 	}
 	ret["flow"] = flowName
-	f := proj.Flow(flowName)
+	f, ok := a.latestFlow(w, r, name, flowName)
+	if !ok {
+		return
+	}
 	if f == nil {
 		answer("Flow '" + flowName + "' cannot be found in project " + name)
 		return
@@ -90,9 +93,6 @@ func (a *API) executeFlow(w http.ResponseWriter, r *request) {
 	if err != nil {
 		a.serverError(w, "Error submitting flow "+flowName, err)
 		return
-	}
-	if ne.Version != pv.Version {
-		a.log.Debug().Int("version", ne.Version).Msg("a new version was uploaded meanwhile")
 	}
 	if o.useExecutor > 0 {
 		if _, err := a.st.GetExecutor(r.Context(), o.useExecutor); errors.Is(err, store.ErrNotFound) {

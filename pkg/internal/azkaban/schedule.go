@@ -51,12 +51,12 @@ func (a *API) scheduleCronFlow(w http.ResponseWriter, r *request) {
 	if !ok {
 		return
 	}
-	proj, _, found, err := a.loadFlows(r, name, 0)
+	p, err := a.project(r, name)
 	if err != nil {
 		a.serverError(w, "read project", err)
 		return
 	}
-	if !found {
+	if p == nil {
 		answer("Project " + name + " does not exist")
 		return
 	}
@@ -64,7 +64,10 @@ func (a *API) scheduleCronFlow(w http.ResponseWriter, r *request) {
 		answer("Permission denied. Cannot execute " + flowName)
 		return
 	}
-	f := proj.Flow(flowName)
+	f, ok := a.latestFlow(w, r, name, flowName)
+	if !ok {
+		return
+	}
 	if f == nil {
 		answer("Flow " + flowName + " cannot be found in project " + name)
 		return

@@ -47,6 +47,20 @@ func (a *API) loadFlows(r *request, project string, version int) (*flow.Project,
 	return proj, pv, true, nil
 }
 
+// latestFlow is a flow of a project's latest version: nil when there is no
+// such flow (or no upload yet); ok is false when an error was answered.
+func (a *API) latestFlow(w http.ResponseWriter, r *request, project, flowName string) (*flow.Flow, bool) {
+	proj, _, _, err := a.loadFlows(r, project, 0)
+	if err != nil {
+		a.serverError(w, "read flows", err)
+		return nil, false
+	}
+	if proj == nil {
+		return nil, true
+	}
+	return proj.Flow(flowName), true
+}
+
 // project returns a project row (nil when there is none).
 func (a *API) project(r *request, name string) (*store.Project, error) {
 	p, err := a.st.GetProject(r.Context(), name)

@@ -149,6 +149,12 @@ func TestAzkabanAjaxAPI(t *testing.T) {
 			t.Fatalf("create %s: %s", tc.name, r.Body)
 		}
 	}
+	if r := az.post("/manager", url.Values{"action": {"create"}, "name": {"empty"}, "description": {""}, "session.id": {sid}}); r.JSON["status"] != "success" {
+		t.Fatalf("create with an empty description: %s", r.Body)
+	}
+	if code, body := testcluster.Do(t, http.MethodGet, c.Server()+"/api/v1/projects/empty", c.Token, nil); code != 200 || !strings.Contains(body, `"latest_version": 0`) {
+		t.Fatalf("a created project before its first upload, by the REST API: %d %s", code, body)
+	}
 	archive := zipDir(t, azProject(t, gate))
 	up := az.upload(url.Values{"ajax": {"upload"}, "project": {"p"}, "session.id": {sid}}, archive, "application/zip")
 	wantShape(t, "upload", up, map[string]string{"projectId": "string", "version": "string"})
@@ -279,6 +285,7 @@ func TestAzkabanAjaxAPI(t *testing.T) {
 	}{
 		{url.Values{"project": {"nope"}, "flow": {"x"}}, "Project 'nope' doesn't exist."},
 		{url.Values{"project": {"p"}, "flow": {"nope"}}, "Flow 'nope' cannot be found in project p"},
+		{url.Values{"project": {"empty"}, "flow": {"x"}}, "Flow 'x' cannot be found in project empty"},
 		{url.Values{"project": {"p"}, "flow": {"gated"}, "concurrentOption": {"pipeline"}, "pipelineLevel": {"1"}}, "Error parsing flow options: concurrentOption=pipeline is not supported: crawlctl cannot hold a run's jobs back until the same jobs of the previous run have finished; use skip, ignore or queue"},
 		{url.Values{"project": {"p"}, "flow": {"hello"}, "flowOverride[a]": {"1"}, "runtimeProperty[ROOT][b]": {"2"}}, "Error parsing flow options: give flowOverride[...] or runtimeProperty[...][...], not both"},
 	} {

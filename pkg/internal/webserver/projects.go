@@ -110,6 +110,11 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
+	if p.LatestVersion == 0 {
+		// Created through the Azkaban API, not uploaded yet.
+		writeJSON(w, http.StatusOK, wireProject(*p, nil, nil))
+		return
+	}
 	proj, _, err := s.loadProject(r, p.Name, 0)
 	if err != nil {
 		s.storeError(w, err)
