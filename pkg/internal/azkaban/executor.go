@@ -291,17 +291,8 @@ func (a *API) notYet(w http.ResponseWriter, r *request, ajax string) {
 }
 
 func (a *API) getRunning(w http.ResponseWriter, r *request) {
-	name, ok := r.required(w, "project")
+	p, name, flowName, ok := a.namedFlow(w, r, "project")
 	if !ok {
-		return
-	}
-	flowName, ok := r.required(w, "flow")
-	if !ok {
-		return
-	}
-	p, err := a.project(r, name)
-	if err != nil {
-		a.serverError(w, "read project", err)
 		return
 	}
 	if p == nil {

@@ -43,17 +43,8 @@ func (a *API) scheduleCronFlow(w http.ResponseWriter, r *request) {
 	answer := func(msg string) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "error", "message": msg})
 	}
-	name, ok := r.required(w, "projectName")
+	p, name, flowName, ok := a.namedFlow(w, r, "projectName")
 	if !ok {
-		return
-	}
-	flowName, ok := r.required(w, "flow")
-	if !ok {
-		return
-	}
-	p, err := a.project(r, name)
-	if err != nil {
-		a.serverError(w, "read project", err)
 		return
 	}
 	if p == nil {

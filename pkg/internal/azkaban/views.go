@@ -61,6 +61,24 @@ func (a *API) latestFlow(w http.ResponseWriter, r *request, project, flowName st
 	return proj.Flow(flowName), true
 }
 
+// namedFlow reads the required project (parameter param) and flow
+// parameters and the project's row, nil when there is none; ok is false
+// when an error was answered.
+func (a *API) namedFlow(w http.ResponseWriter, r *request, param string) (p *store.Project, name, flowName string, ok bool) {
+	if name, ok = r.required(w, param); !ok {
+		return nil, "", "", false
+	}
+	if flowName, ok = r.required(w, "flow"); !ok {
+		return nil, "", "", false
+	}
+	p, err := a.project(r, name)
+	if err != nil {
+		a.serverError(w, "read project", err)
+		return nil, "", "", false
+	}
+	return p, name, flowName, true
+}
+
 // project returns a project row (nil when there is none).
 func (a *API) project(r *request, name string) (*store.Project, error) {
 	p, err := a.st.GetProject(r.Context(), name)
