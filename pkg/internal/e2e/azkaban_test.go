@@ -393,6 +393,30 @@ func TestAzkabanAjaxAPI(t *testing.T) {
 		t.Fatalf("removeSched again: %s", r.Body)
 	}
 
+	// A schedule's runs get its options.
+	every := az.post("/schedule", url.Values{"ajax": {"scheduleCronFlow"}, "projectName": {"p"}, "flow": {"hello"}, "cronExpression": {"* * * * * ?"},
+		"disabled": {`["greet"]`}, "failureAction": {"cancelImmediately"}, "concurrentOption": {"ignore"}, "session.id": {sid}})
+	if every.JSON["status"] != "success" {
+		t.Fatalf("scheduleCronFlow every second: %s", every.Body)
+	}
+	var fired map[string]any
+	testcluster.WaitFor(t, 30*time.Second, "a scheduled run", func() (bool, string) {
+		h := az.get("/manager", url.Values{"ajax": {"fetchFlowExecutions"}, "project": {"p"}, "flow": {"hello"}, "start": {"0"}, "length": {"1"}, "session.id": {sid}})
+		fired = h.JSON["executions"].([]any)[0].(map[string]any)
+		return fired["submitUser"] != "olga" && fired["status"] == "SUCCEEDED", h.Body
+	})
+	firedID := int64(fired["execId"].(float64))
+	if got := nodeStatuses(waitAzStatus(t, az, sid, firedID, "SUCCEEDED")); got["greet"] != "SKIPPED" || got["done"] != "SUCCEEDED" {
+		t.Fatalf("a scheduled run with greet disabled: %v", got)
+	}
+	if ex, err := openDB(t, c.DSN).s.GetExecution(context.Background(), firedID); err != nil || ex.FailureAction != "cancelImmediately" {
+		t.Fatalf("a scheduled run's failure action: %+v %v", ex, err)
+	}
+	everyID := strconv.FormatInt(int64(every.JSON["scheduleId"].(float64)), 10)
+	if r := az.post("/schedule", url.Values{"action": {"removeSched"}, "scheduleId": {everyID}, "session.id": {sid}}); r.JSON["status"] != "success" {
+		t.Fatalf("removeSched: %s", r.Body)
+	}
+
 	// reloadExecutors is for admins.
 	if r := az.get("/executor", url.Values{"ajax": {"reloadExecutors"}, "session.id": {admin}}); r.Body != `{"status":"success"}`+"\n" {
 		t.Fatalf("reloadExecutors: %s", r.Body)
