@@ -48,8 +48,7 @@ type Config struct {
 	Insecure bool
 	// SessionIdle is how long a session lives after its last use
 	// (DefaultSessionIdle when zero).
-	SessionIdle  time.Duration
-	OfflineAfter time.Duration
+	SessionIdle time.Duration
 	// MaxUploadBytes bounds a project upload request.
 	MaxUploadBytes int64
 }
@@ -87,9 +86,6 @@ type API struct {
 func New(cfg Config, b Backend, log zerolog.Logger) *API {
 	if cfg.SessionIdle <= 0 {
 		cfg.SessionIdle = DefaultSessionIdle
-	}
-	if cfg.OfflineAfter <= 0 {
-		cfg.OfflineAfter = 30 * time.Second
 	}
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = flow.DefaultLimits().MaxArchiveBytes

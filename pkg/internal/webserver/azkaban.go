@@ -11,7 +11,7 @@ import (
 // azkaban builds the Azkaban-compatible API on this server's store,
 // dispatcher, login limiter, uploads and cancels.
 func (s *Server) azkaban() *azkaban.API {
-	return azkaban.New(azkaban.Config{Insecure: s.cfg.Insecure, SessionIdle: s.cfg.SessionIdle, OfflineAfter: s.cfg.OfflineAfter, MaxUploadBytes: s.cfg.Limits.MaxArchiveBytes},
+	return azkaban.New(azkaban.Config{Insecure: s.cfg.Insecure, SessionIdle: s.cfg.SessionIdle, MaxUploadBytes: s.cfg.Limits.MaxArchiveBytes},
 		azkaban.Backend{
 			Store:  s.store,
 			Logins: s.logins,
