@@ -19,13 +19,15 @@ ALTER TABLE projects ADD COLUMN description VARCHAR(2048) NOT NULL DEFAULT '';
 
 -- Azkaban's execution options that crawlctl keeps with an execution: jobs
 -- disabled at submit (a JSON array of job paths; they end SKIPPED) and the
--- notification settings (stored for alerting; nothing sends mail yet).
+-- notification settings (stored for alerting; nothing sends mail yet), and
+-- whether it is paused (Azkaban's pauseFlow: no job starts until resumed).
 ALTER TABLE executions
   ADD COLUMN disabled             TEXT          NULL,
   ADD COLUMN success_emails       VARCHAR(2048) NOT NULL DEFAULT '',
   ADD COLUMN failure_emails       VARCHAR(2048) NOT NULL DEFAULT '',
   ADD COLUMN notify_failure_first BOOLEAN       NOT NULL DEFAULT FALSE,
-  ADD COLUMN notify_failure_last  BOOLEAN       NOT NULL DEFAULT FALSE;
+  ADD COLUMN notify_failure_last  BOOLEAN       NOT NULL DEFAULT FALSE,
+  ADD COLUMN paused               BOOLEAN       NOT NULL DEFAULT FALSE;
 
 -- The same options for the runs a schedule submits, as JSON.
 ALTER TABLE schedules ADD COLUMN options TEXT NULL;
@@ -33,6 +35,6 @@ ALTER TABLE schedules ADD COLUMN options TEXT NULL;
 -- +goose Down
 ALTER TABLE schedules DROP COLUMN options;
 ALTER TABLE executions DROP COLUMN disabled, DROP COLUMN success_emails, DROP COLUMN failure_emails,
-  DROP COLUMN notify_failure_first, DROP COLUMN notify_failure_last;
+  DROP COLUMN notify_failure_first, DROP COLUMN notify_failure_last, DROP COLUMN paused;
 ALTER TABLE projects DROP COLUMN description;
 DROP TABLE web_sessions;

@@ -18,18 +18,21 @@ ALTER TABLE projects ADD COLUMN description TEXT NOT NULL DEFAULT '';
 
 -- Azkaban's execution options that crawlctl keeps with an execution: jobs
 -- disabled at submit (a JSON array of job paths; they end SKIPPED) and the
--- notification settings (stored for alerting; nothing sends mail yet).
+-- notification settings (stored for alerting; nothing sends mail yet), and
+-- whether it is paused (Azkaban's pauseFlow: no job starts until resumed).
 ALTER TABLE executions ADD COLUMN disabled TEXT NULL;
 ALTER TABLE executions ADD COLUMN success_emails TEXT NOT NULL DEFAULT '';
 ALTER TABLE executions ADD COLUMN failure_emails TEXT NOT NULL DEFAULT '';
 ALTER TABLE executions ADD COLUMN notify_failure_first INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE executions ADD COLUMN notify_failure_last INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE executions ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
 
 -- The same options for the runs a schedule submits, as JSON.
 ALTER TABLE schedules ADD COLUMN options TEXT NULL;
 
 -- +goose Down
 ALTER TABLE schedules DROP COLUMN options;
+ALTER TABLE executions DROP COLUMN paused;
 ALTER TABLE executions DROP COLUMN notify_failure_last;
 ALTER TABLE executions DROP COLUMN notify_failure_first;
 ALTER TABLE executions DROP COLUMN failure_emails;

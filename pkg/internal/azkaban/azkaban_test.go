@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 func TestSessionsLastTenHoursByDefault(t *testing.T) {
@@ -31,9 +33,15 @@ func TestAzkabanOptionForms(t *testing.T) {
 	if got := splitEmails(" a@x, b@x;c@x  d@x "); !reflect.DeepEqual(got, []string{"a@x", "b@x", "c@x", "d@x"}) {
 		t.Fatalf("e-mails split as %q", got)
 	}
-	for in, want := range map[string]string{"QUEUED": "QUEUED", "DISPATCHING": "PREPARING", "RUNNING": "RUNNING", "KILLING": "KILLING", "KILLED": "KILLED"} {
-		if got := execStatus(in); got != want {
-			t.Errorf("status %s shows as %s, want %s", in, got, want)
+	for _, tc := range []struct {
+		in     store.Execution
+		status string
+	}{
+		{store.Execution{Status: "QUEUED"}, "QUEUED"}, {store.Execution{Status: "DISPATCHING"}, "PREPARING"}, {store.Execution{Status: "RUNNING"}, "RUNNING"},
+		{store.Execution{Status: "RUNNING", Paused: true}, "PAUSED"}, {store.Execution{Status: "KILLING", Paused: true}, "KILLING"}, {store.Execution{Status: "KILLED"}, "KILLED"},
+	} {
+		if got := execStatus(&tc.in); got != tc.status {
+			t.Errorf("%+v shows as %s, want %s", tc.in, got, tc.status)
 		}
 	}
 	if got := htmlEscape.Replace(`a<b>&"c'`); got != `a&lt;b&gt;&amp;&quot;c'` {

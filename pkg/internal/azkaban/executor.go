@@ -25,8 +25,12 @@ func (a *API) executor(w http.ResponseWriter, r *request) {
 		a.fetchLogs(w, r, false)
 	case "cancelFlow":
 		a.cancelFlow(w, r)
-	case "pauseFlow", "resumeFlow", "retryFailedJobs":
-		a.notYet(w, r, ajax)
+	case "pauseFlow":
+		a.setPaused(w, r, true)
+	case "resumeFlow":
+		a.setPaused(w, r, false)
+	case "retryFailedJobs":
+		a.retryFailedJobs(w, r)
 	case "getRunning":
 		a.getRunning(w, r)
 	case "reloadExecutors":
@@ -165,7 +169,7 @@ func (a *API) fetchExecFlow(w http.ResponseWriter, r *request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"execid": ex.ID, "project": ex.Project, "projectId": ex.ProjectID, "submitUser": ex.SubmitUser, "submitTime": millis(&ex.SubmitTime),
 		"id": ex.Flow, "flow": ex.Flow, "flowId": ex.Flow, "nestedId": ex.Flow, "type": "flow",
-		"status": execStatus(ex.Status), "startTime": millis(ex.StartTime), "endTime": millis(ex.EndTime), "updateTime": millis(&ex.UpdatedAt),
+		"status": execStatus(ex), "startTime": millis(ex.StartTime), "endTime": millis(ex.EndTime), "updateTime": millis(&ex.UpdatedAt),
 		"attempt": flowAttempt(ex), "nodes": nodes,
 	})
 }
@@ -193,7 +197,7 @@ func (a *API) fetchExecFlowUpdate(w http.ResponseWriter, r *request) {
 	if updated > since || out["nodes"] != nil {
 		out["id"], out["attempt"] = ex.Flow, flowAttempt(ex)
 	}
-	out["status"], out["startTime"], out["endTime"], out["updateTime"] = execStatus(ex.Status), millis(ex.StartTime), millis(ex.EndTime), updated
+	out["status"], out["startTime"], out["endTime"], out["updateTime"] = execStatus(ex), millis(ex.StartTime), millis(ex.EndTime), updated
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -267,26 +271,42 @@ func (a *API) cancelFlow(w http.ResponseWriter, r *request) {
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
-// notYet answers pauseFlow, resumeFlow and retryFailedJobs, which crawlctl
-// does not do yet, after Azkaban's own checks.
-func (a *API) notYet(w http.ResponseWriter, r *request, ajax string) {
+// setPaused is pauseFlow and resumeFlow: a paused execution lets its
+// running jobs finish but starts no job until it is resumed. The executor
+// sees the change on its next poll of the database.
+func (a *API) setPaused(w http.ResponseWriter, r *request, paused bool) {
+	ex, ok := a.readableExecution(w, r, permExecute)
+	if !ok {
+		return
+	}
+	err := a.st.SetExecutionPaused(r.Context(), ex.ID, paused)
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		writeJSON(w, http.StatusOK, map[string]any{"error": fmt.Sprintf("Execution %d of flow %s isn't running.", ex.ID, ex.Flow)})
+		return
+	}
+	if err != nil {
+		a.serverError(w, "pause execution", err)
+		return
+	}
+	a.log.Info().Int64("execution", ex.ID).Bool("paused", paused).Str("by", r.who.User).Msg("execution pause changed")
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// retryFailedJobs is refused: crawlctl cannot yet run a failed job again
+// within a running execution.
+func (a *API) retryFailedJobs(w http.ResponseWriter, r *request) {
 	ex, ok := a.readableExecution(w, r, permExecute)
 	if !ok {
 		return
 	}
 	switch {
-	case ajax == "retryFailedJobs" && (ex.Status == store.ExecFailed || ex.Status == store.ExecSucceeded):
+	case ex.Status == store.ExecFailed || ex.Status == store.ExecSucceeded:
 		writeJSON(w, http.StatusOK, map[string]any{"error": "Flow has already finished. Please re-execute."})
 	case ex.Ended():
 		writeJSON(w, http.StatusOK, map[string]any{"error": fmt.Sprintf("Execution %d of flow %s isn't running.", ex.ID, ex.Flow)})
 	default:
-		what := map[string]string{
-			"pauseFlow":       "pausing a running execution",
-			"resumeFlow":      "resuming a paused execution (executions cannot be paused)",
-			"retryFailedJobs": "retrying the failed jobs of a running execution",
-		}[ajax]
-		writeJSON(w, http.StatusOK, map[string]any{"error": ajax + " is not supported by crawlctl yet: " + what + " is not implemented. " +
-			"Cancel with ajax=cancelFlow and run the flow again with ajax=executeFlow (a job's retries setting retries it within a run)."})
+		writeJSON(w, http.StatusOK, map[string]any{"error": "retryFailedJobs is not supported by crawlctl yet: retrying the failed jobs of a running execution is not implemented. " +
+			"Run the flow again with ajax=executeFlow once it ends (a job's retries setting retries it within a run)."})
 	}
 }
 

@@ -238,7 +238,7 @@ func (a *API) fetchFlowExecutions(w http.ResponseWriter, r *request) {
 	}
 	execs := []map[string]any{}
 	for _, e := range list {
-		execs = append(execs, map[string]any{"execId": e.ID, "flowId": e.Flow, "projectId": e.ProjectID, "status": execStatus(e.Status),
+		execs = append(execs, map[string]any{"execId": e.ID, "flowId": e.Flow, "projectId": e.ProjectID, "status": execStatus(e),
 			"submitTime": millis(&e.SubmitTime), "startTime": millis(e.StartTime), "endTime": millis(e.EndTime), "submitUser": e.SubmitUser})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"project": p.Name, "projectId": p.ID, "flow": flowName, "total": total, "from": from, "length": length, "executions": execs})

@@ -13,13 +13,16 @@ import (
 )
 
 // execStatus is an execution's status by Azkaban's names: a queued
-// execution is QUEUED, one on its way to an executor PREPARING; the others
-// have the same name in both.
-func execStatus(s string) string {
-	if s == store.ExecDispatching {
+// execution is QUEUED, one on its way to an executor PREPARING, a paused
+// one PAUSED; the others have the same name in both.
+func execStatus(e *store.Execution) string {
+	switch {
+	case e.Status == store.ExecDispatching:
 		return "PREPARING"
+	case e.Status == store.ExecRunning && e.Paused:
+		return "PAUSED"
 	}
-	return s
+	return e.Status
 }
 
 // millis is t in epoch milliseconds, -1 when unset (Azkaban's convention).

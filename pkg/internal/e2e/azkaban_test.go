@@ -18,7 +18,8 @@ import (
 )
 
 // azProject is a project with a flow taking a parameter, a flow with an
-// embedded flow, and a flow held by a gate file.
+// embedded flow, a flow held by a gate file, and a flow of two jobs whose
+// first waits for the gate file with ".a" appended.
 func azProject(t *testing.T, gate string) string {
 	return writeProject(t, map[string]string{
 		"hello": `config:
@@ -50,6 +51,17 @@ nodes:
         type: noop
 `,
 		"gated": oneJob("while [ ! -e " + gate + " ]; do sleep 0.05; done"),
+		"twostep": `nodes:
+  - name: a
+    type: command
+    config:
+      command: "while [ ! -e ` + gate + `.a ]; do sleep 0.05; done"
+  - name: b
+    type: command
+    dependsOn: [a]
+    config:
+      command: echo b
+`,
 	})
 }
 
@@ -175,7 +187,7 @@ func TestAzkabanAjaxAPI(t *testing.T) {
 
 	// Reads, with the cookie alone, the session.id parameter, a REST token,
 	// and a one-off login by POST.
-	flowsWant := `{"flows":[{"flowId":"gated"},{"flowId":"hello"},{"flowId":"nested"}],"project":"p","projectId":` + projectID + "}\n"
+	flowsWant := `{"flows":[{"flowId":"gated"},{"flowId":"hello"},{"flowId":"nested"},{"flowId":"twostep"}],"project":"p","projectId":` + projectID + "}\n"
 	for name, r := range map[string]azReply{
 		"cookie":                           az.get("/manager", url.Values{"ajax": {"fetchprojectflows"}, "project": {"p"}}, cookie),
 		"cookie wins over a bad parameter": az.get("/manager", url.Values{"ajax": {"fetchprojectflows"}, "project": {"p"}, "session.id": {"bad"}}, cookie),
@@ -305,11 +317,8 @@ func TestAzkabanAjaxAPI(t *testing.T) {
 	if r := az.get("/executor", url.Values{"ajax": {"getRunning"}, "project": {"p"}, "flow": {"hello"}, "session.id": {sid}}); r.Body != "{}\n" {
 		t.Fatalf("getRunning with none: %s", r.Body)
 	}
-	for _, ajax := range []string{"pauseFlow", "resumeFlow", "retryFailedJobs"} {
-		r := az.get("/executor", url.Values{"ajax": {ajax}, "execid": {strconv.FormatInt(runID, 10)}, "session.id": {sid}})
-		if msg, _ := r.JSON["error"].(string); !strings.HasPrefix(msg, ajax+" is not supported by crawlctl yet") {
-			t.Fatalf("%s: %s", ajax, r.Body)
-		}
+	if r := az.get("/executor", url.Values{"ajax": {"retryFailedJobs"}, "execid": {strconv.FormatInt(runID, 10)}, "session.id": {sid}}); !strings.HasPrefix(fmt.Sprint(r.JSON["error"]), "retryFailedJobs is not supported by crawlctl yet") {
+		t.Fatalf("retryFailedJobs: %s", r.Body)
 	}
 	wantError(t, "retryFailedJobs of a finished execution", az.get("/executor", url.Values{"ajax": {"retryFailedJobs"}, "execid": {strconv.FormatInt(id, 10)}, "session.id": {sid}}),
 		200, "Flow has already finished. Please re-execute.")
@@ -321,6 +330,46 @@ func TestAzkabanAjaxAPI(t *testing.T) {
 	waitAzStatus(t, az, sid, runID, "KILLED")
 	wantError(t, "cancelFlow of an ended execution", az.get("/executor", url.Values{"ajax": {"cancelFlow"}, "execid": {strconv.FormatInt(runID, 10)}, "session.id": {sid}}),
 		200, fmt.Sprintf("Execution %d of flow gated isn't running.", runID))
+
+	// pauseFlow: the running job finishes, the next waits for resumeFlow.
+	two := az.get("/executor", url.Values{"ajax": {"executeFlow"}, "project": {"p"}, "flow": {"twostep"}, "session.id": {sid}})
+	twoID := strconv.FormatInt(int64(two.JSON["execid"].(float64)), 10)
+	execFlow := func() azReply {
+		return az.get("/executor", url.Values{"ajax": {"fetchexecflow"}, "execid": {twoID}, "session.id": {sid}})
+	}
+	flowLogHas := func(text string) func() (bool, string) {
+		return func() (bool, string) {
+			r := az.get("/executor", url.Values{"ajax": {"fetchExecFlowLogs"}, "execid": {twoID}, "offset": {"0"}, "length": {"100000"}, "session.id": {sid}})
+			return strings.Contains(fmt.Sprint(r.JSON["data"]), text), r.Body
+		}
+	}
+	testcluster.WaitFor(t, 30*time.Second, "job a running", func() (bool, string) {
+		r := execFlow()
+		return nodeStatuses(r)["a"] == "RUNNING", r.Body
+	})
+	wantError(t, "pauseFlow as a viewer", az.get("/executor", url.Values{"ajax": {"pauseFlow"}, "execid": {twoID}, "session.id": {viewer}}),
+		200, "User 'vic' doesn't have EXECUTE permissions on p")
+	if r := az.get("/executor", url.Values{"ajax": {"pauseFlow"}, "execid": {twoID}, "session.id": {sid}}); r.Body != "{}\n" {
+		t.Fatalf("pauseFlow: %s", r.Body)
+	}
+	if r := execFlow(); r.JSON["status"] != "PAUSED" {
+		t.Fatalf("a paused execution shows %s", r.JSON["status"])
+	}
+	testcluster.WaitFor(t, 30*time.Second, "the executor to pause the run", flowLogHas("execution paused"))
+	_ = os.WriteFile(gate+".a", nil, 0o644)
+	testcluster.WaitFor(t, 30*time.Second, "job a to end", flowLogHas("job a succeeded"))
+	if r := execFlow(); r.JSON["status"] != "PAUSED" || nodeStatuses(r)["b"] != "READY" {
+		t.Fatalf("job b started while paused: %s", r.Body)
+	}
+	if r := az.get("/executor", url.Values{"ajax": {"resumeFlow"}, "execid": {twoID}, "session.id": {sid}}); r.Body != "{}\n" {
+		t.Fatalf("resumeFlow: %s", r.Body)
+	}
+	twoIDn, _ := strconv.ParseInt(twoID, 10, 64)
+	if got := nodeStatuses(waitAzStatus(t, az, sid, twoIDn, "SUCCEEDED", "FAILED", "KILLED")); got["b"] != "SUCCEEDED" {
+		t.Fatalf("after resumeFlow: %v", got)
+	}
+	wantError(t, "pauseFlow of an ended execution", az.get("/executor", url.Values{"ajax": {"pauseFlow"}, "execid": {twoID}, "session.id": {sid}}),
+		200, "Execution "+twoID+" of flow twostep isn't running.")
 
 	// History.
 	hist := az.get("/manager", url.Values{"ajax": {"fetchFlowExecutions"}, "project": {"p"}, "flow": {"hello"}, "start": {"0"}, "length": {"2"}, "session.id": {viewer}})

@@ -70,7 +70,9 @@ type Execution struct {
 	Disabled  []string
 	Alerts    Alerts
 	UpdatedAt time.Time
-	Jobs      []ExecutionJob
+	// Paused: no job of it starts until it is resumed (Azkaban's pauseFlow).
+	Paused bool
+	Jobs   []ExecutionJob
 }
 
 // Alerts are who to tell when an execution ends (Azkaban's successEmails,
@@ -136,7 +138,7 @@ func (e *AlreadyRunningError) Error() string {
 const execColumns = `e.id, e.project_id, e.project, e.version, e.flow, e.status, e.executor_id, COALESCE(x.name, ''), COALESCE(x.host, ''), COALESCE(x.port, 0), COALESCE(x.tls, 0),
   e.pinned_executor_id, e.attempt, e.runs, e.dispatch_failures, e.excluded, e.flow_retries, e.params, e.priority, e.concurrent, e.failure_action,
   e.submit_user, e.submit_time, e.dispatched_time, e.start_time, e.end_time, e.wait_reason, e.error, e.kill_reason,
-  e.schedule_id, e.scheduled_time, e.disabled, e.success_emails, e.failure_emails, e.notify_failure_first, e.notify_failure_last, e.updated_at`
+  e.schedule_id, e.scheduled_time, e.disabled, e.success_emails, e.failure_emails, e.notify_failure_first, e.notify_failure_last, e.updated_at, e.paused`
 
 const execFrom = " FROM executions e LEFT JOIN executors x ON x.id = e.executor_id"
 
@@ -159,7 +161,7 @@ func scanExecution(r scanner) (*Execution, error) {
 	if err := r.Scan(&e.ID, &e.ProjectID, &e.Project, &e.Version, &e.Flow, &e.Status, &execID, &e.ExecutorName, &host, &port, &e.ExecutorTLS,
 		&pinned, &e.Attempt, &e.Runs, &e.DispatchFailures, &excluded, &e.FlowRetries, &params, &e.Priority, &e.Concurrent, &e.FailureAction,
 		&e.SubmitUser, &submit, &dispatched, &started, &finished, &e.WaitReason, &e.Error, &e.KillReason, &schedID, &scheduled,
-		&disabled, &successEmails, &failureEmails, &e.Alerts.NotifyFailureFirst, &e.Alerts.NotifyFailureLast, &updated); err != nil {
+		&disabled, &successEmails, &failureEmails, &e.Alerts.NotifyFailureFirst, &e.Alerts.NotifyFailureLast, &updated, &e.Paused); err != nil {
 		return nil, err
 	}
 	if execID.Valid {
@@ -453,12 +455,13 @@ type WorkItem struct {
 	// FlowRetries is how many more runs the flow allows after a lost one.
 	FlowRetries int
 	Excluded    []int64 // executors excluded by earlier dispatch failures
+	Paused      bool    // no job may start (Azkaban's pauseFlow)
 }
 
 // ExecutorWork lists this executor's DISPATCHING (to claim), RUNNING and
 // KILLING (to run or kill) executions.
 func (s *Store) ExecutorWork(ctx context.Context, executorID int64) ([]WorkItem, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, attempt, status, flow_retries, excluded FROM executions WHERE executor_id = ? AND status IN "+activeStatuses+" ORDER BY priority DESC, id", executorID)
+	rows, err := s.db.QueryContext(ctx, "SELECT id, attempt, status, flow_retries, excluded, paused FROM executions WHERE executor_id = ? AND status IN "+activeStatuses+" ORDER BY priority DESC, id", executorID)
 	if err != nil {
 		return nil, fmt.Errorf("poll work of executor %d: %w", executorID, err)
 	}
@@ -467,7 +470,7 @@ func (s *Store) ExecutorWork(ctx context.Context, executorID int64) ([]WorkItem,
 	for rows.Next() {
 		var w WorkItem
 		var excluded string
-		if err := rows.Scan(&w.ID, &w.Attempt, &w.Status, &w.FlowRetries, &excluded); err != nil {
+		if err := rows.Scan(&w.ID, &w.Attempt, &w.Status, &w.FlowRetries, &excluded, &w.Paused); err != nil {
 			return nil, err
 		}
 		_ = json.Unmarshal([]byte(excluded), &w.Excluded)

@@ -128,3 +128,25 @@ func (s *Store) ProjectByID(ctx context.Context, id int64) (*Project, error) {
 	}
 	return s.GetProject(ctx, name)
 }
+
+// SetExecutionPaused pauses (no job starts until it is resumed) or resumes
+// a RUNNING execution; its executor sees the change on its next poll. It
+// returns ErrNotFound for no such execution and ErrConflict for one that
+// is not RUNNING (queued, being killed or ended).
+func (s *Store) SetExecutionPaused(ctx context.Context, id int64, paused bool) error {
+	res, err := s.db.ExecContext(ctx, "UPDATE executions SET paused = ?, updated_at = "+s.d.now+" WHERE id = ? AND status = 'RUNNING' AND paused = ?", paused, id, !paused)
+	if err != nil {
+		return fmt.Errorf("pause execution %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	ex, err := s.ExecutionHead(ctx, id)
+	if err != nil {
+		return err
+	}
+	if ex.Status != ExecRunning {
+		return fmt.Errorf("execution %d is %s, not running: %w", id, ex.Status, ErrConflict)
+	}
+	return nil // already as asked
+}

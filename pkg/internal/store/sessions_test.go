@@ -176,3 +176,37 @@ func TestCreatedProjectsAndFlowViews(t *testing.T) {
 		}
 	})
 }
+
+func TestPauseExecution(t *testing.T) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		e, pv := fixture(t, s)
+		ex := running(t, s, e, pv)
+		queued := submitOne(t, s, pv, "ignore")
+		if err := s.SetExecutionPaused(ctx, queued.ID, true); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("pausing a queued execution: %v", err)
+		}
+		if err := s.SetExecutionPaused(ctx, 99999, true); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("pausing no execution: %v", err)
+		}
+		paused := func() (bool, bool) {
+			got, err := s.GetExecution(ctx, ex.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			work, err := s.ExecutorWork(ctx, e.ID)
+			if err != nil || len(work) != 1 {
+				t.Fatalf("work: %+v %v", work, err)
+			}
+			return got.Paused, work[0].Paused
+		}
+		for _, want := range []bool{true, true, false, false} {
+			if err := s.SetExecutionPaused(ctx, ex.ID, want); err != nil {
+				t.Fatalf("set paused %v: %v", want, err)
+			}
+			if row, work := paused(); row != want || work != want {
+				t.Fatalf("after setting paused %v: the row says %v, the executor's work %v", want, row, work)
+			}
+		}
+	})
+}
