@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crawlctl/crawlctl/pkg/internal/auth"
+	"github.com/crawlctl/crawlctl/pkg/internal/azkaban"
 	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
 	"github.com/crawlctl/crawlctl/pkg/internal/executor"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
@@ -173,11 +174,13 @@ func newWebCmd(g *globals) *cobra.Command {
 		misfire      time.Duration
 		sec          security
 		executorCA   string
+		sessionIdle  time.Duration
 	)
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the web server",
-		Long: `Run the web server: the REST API under /api/v1 (used by the CLI), /healthz,
+		Long: `Run the web server: the REST API under /api/v1 (used by the CLI), Azkaban's
+web AJAX API (/, /manager, /executor, /schedule, /status), /healthz,
 /readyz, the dispatcher that assigns queued flows to a random active online
 executor, and the reaper that recovers the work of lost executors. Several
 web servers may run against one database.
@@ -212,14 +215,14 @@ web servers may run against one database.
 			if err != nil {
 				return err
 			}
-			for name, d := range map[string]time.Duration{"--offline-after": offlineAfter, "--claim-timeout": claimTimeout, "--dispatch-poll": poll, "--misfire-threshold": misfire} {
+			for name, d := range map[string]time.Duration{"--offline-after": offlineAfter, "--claim-timeout": claimTimeout, "--dispatch-poll": poll, "--misfire-threshold": misfire, "--session-idle": sessionIdle} {
 				if d <= 0 {
 					ln.Close()
 					return usageErr("bad %s %s: must be positive", name, d)
 				}
 			}
 			return runWeb(ctx, log, st, ln, webOptions{offlineAfter: offlineAfter, claimTimeout: claimTimeout, poll: poll, misfireThreshold: misfire,
-				security: sec, executorTLS: execTLS,
+				security: sec, executorTLS: execTLS, sessionIdle: sessionIdle,
 				limits: flow.Limits{MaxArchiveBytes: maxArchive << 20, MaxUnpackedBytes: maxUnpacked << 20, MaxFiles: flow.DefaultLimits().MaxFiles}})
 		},
 	}
@@ -232,6 +235,7 @@ web servers may run against one database.
 	sec.flags(f)
 	f.StringVar(&executorCA, "executor-ca-cert", "", "CA certificate (PEM) to trust for executors that serve HTTPS")
 	f.DurationVar(&misfire, "misfire-threshold", 5*time.Second, "a schedule's fire time handled later than this is a misfire (its --misfire policy applies)")
+	f.DurationVar(&sessionIdle, "session-idle", azkaban.DefaultSessionIdle, "a session of the Azkaban-compatible API (POST /?action=login) ends after this long unused")
 	f.Int64Var(&maxArchive, "max-archive-size", flow.DefaultLimits().MaxArchiveBytes>>20, "largest project archive accepted, MiB")
 	f.Int64Var(&maxUnpacked, "max-unpacked-size", flow.DefaultLimits().MaxUnpackedBytes>>20, "largest total unpacked size of a project, MiB")
 	web.AddCommand(serve)
@@ -244,6 +248,7 @@ type webOptions struct {
 	limits                           flow.Limits
 	security                         security
 	executorTLS                      *tls.Config
+	sessionIdle                      time.Duration // 0 = azkaban.DefaultSessionIdle
 }
 
 // runWeb serves the REST API and runs the dispatcher until ctx ends.
@@ -258,7 +263,8 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 	disp.OnAssign = func(d time.Duration) { m.DispatchLatency.Observe(d.Seconds()) }
 	disp.OnNudge = func(outcome string) { m.Dispatched.WithLabelValues(outcome).Inc() }
 	srv := &http.Server{
-		Handler:           webserver.New(webserver.Config{OfflineAfter: o.offlineAfter, Limits: o.limits, Insecure: o.security.insecure}, st, disp, m.Handler(), log).Handler(),
+		Handler: webserver.New(webserver.Config{OfflineAfter: o.offlineAfter, Limits: o.limits, Insecure: o.security.insecure,
+			SessionIdle: o.sessionIdle}, st, disp, m.Handler(), log).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Minute, // a 200 MiB upload on a slow link
 		WriteTimeout:      2 * time.Minute,

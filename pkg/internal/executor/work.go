@@ -33,6 +33,8 @@ type run struct {
 	ending atomic.Bool
 	// leaseLost is set when the lease ran out while it ran.
 	leaseLost atomic.Bool
+	// pause follows the execution's paused flag in the database (each poll).
+	pause runner.PauseGate
 }
 
 // runSet tracks the executions running here.
@@ -131,6 +133,9 @@ func (e *Executor) poll(ctx context.Context) {
 			if local != nil && local.attempt == it.Attempt {
 				local.cancel(errors.New("cancelled"))
 			}
+		}
+		if local != nil && local.attempt == it.Attempt {
+			local.pause.Set(it.Paused)
 		}
 		if local == nil {
 			// The database says this executor runs it, but this process does
@@ -289,6 +294,8 @@ func (e *Executor) runExecution(ctx context.Context, r *run, rep runner.Reporter
 		Flow:           fl,
 		Params:         spec.Params,
 		FailureAction:  spec.FailureAction,
+		Disabled:       spec.Disabled,
+		Pause:          &r.pause,
 		WorkDir:        filepath.Join(execDir, fl.Dir), // the folder of the .flow file
 		LogDir:         filepath.Join(e.cfg.WorkDir, "logs", fmt.Sprintf("%d.%d", r.id, r.attempt)),
 		Env:            e.jobEnv,

@@ -33,6 +33,15 @@
 //     a one_failed or all_done node still runs. This is the only action under
 //     which a node can start after a failure.
 //
+// While Execution.Pause is set (Azkaban's pauseFlow), nothing new starts;
+// running jobs go on, and the execution waits for its resume before it
+// decides anything else. A cancel still kills a paused execution.
+//
+// A node named in Execution.Disabled (Azkaban's disabled jobs) does not run:
+// when its turn comes and its condition holds, it ends SKIPPED ("disabled at
+// submit") and its dependants go on as if it had succeeded; a disabled
+// embedded flow skips its whole DAG.
+//
 // Any FAILED or KILLED job makes the execution FAILED, whatever the conditions
 // made of it downstream.
 //
@@ -146,6 +155,8 @@ type Execution struct {
 	Flow           *flow.Flow
 	Params         map[string]string // submit-time overrides (Azkaban flowOverride): win over flow and job config
 	FailureAction  string            // "" means FinishCurrent
+	Disabled       []string          // job paths disabled at submit (Azkaban's disabled): they end SKIPPED when their turn comes
+	Pause          *PauseGate        // while it is set, no job starts (running ones go on); nil = never paused
 	WorkDir        string            // per-execution dir already holding the project files; jobs run here (or in working.dir)
 	LogDir         string            // local log files go here (created if missing); "" = no local files
 	MaxParallel    int               // independent jobs running at once; 0 = 8
@@ -304,6 +315,7 @@ type runner struct {
 	killGrace   time.Duration
 	baseEnv     []string
 	action      string
+	disabled    map[string]bool
 	tmpDir      string // output property files
 	logDir      string // "" when local log files are off
 	warnings    []string
@@ -314,6 +326,8 @@ type runner struct {
 	outputs outputStore
 
 	leaseHit atomic.Bool // a job was stopped by the executor's lease
+
+	paused bool // the pause gate as the scheduling loop last saw it
 
 	fenceOnce sync.Once
 	fencedCh  chan struct{}
@@ -361,6 +375,10 @@ func newRunner(ctx context.Context, ex Execution, rep Reporter) (*runner, error)
 	}
 	if r.baseEnv == nil {
 		r.baseEnv = JobEnv(os.Environ(), nil)
+	}
+	r.disabled = make(map[string]bool, len(ex.Disabled))
+	for _, p := range ex.Disabled {
+		r.disabled[p] = true
 	}
 	switch r.action {
 	case FinishCurrent, CancelImmediately, FinishPossible:
@@ -464,9 +482,13 @@ func (r *runner) run() Result {
 		if r.fenceSeen {
 			fenced = nil
 		}
+		pauseChanged := r.watchPause()
 		for r.advance(r.top) {
 		}
-		if r.inFlight == 0 {
+		// A paused execution with jobs left to start waits for its resume
+		// (or its end: a cancel or a fence still stops it).
+		holding := r.paused && r.stop == stopNone && !allEnded(r.top)
+		if r.inFlight == 0 && !holding {
 			break
 		}
 		select {
@@ -474,6 +496,7 @@ func (r *runner) run() Result {
 			r.collect(res)
 		case <-ctxDone:
 		case <-fenced:
+		case <-pauseChanged:
 		}
 	}
 	r.wg.Wait()
@@ -522,6 +545,9 @@ func (r *runner) consider(n *node) bool {
 		r.flowLog("job %s cancelled: %s", n.path, r.stopReason)
 		return true
 	}
+	if r.paused {
+		return false
+	}
 	if !n.ready {
 		for _, d := range n.deps {
 			if !d.status.terminal() {
@@ -538,6 +564,13 @@ func (r *runner) consider(n *node) bool {
 			r.endUnstarted(n, Failed, text)
 			r.flowLog("job %s failed: %s", n.path, text)
 			r.onFailure(n, text)
+			return true
+		}
+		if r.disabled[n.path] {
+			// Its turn has come and it would run: it is skipped instead,
+			// and its dependants see a success.
+			r.endUnstarted(n, Skipped, "disabled at submit")
+			r.flowLog("job %s skipped: disabled at submit", n.path)
 			return true
 		}
 		n.ready = true
@@ -738,6 +771,59 @@ func (r *runner) onFailure(n *node, text string) {
 			r.flowLog("job %s failed: letting running jobs finish, starting nothing more (%s)", n.path, FinishCurrent)
 		}
 	}
+}
+
+// PauseGate pauses an execution (Azkaban's pauseFlow): while it is set, no
+// job or embedded flow starts, running jobs go on, and the execution does
+// not end while jobs are left to start. Clearing it resumes scheduling.
+// It is safe for concurrent use; the zero value is not paused.
+type PauseGate struct {
+	mu      sync.Mutex
+	paused  bool
+	changed chan struct{} // closed and replaced at every change
+}
+
+// Set pauses (true) or resumes (false) the execution.
+func (g *PauseGate) Set(paused bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.paused == paused {
+		return
+	}
+	g.paused = paused
+	if g.changed != nil {
+		close(g.changed)
+	}
+	g.changed = make(chan struct{})
+}
+
+// state is whether the gate is set, and a channel closed at its next change.
+func (g *PauseGate) state() (bool, <-chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.changed == nil {
+		g.changed = make(chan struct{})
+	}
+	return g.paused, g.changed
+}
+
+// watchPause brings r.paused up to date with the pause gate, logging a
+// change, and returns a channel closed at the gate's next change (nil
+// without a gate).
+func (r *runner) watchPause() <-chan struct{} {
+	if r.ex.Pause == nil {
+		return nil
+	}
+	paused, changed := r.ex.Pause.state()
+	if paused != r.paused {
+		r.paused = paused
+		if paused {
+			r.flowLog("execution paused: no job starts until it is resumed")
+		} else {
+			r.flowLog("execution resumed")
+		}
+	}
+	return changed
 }
 
 // checkAborts notices, once each, that Run's context was cancelled or that

@@ -23,12 +23,13 @@ type WorkItem struct {
 	// FlowRetries is how many more runs the flow allows after a lost one.
 	FlowRetries int
 	Excluded    []int64 // executors excluded by earlier dispatch failures
+	Paused      bool    // no job may start (Azkaban's pauseFlow)
 }
 
 // ExecutorWork lists this executor's DISPATCHING (to claim), RUNNING and
 // KILLING (to run or kill) executions.
 func (s *Store) ExecutorWork(ctx context.Context, executorID int64) ([]WorkItem, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, attempt, status, flow_retries, excluded FROM executions WHERE executor_id = ? AND status IN "+activeStatuses+" ORDER BY priority DESC, id", executorID)
+	rows, err := s.db.QueryContext(ctx, "SELECT id, attempt, status, flow_retries, excluded, paused FROM executions WHERE executor_id = ? AND status IN "+activeStatuses+" ORDER BY priority DESC, id", executorID)
 	if err != nil {
 		return nil, fmt.Errorf("poll work of executor %d: %w", executorID, err)
 	}
@@ -37,7 +38,7 @@ func (s *Store) ExecutorWork(ctx context.Context, executorID int64) ([]WorkItem,
 	for rows.Next() {
 		var w WorkItem
 		var excluded string
-		if err := rows.Scan(&w.ID, &w.Attempt, &w.Status, &w.FlowRetries, &excluded); err != nil {
+		if err := rows.Scan(&w.ID, &w.Attempt, &w.Status, &w.FlowRetries, &excluded, &w.Paused); err != nil {
 			return nil, err
 		}
 		_ = json.Unmarshal([]byte(excluded), &w.Excluded)

@@ -65,7 +65,23 @@ type Execution struct {
 	KillReason       string
 	ScheduleID       *int64
 	ScheduledTime    *time.Time
-	Jobs             []ExecutionJob
+	// Disabled lists the job paths disabled at submit (they end SKIPPED).
+	Disabled  []string
+	Alerts    Alerts
+	UpdatedAt time.Time
+	// Paused: no job of it starts until it is resumed (Azkaban's pauseFlow).
+	Paused bool
+	Jobs   []ExecutionJob
+}
+
+// Alerts are who to tell when an execution ends (Azkaban's successEmails,
+// failureEmails, notifyFailureFirst and notifyFailureLast). They are stored
+// with the execution; nothing sends mail yet.
+type Alerts struct {
+	SuccessEmails      []string `json:"successEmails,omitempty"`
+	FailureEmails      []string `json:"failureEmails,omitempty"`
+	NotifyFailureFirst bool     `json:"notifyFailureFirst,omitempty"`
+	NotifyFailureLast  bool     `json:"notifyFailureLast,omitempty"`
 }
 
 // Ended reports whether the execution reached a final status.
@@ -103,6 +119,8 @@ type NewExecution struct {
 	SubmitUser       string
 	ScheduleID       int64     // the schedule that fired it, if any
 	ScheduledTime    time.Time // the fire time it was submitted for
+	Disabled         []string  // job paths that end SKIPPED instead of running
+	Alerts           Alerts
 }
 
 // AlreadyRunningError is returned by a submission with concurrent=skip
@@ -119,7 +137,7 @@ func (e *AlreadyRunningError) Error() string {
 const execColumns = `e.id, e.project_id, e.project, e.version, e.flow, e.status, e.executor_id, COALESCE(x.name, ''), COALESCE(x.host, ''), COALESCE(x.port, 0), COALESCE(x.tls, 0),
   e.pinned_executor_id, e.attempt, e.runs, e.dispatch_failures, e.excluded, e.flow_retries, e.params, e.priority, e.concurrent, e.failure_action,
   e.submit_user, e.submit_time, e.dispatched_time, e.start_time, e.end_time, e.wait_reason, e.error, e.kill_reason,
-  e.schedule_id, e.scheduled_time`
+  e.schedule_id, e.scheduled_time, e.disabled, e.success_emails, e.failure_emails, e.notify_failure_first, e.notify_failure_last, e.updated_at, e.paused`
 
 const execFrom = " FROM executions e LEFT JOIN executors x ON x.id = e.executor_id"
 
@@ -135,10 +153,14 @@ func scanExecution(r scanner) (*Execution, error) {
 		port                                  int
 		excluded, params                      string
 		submit, dispatched, started, finished nullTime
+		disabled                              sql.NullString
+		successEmails, failureEmails          string
+		updated                               nullTime
 	)
 	if err := r.Scan(&e.ID, &e.ProjectID, &e.Project, &e.Version, &e.Flow, &e.Status, &execID, &e.ExecutorName, &host, &port, &e.ExecutorTLS,
 		&pinned, &e.Attempt, &e.Runs, &e.DispatchFailures, &excluded, &e.FlowRetries, &params, &e.Priority, &e.Concurrent, &e.FailureAction,
-		&e.SubmitUser, &submit, &dispatched, &started, &finished, &e.WaitReason, &e.Error, &e.KillReason, &schedID, &scheduled); err != nil {
+		&e.SubmitUser, &submit, &dispatched, &started, &finished, &e.WaitReason, &e.Error, &e.KillReason, &schedID, &scheduled,
+		&disabled, &successEmails, &failureEmails, &e.Alerts.NotifyFailureFirst, &e.Alerts.NotifyFailureLast, &updated, &e.Paused); err != nil {
 		return nil, err
 	}
 	if execID.Valid {
@@ -159,7 +181,29 @@ func scanExecution(r scanner) (*Execution, error) {
 	_ = json.Unmarshal([]byte(params), &e.Params)
 	e.SubmitTime = submit.t
 	e.DispatchedTime, e.StartTime, e.EndTime = dispatched.ptr(), started.ptr(), finished.ptr()
+	e.Disabled = []string{}
+	if disabled.Valid {
+		_ = json.Unmarshal([]byte(disabled.String), &e.Disabled)
+	}
+	e.Alerts.SuccessEmails, e.Alerts.FailureEmails = splitList(successEmails), splitList(failureEmails)
+	e.UpdatedAt = updated.t
 	return &e, nil
+}
+
+// splitList reads a comma-separated column; "" is none.
+func splitList(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+// disabledArg is the disabled column of a list of job paths (NULL for none).
+func disabledArg(paths []string) any {
+	if len(paths) == 0 {
+		return nil
+	}
+	return jsonString(paths)
 }
 
 func jsonString(v any) string {

@@ -16,6 +16,7 @@ const chunkSize = 1 << 20
 type Project struct {
 	ID            int64
 	Name          string
+	Description   string
 	LatestVersion int
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
@@ -111,7 +112,7 @@ func (s *Store) ListProjects(ctx context.Context, p Page) ([]Project, error) {
 func (s *Store) GetProject(ctx context.Context, name string) (*Project, error) {
 	var p Project
 	var c, u nullTime
-	err := s.db.QueryRowContext(ctx, "SELECT id, name, latest_version, created_at, updated_at FROM projects WHERE name = ?", name).Scan(&p.ID, &p.Name, &p.LatestVersion, &c, &u)
+	err := s.db.QueryRowContext(ctx, "SELECT id, name, description, latest_version, created_at, updated_at FROM projects WHERE name = ?", name).Scan(&p.ID, &p.Name, &p.Description, &p.LatestVersion, &c, &u)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("project %q: %w", name, ErrNotFound)
 	}

@@ -19,15 +19,17 @@ type RunSpec struct {
 	Flow          string
 	Params        map[string]string
 	FailureAction string
+	Disabled      []string // job paths that end SKIPPED instead of running
 }
 
 // ExecutionRunSpec returns what it takes to run execution id, in one query.
 func (s *Store) ExecutionRunSpec(ctx context.Context, id int64) (*RunSpec, error) {
 	var r RunSpec
 	var params string
-	err := s.db.QueryRowContext(ctx, `SELECT e.project_id, e.project, e.version, v.sha256, e.flow, e.params, e.failure_action
+	var disabled sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT e.project_id, e.project, e.version, v.sha256, e.flow, e.params, e.failure_action, e.disabled
 FROM executions e JOIN project_versions v ON v.project_id = e.project_id AND v.version = e.version WHERE e.id = ?`, id).
-		Scan(&r.ProjectID, &r.Project, &r.Version, &r.SHA256, &r.Flow, &params, &r.FailureAction)
+		Scan(&r.ProjectID, &r.Project, &r.Version, &r.SHA256, &r.Flow, &params, &r.FailureAction, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("execution %d or its project version: %w", id, ErrNotFound)
 	}
@@ -37,6 +39,11 @@ FROM executions e JOIN project_versions v ON v.project_id = e.project_id AND v.v
 	r.Params = map[string]string{}
 	if err := json.Unmarshal([]byte(params), &r.Params); err != nil {
 		return nil, fmt.Errorf("execution %d has unreadable parameters: %w", id, err)
+	}
+	if disabled.Valid {
+		if err := json.Unmarshal([]byte(disabled.String), &r.Disabled); err != nil {
+			return nil, fmt.Errorf("execution %d has an unreadable list of disabled jobs: %w", id, err)
+		}
 	}
 	return &r, nil
 }

@@ -32,6 +32,24 @@ type Schedule struct {
 	// LastExecutionStatus is the status of LastExecutionID (ListSchedules
 	// and GetSchedule fill it in).
 	LastExecutionStatus string
+	Options             ScheduleOptions
+}
+
+// ScheduleOptions are the execution options, beyond parameters and the
+// concurrency option, that a schedule gives each run it submits.
+type ScheduleOptions struct {
+	FailureAction string   `json:"failureAction,omitempty"`
+	Disabled      []string `json:"disabled,omitempty"`
+	Alerts        Alerts   `json:"alerts,omitempty"`
+}
+
+// optionsArg is the options column (NULL when there are none).
+func (o ScheduleOptions) arg() any {
+	if o.FailureAction == "" && len(o.Disabled) == 0 && len(o.Alerts.SuccessEmails) == 0 && len(o.Alerts.FailureEmails) == 0 &&
+		!o.Alerts.NotifyFailureFirst && !o.Alerts.NotifyFailureLast {
+		return nil
+	}
+	return jsonString(o)
 }
 
 // NewSchedule is a schedule to add.
@@ -40,10 +58,11 @@ type NewSchedule struct {
 	Params                        map[string]string
 	Concurrent, Misfire, Owner    string
 	NextFire                      time.Time
+	Options                       ScheduleOptions
 }
 
 const scheduleColumns = `id, project, flow, cron, time_zone, params, concurrent, misfire, paused, next_fire, last_fire,
-  last_execution_id, last_status, fired_count, skipped_count, owner, created_at`
+  last_execution_id, last_status, fired_count, skipped_count, owner, created_at, options`
 
 func scanSchedule(r scanner) (*Schedule, error) {
 	var (
@@ -51,9 +70,10 @@ func scanSchedule(r scanner) (*Schedule, error) {
 		params           string
 		next, last, made nullTime
 		lastExec         sql.NullInt64
+		options          sql.NullString
 	)
 	if err := r.Scan(&sc.ID, &sc.Project, &sc.Flow, &sc.Cron, &sc.TimeZone, &params, &sc.Concurrent, &sc.Misfire, &sc.Paused,
-		&next, &last, &lastExec, &sc.LastStatus, &sc.FiredCount, &sc.SkippedCount, &sc.Owner, &made); err != nil {
+		&next, &last, &lastExec, &sc.LastStatus, &sc.FiredCount, &sc.SkippedCount, &sc.Owner, &made, &options); err != nil {
 		return nil, err
 	}
 	sc.Params = map[string]string{}
@@ -62,13 +82,21 @@ func scanSchedule(r scanner) (*Schedule, error) {
 	if lastExec.Valid {
 		sc.LastExecutionID = &lastExec.Int64
 	}
+	if options.Valid {
+		_ = json.Unmarshal([]byte(options.String), &sc.Options)
+	}
 	return &sc, nil
+}
+
+// insertSchedule inserts a schedule: project, flow, cron, time zone,
+// params, concurrent, misfire, paused, next fire, owner and options.
+func (s *Store) insertSchedule() string {
+	return "INSERT INTO schedules (project, flow, cron, time_zone, params, concurrent, misfire, paused, next_fire, last_status, owner, created_at, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, " + s.d.now + ", ?)"
 }
 
 // AddSchedule stores a schedule and returns it.
 func (s *Store) AddSchedule(ctx context.Context, ns NewSchedule) (*Schedule, error) {
-	res, err := s.db.ExecContext(ctx, "INSERT INTO schedules (project, flow, cron, time_zone, params, concurrent, misfire, paused, next_fire, last_status, owner, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, "+s.d.now+")",
-		ns.Project, ns.Flow, ns.Cron, ns.TimeZone, jsonString(ns.Params), ns.Concurrent, ns.Misfire, false, dbTimeArg(ns.NextFire), ns.Owner)
+	res, err := s.db.ExecContext(ctx, s.insertSchedule(), ns.Project, ns.Flow, ns.Cron, ns.TimeZone, jsonString(ns.Params), ns.Concurrent, ns.Misfire, false, dbTimeArg(ns.NextFire), ns.Owner, ns.Options.arg())
 	if err != nil {
 		return nil, fmt.Errorf("add schedule: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // submitTx inserts a QUEUED execution inside tx, honouring concurrent=skip.
@@ -49,10 +50,12 @@ func (s *Store) insertExecution(ctx context.Context, tx *sql.Tx, ne NewExecution
 		status, executorID, attempt, dispatched, waitReason = ExecDispatching, executor.ID, 1, s.d.now, ""
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO executions (project_id, project, version, flow, status, executor_id, pinned_executor_id, attempt, excluded, flow_retries, params,
-  priority, concurrent, failure_action, submit_user, submit_time, dispatched_time, wait_reason, error, kill_reason, updated_at, schedule_id, scheduled_time)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, `+dispatched+`, ?, '', '', `+s.d.now+`, ?, ?)`,
+  priority, concurrent, failure_action, submit_user, submit_time, dispatched_time, wait_reason, error, kill_reason, updated_at, schedule_id, scheduled_time,
+  disabled, success_emails, failure_emails, notify_failure_first, notify_failure_last)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, `+dispatched+`, ?, '', '', `+s.d.now+`, ?, ?, ?, ?, ?, ?, ?)`,
 		ne.ProjectID, ne.Project, ne.Version, ne.Flow, status, executorID, nullID(ne.PinnedExecutorID), attempt, ne.FlowRetries, jsonString(ne.Params),
-		ne.Priority, ne.Concurrent, ne.FailureAction, ne.SubmitUser, waitReason, nullID(ne.ScheduleID), dbTimeArg(ne.ScheduledTime))
+		ne.Priority, ne.Concurrent, ne.FailureAction, ne.SubmitUser, waitReason, nullID(ne.ScheduleID), dbTimeArg(ne.ScheduledTime),
+		disabledArg(ne.Disabled), strings.Join(ne.Alerts.SuccessEmails, ","), strings.Join(ne.Alerts.FailureEmails, ","), ne.Alerts.NotifyFailureFirst, ne.Alerts.NotifyFailureLast)
 	if err != nil {
 		return 0, err
 	}

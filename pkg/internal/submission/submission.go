@@ -43,6 +43,10 @@ type Request struct {
 	FailureAction string // "" = finishCurrent
 	Priority      int
 	User          string
+	// Disabled names jobs (by path, e.g. "ef:job") that end SKIPPED
+	// instead of running; each must exist in the flow.
+	Disabled []string
+	Alerts   store.Alerts
 }
 
 var failureActions = map[string]bool{"finishCurrent": true, "cancelImmediately": true, "finishPossible": true}
@@ -81,6 +85,9 @@ func Prepare(ctx context.Context, st *store.Store, r Request) (store.NewExecutio
 	if f == nil {
 		return store.NewExecution{}, &InputError{Msg: fmt.Sprintf("project %q has no flow %q (flows: %s)", r.Project, r.Flow, strings.Join(proj.FlowNames(), ", ")), NotFound: true}
 	}
+	if err := checkDisabled(f, r.Disabled); err != nil {
+		return store.NewExecution{}, err
+	}
 	retries := 0
 	if v, ok := r.Params["flow.retries"]; ok {
 		retries, err = strconv.Atoi(v)
@@ -93,6 +100,7 @@ func Prepare(ctx context.Context, st *store.Store, r Request) (store.NewExecutio
 	return store.NewExecution{
 		ProjectID: pv.ProjectID, Project: pv.Project, Version: pv.Version, Flow: f.Name, Params: r.Params,
 		Priority: r.Priority, Concurrent: r.Concurrent, FailureAction: r.FailureAction, FlowRetries: retries, SubmitUser: r.User,
+		Disabled: r.Disabled, Alerts: r.Alerts,
 	}, nil
 }
 
@@ -105,6 +113,22 @@ func CheckParams(params map[string]string) error {
 	}
 	if len(b) > store.MaxText {
 		return &InputError{Msg: fmt.Sprintf("parameters too large: %d bytes as JSON, the limit is %d (64 KiB)", len(b), store.MaxText)}
+	}
+	return nil
+}
+
+// checkDisabled refuses disabled job paths that are not in the flow.
+func checkDisabled(f *flow.Flow, disabled []string) error {
+	if len(disabled) == 0 {
+		return nil
+	}
+	known := map[string]bool{}
+	var names []string
+	f.Walk(func(path string, _ *flow.Node) { known[path] = true; names = append(names, path) })
+	for _, d := range disabled {
+		if !known[d] {
+			return &InputError{Msg: fmt.Sprintf("cannot disable %q: flow %q has no such job (jobs: %s)", d, f.Name, strings.Join(names, ", "))}
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package webserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,17 +118,26 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ex, err := s.store.CancelExecution(r.Context(), id, actor(r), "")
+	ex, err := s.cancel(r.Context(), id, actor(r))
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, wireExecution(ex))
+}
+
+// cancel cancels an execution in the database, then nudges its executor.
+func (s *Server) cancel(ctx context.Context, id int64, who string) (*store.Execution, error) {
+	ex, err := s.store.CancelExecution(ctx, id, who, "")
+	if err != nil {
+		return nil, err
+	}
 	if ex.Status == store.ExecKilling && ex.ExecutorAddr != "" {
 		// The database already says KILLING; telling the executor only
 		// makes it faster, so the answer does not wait for it.
-		s.disp.TellCancel(ex, actor(r))
+		s.disp.TellCancel(ex, who)
 	}
-	writeJSON(w, http.StatusOK, wireExecution(ex))
+	return ex, nil
 }
 
 // jobNames remembers the job paths of flows of project versions, which

@@ -2,6 +2,7 @@ package webserver
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -35,31 +36,41 @@ func (s *Server) uploadProject(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("archive is over the %d MiB limit (--max-archive-size)", limit>>20))
 		return
 	}
-	proj, err := flow.Load(bytes.NewReader(body), int64(len(body)), s.cfg.Limits)
-	if err != nil {
-		var ve *flow.ValidationError
-		if errors.As(err, &ve) {
-			writeError(w, http.StatusBadRequest, "invalid project: "+ve.Error())
-			return
-		}
-		writeError(w, http.StatusBadRequest, "invalid project: "+err.Error())
+	pv, proj, err := s.storeUpload(r.Context(), name, body, actor(r))
+	var ie *invalidUpload
+	if errors.As(err, &ie) {
+		writeError(w, http.StatusBadRequest, "invalid project: "+ie.msg)
 		return
 	}
-	flows, err := json.Marshal(proj)
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	sum := sha256.Sum256(body)
-	pv, err := s.store.AddProjectVersion(r.Context(), store.NewProjectVersion{
-		Project: name, SHA256: hex.EncodeToString(sum[:]), Format: proj.Format, Flows: string(flows), Archive: body, UploadedBy: actor(r),
-	})
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
 	s.log.Info().Str("project", name).Int("version", pv.Version).Str("by", actor(r)).Msg("project uploaded")
 	writeJSON(w, http.StatusCreated, api.UploadResult{Project: name, Version: pv.Version, SHA256: pv.SHA256, Size: pv.Size, Format: proj.Format, Flows: proj.FlowNames()})
+}
+
+// invalidUpload is an archive refused by validation.
+type invalidUpload struct{ msg string }
+
+func (e *invalidUpload) Error() string { return e.msg }
+
+// storeUpload validates an archive and stores it as the project's next
+// version; an archive refused by validation is an *invalidUpload.
+func (s *Server) storeUpload(ctx context.Context, name string, body []byte, user string) (*store.ProjectVersion, *flow.Project, error) {
+	proj, err := flow.Load(bytes.NewReader(body), int64(len(body)), s.cfg.Limits)
+	if err != nil {
+		return nil, nil, &invalidUpload{err.Error()}
+	}
+	flows, err := json.Marshal(proj)
+	if err != nil {
+		return nil, nil, err
+	}
+	sum := sha256.Sum256(body)
+	pv, err := s.store.AddProjectVersion(ctx, store.NewProjectVersion{
+		Project: name, SHA256: hex.EncodeToString(sum[:]), Format: proj.Format, Flows: string(flows), Archive: body, UploadedBy: user,
+	})
+	return pv, proj, err
 }
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
@@ -86,6 +97,11 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 	p, err := s.store.GetProject(r.Context(), r.PathValue("name"))
 	if err != nil {
 		s.storeError(w, err)
+		return
+	}
+	if p.LatestVersion == 0 {
+		// Created through the Azkaban API, not uploaded yet.
+		writeJSON(w, http.StatusOK, wireProject(*p, nil, nil))
 		return
 	}
 	proj, _, err := s.loadProject(r, p.Name, 0)

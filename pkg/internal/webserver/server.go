@@ -26,6 +26,9 @@ type Config struct {
 	Insecure     bool
 	OfflineAfter time.Duration
 	Limits       flow.Limits
+	// SessionIdle is how long a session of the Azkaban API lives after its
+	// last use (azkaban.DefaultSessionIdle when zero).
+	SessionIdle time.Duration
 }
 
 // Server serves the REST API.
@@ -106,6 +109,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})
+	s.azkaban().Register(mux)
 	return s.recoverer(mux)
 }
 
