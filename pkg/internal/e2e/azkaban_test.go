@@ -538,7 +538,7 @@ func TestAzkabanSessionsSpanWebServersAndExpire(t *testing.T) {
 	}
 }
 
-// TestAzkabanOperatorScript runs scripts/azkaban-compat-test.sh, an
+// TestAzkabanOperatorScript runs pkg/internal/e2e/testdata/azkaban-operator.sh, an
 // operator's curl + jq script, against a real cluster. Without curl or jq
 // it is skipped, except under CI=true, where it fails.
 func TestAzkabanOperatorScript(t *testing.T) {
@@ -565,10 +565,10 @@ func TestAzkabanOperatorScript(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := osexec.CommandContext(ctx, "bash", filepath.Join(repoRoot(), "scripts", "azkaban-compat-test.sh"))
+	cmd := osexec.CommandContext(ctx, "bash", filepath.Join(repoRoot(), "pkg", "internal", "e2e", "testdata", "azkaban-operator.sh"))
 	cmd.Env = append(os.Environ(), "AZ_URL="+c.Server(), "AZ_USER=olga", "AZ_PASSWORD=password-of-olga", "AZ_ZIP="+zipFile)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.HasSuffix(string(out), "ok\n") {
-		t.Fatalf("azkaban-compat-test.sh: %v\n%s", err, out)
+		t.Fatalf("azkaban-operator.sh: %v\n%s", err, out)
 	}
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: AZ_URL=http://host:8081 AZ_USER=u AZ_PASSWORD=p AZ_ZIP=project.zip azkaban-compat-test.sh
+# usage: AZ_URL=http://host:8081 AZ_USER=u AZ_PASSWORD=p AZ_ZIP=project.zip azkaban-operator.sh
 #
 # Drives crawlctl's Azkaban-compatible web API the way Azkaban operators'
 # scripts drive Azkaban, with curl and jq only: login, create a project,
@@ -15,10 +15,10 @@ set -euo pipefail
 : "${AZ_URL:?set AZ_URL}" "${AZ_USER:?set AZ_USER}" "${AZ_PASSWORD:?set AZ_PASSWORD}" "${AZ_ZIP:?set AZ_ZIP}"
 project="${AZ_PROJECT:-compat}"
 for tool in curl jq; do
-  command -v "$tool" >/dev/null || { echo "azkaban-compat-test: $tool is not installed" >&2; exit 2; }
+  command -v "$tool" >/dev/null || { echo "azkaban-operator: $tool is not installed" >&2; exit 2; }
 done
 
-fail() { echo "azkaban-compat-test: $*" >&2; exit 1; }
+fail() { echo "azkaban-operator: $*" >&2; exit 1; }
 step() { echo "== $*"; }
 
 # expect JSON FILTER WHAT: the jq filter must be true of JSON.
