@@ -371,20 +371,7 @@ func executorExists(ctx context.Context, tx *sql.Tx, id int64) error {
 
 // ListExecutors returns every executor, ordered by id.
 func (s *Store) ListExecutors(ctx context.Context) ([]*Executor, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+s.executorColumns()+" FROM executors ORDER BY id")
-	if err != nil {
-		return nil, fmt.Errorf("list executors: %w", err)
-	}
-	defer rows.Close()
-	var out []*Executor
-	for rows.Next() {
-		e, err := scanExecutor(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list executors: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, "list executors", scanExecutor, "SELECT "+s.executorColumns()+" FROM executors ORDER BY id")
 }
 
 // GetExecutor returns one executor or ErrNotFound.

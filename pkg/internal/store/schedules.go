@@ -175,20 +175,7 @@ func (s *Store) DueSchedules(ctx context.Context, limit int) ([]*Schedule, error
 }
 
 func (s *Store) querySchedules(ctx context.Context, q string, args ...any) ([]*Schedule, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list schedules: %w", err)
-	}
-	defer rows.Close()
-	out := []*Schedule{}
-	for rows.Next() {
-		sc, err := scanSchedule(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list schedules: %w", err)
-		}
-		out = append(out, sc)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, "list schedules", scanSchedule, q, args...)
 }
 
 // SetSchedulePaused pauses or resumes a schedule; resuming sets the next fire
