@@ -92,6 +92,10 @@ func lastStates(jobs []ExecutionJob) []ExecutionJob {
 	return out
 }
 
+// MaxOutputs bounds the output properties of one job kept in the database
+// (as JSON), for a retry to reuse.
+const MaxOutputs = 256 << 10
+
 // Rows per multi-row statement: well below SQLite's 32766 bound variables,
 // and log statements also stop at logBatchBytes (MySQL's max_allowed_packet).
 const (
@@ -102,7 +106,7 @@ const (
 func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, execID int64, attempt int, jobs []ExecutionJob) error {
 	for len(jobs) > 0 {
 		n := min(len(jobs), rowsPerStatement)
-		args := make([]any, 0, n*10)
+		args := make([]any, 0, n*11)
 		for _, j := range jobs[:n] {
 			var st, en, code any
 			if j.StartTime != nil {
@@ -114,7 +118,14 @@ func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, execID int64, attemp
 			if j.ExitCode != nil {
 				code = *j.ExitCode
 			}
-			args = append(args, execID, attempt, j.Name, j.Type, j.Status, j.Attempt, st, en, code, j.Error)
+			var outputs any
+			if j.Outputs != nil {
+				// Larger ones are not kept: a retry's jobs cannot refer to them.
+				if b := jsonString(j.Outputs); len(b) <= MaxOutputs {
+					outputs = b
+				}
+			}
+			args = append(args, execID, attempt, j.Name, j.Type, j.Status, j.Attempt, st, en, code, j.Error, outputs)
 		}
 		q := s.d.upsertJobs(n)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
