@@ -164,6 +164,16 @@ func TestExecPauseResumeDisableAndRetry(t *testing.T) {
 		t.Fatalf("exec show:\n%s", out)
 	}
 
+	// A schedule keeps the same options for every run it submits.
+	var sc api.Schedule
+	c.JSON(&sc, "schedule", "add", "p", "chain", "--cron", "0 0 3 * * ?", "--disable", "off", "--notify-failure", "ops@x.example", "--failure-action", "finishPossible")
+	if strings.Join(sc.Disabled, ",") != "off" || strings.Join(sc.FailureEmails, ",") != "ops@x.example" || sc.FailureAction != "finishPossible" {
+		t.Fatalf("schedule add with options: %+v", sc)
+	}
+	if r := c.CLI("schedule", "add", "p", "chain", "--cron", "0 0 3 * * ?", "--disable", "nope"); r.Code != 2 || !strings.Contains(r.Stderr, `cannot disable "nope"`) {
+		t.Fatalf("a schedule disabling an unknown job: %+v", r)
+	}
+
 	// Retry from the failed jobs.
 	failed := submit(t, c, "p", "ab")
 	sfailed := strconv.FormatInt(failed, 10)
