@@ -67,5 +67,16 @@ func (s *Store) RetrySubmission(ctx context.Context, id int64, failedOnly bool, 
 		}
 		ne.Reused[job] = props
 	}
-	return ne, rows.Err()
+	if err := rows.Err(); err != nil {
+		return NewExecution{}, err
+	}
+	if n := len(jsonString(ne.Reused)); n > maxReused {
+		return NewExecution{}, fmt.Errorf("execution %d: the output properties of its succeeded jobs take %d bytes, more than a retry can carry (%d); retry it without --failed-only: %w",
+			id, n, maxReused, ErrConflict)
+	}
+	return ne, nil
 }
+
+// maxReused bounds what a failed-only retry carries over (the reused column,
+// as JSON), well below MySQL's max_allowed_packet.
+const maxReused = 8 << 20

@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,6 +88,38 @@ func TestRetrySubmission(t *testing.T) {
 		want = map[string]map[string]string{"a": {"k": "v"}, "quiet": {}, "b": {"x": "1"}}
 		if err != nil || again.RetryOf != retry.ID || !reflect.DeepEqual(again.Reused, want) {
 			t.Fatalf("retry of the retry reuses %v (%v), want %v", again.Reused, err, want)
+		}
+	})
+}
+
+// TestLargeOutputs: a report whose output properties exceed one
+// statement's budget (so insertJobs splits it) records every job with its
+// properties; properties over MaxOutputs are not kept, so a retry reuses
+// that job without them.
+func TestLargeOutputs(t *testing.T) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		e, pv := fixture(t, s)
+		ex := running(t, s, e, pv)
+		now := time.Now()
+		big := strings.Repeat("x", store.MaxOutputs-100)
+		var jobs []store.ExecutionJob
+		for i := range 40 {
+			jobs = append(jobs, store.ExecutionJob{Name: fmt.Sprintf("j%02d", i), Type: "command", Status: "SUCCEEDED", StartTime: &now, EndTime: &now,
+				Outputs: map[string]string{"v": big}})
+		}
+		jobs = append(jobs,
+			store.ExecutionJob{Name: "huge", Type: "command", Status: "SUCCEEDED", EndTime: &now, Outputs: map[string]string{"v": big + big}},
+			store.ExecutionJob{Name: "bad", Type: "command", Status: "FAILED", EndTime: &now})
+		if err := s.Report(ctx, ex.ID, e.ID, 1, jobs, nil, &store.ExecutionEnd{Status: store.ExecFailed, Error: "job bad failed"}); err != nil {
+			t.Fatal(err)
+		}
+		ne, err := s.RetrySubmission(ctx, ex.ID, true, "u")
+		if err != nil || len(ne.Reused) != 41 {
+			t.Fatalf("reused %d jobs (%v), want 41", len(ne.Reused), err)
+		}
+		if ne.Reused["j39"]["v"] != big || len(ne.Reused["huge"]) != 0 {
+			t.Fatalf("outputs: j39 has %d bytes, huge %v", len(ne.Reused["j39"]["v"]), len(ne.Reused["huge"]))
 		}
 	})
 }
