@@ -295,10 +295,10 @@ func (a *API) setPaused(w http.ResponseWriter, r *request, paused bool) {
 // retryFailedJobs, for a FAILED or KILLED execution, runs it again as a
 // new execution that reuses the jobs that succeeded (their output
 // properties included) and starts from the failed, killed and cancelled
-// ones: the REST API's failed-only retry. It answers {} as Azkaban does,
-// plus the new execution's id. Retrying within a still-running execution is
-// refused: crawlctl cannot run a failed job again inside a running
-// execution.
+// ones: the REST API's failed-only retry. It answers the new execution's
+// id and a message where Azkaban answers {} (its clients look only for
+// "error"). Retrying within a still-running execution is refused: crawlctl
+// cannot run a failed job again inside a running execution.
 func (a *API) retryFailedJobs(w http.ResponseWriter, r *request) {
 	ex, ok := a.readableExecution(w, r, permExecute)
 	if !ok {

@@ -139,17 +139,22 @@ func checkDisabled(f *flow.Flow, disabled []string) error {
 // maxEmails is the room for one list of e-mail addresses, joined by commas.
 const maxEmails = 2048
 
-// checkEmails refuses e-mail lists that cannot be stored: an address must
-// have an @ and no comma, semicolon or space (lists are separate entries).
+// checkEmails refuses e-mail lists that cannot be stored as they are: an
+// entry must be one address (not empty, no comma, semicolon or white
+// space; lists are separate entries). Addresses are not checked further:
+// Azkaban flows may carry whatever their config says.
 func checkEmails(a store.Alerts) error {
-	for kind, list := range map[string][]string{"success": a.SuccessEmails, "failure": a.FailureEmails} {
-		for _, e := range list {
-			if i := strings.Index(e, "@"); i <= 0 || i == len(e)-1 || strings.ContainsAny(e, ",; \t\r\n") {
-				return &InputError{Msg: fmt.Sprintf("bad %s e-mail address %q: give one address per entry, like ops@example.com", kind, e)}
+	for _, l := range []struct {
+		kind string
+		list []string
+	}{{"success", a.SuccessEmails}, {"failure", a.FailureEmails}} {
+		for _, e := range l.list {
+			if e == "" || strings.ContainsAny(e, ",; \t\r\n") {
+				return &InputError{Msg: fmt.Sprintf("bad %s e-mail address %q: give one address per entry, like ops@example.com", l.kind, e)}
 			}
 		}
-		if n := len(strings.Join(list, ",")); n > maxEmails {
-			return &InputError{Msg: fmt.Sprintf("too many %s e-mail addresses: %d bytes joined by commas, the limit is %d", kind, n, maxEmails)}
+		if n := len(strings.Join(l.list, ",")); n > maxEmails {
+			return &InputError{Msg: fmt.Sprintf("too many %s e-mail addresses: %d bytes joined by commas, the limit is %d", l.kind, n, maxEmails)}
 		}
 	}
 	return nil
