@@ -81,6 +81,27 @@ type Execution struct {
 	// ScheduleID and ScheduledTime are set when a schedule fired it.
 	ScheduleID    *int64     `json:"schedule_id,omitempty"`
 	ScheduledTime *time.Time `json:"scheduled_time,omitempty"`
+	// Paused is true while the execution is paused (exec pause): its
+	// running jobs go on, no job starts until it is resumed. Its Status
+	// stays RUNNING.
+	Paused bool `json:"paused"`
+	// Disabled are the job paths disabled at submit: they end SKIPPED
+	// instead of running, and their dependants run as after a success.
+	Disabled []string `json:"disabled"`
+	// SuccessEmails and FailureEmails are who to tell when it succeeds or
+	// fails, NotifyFailureFirst/Last when (at the first failed job, or when
+	// the execution ends). They are stored and shown; crawlctl sends no
+	// mail itself.
+	SuccessEmails      []string `json:"success_emails"`
+	FailureEmails      []string `json:"failure_emails"`
+	NotifyFailureFirst bool     `json:"notify_failure_first"`
+	NotifyFailureLast  bool     `json:"notify_failure_last"`
+	// RetryOf is the execution this one retries (exec retry), if any.
+	RetryOf *int64 `json:"retry_of,omitempty"`
+	// Reused are the jobs of a --failed-only retry that succeeded in the
+	// retried execution: they do not run again (they end SKIPPED) and their
+	// output properties are handed to the jobs that do.
+	Reused []string `json:"reused,omitempty"`
 	// Jobs are the jobs of its current run, with their states; empty in
 	// lists.
 	Jobs []ExecutionJob `json:"jobs"`
@@ -119,6 +140,36 @@ type SubmitRequest struct {
 	Concurrent    string `json:"concurrent"`
 	Priority      int    `json:"priority"`
 	FailureAction string `json:"failure_action"`
+	RunOptions
+}
+
+// RunOptions are the disabled jobs and notification settings of a run,
+// given at submit (SubmitRequest) or by a schedule (ScheduleRequest); their
+// fields sit at the top level of those bodies.
+type RunOptions struct {
+	// Disabled names jobs (by path: "job", or "embedded:job" inside an
+	// embedded flow) that do not run: they end SKIPPED and their
+	// dependants run as after a success. An unknown job is a 400.
+	Disabled []string `json:"disabled,omitempty"`
+	// SuccessEmails and FailureEmails are stored with the execution and
+	// shown (crawlctl sends no mail itself); NotifyFailureFirst and
+	// NotifyFailureLast say when a failure should be told. An entry that
+	// is not one address is a 400.
+	SuccessEmails      []string `json:"success_emails,omitempty"`
+	FailureEmails      []string `json:"failure_emails,omitempty"`
+	NotifyFailureFirst bool     `json:"notify_failure_first,omitempty"`
+	NotifyFailureLast  bool     `json:"notify_failure_last,omitempty"`
+}
+
+// RetryRequest is the body of POST /api/v1/executions/{id}/retry, which
+// runs a FAILED or KILLED execution again as a new execution (same project
+// version, flow, parameters and options; the original is not changed).
+type RetryRequest struct {
+	// FailedOnly reuses the jobs that succeeded in the original: they do
+	// not run again (they end SKIPPED, "succeeded in execution N") and
+	// their output properties reach the jobs that run. Without it, every
+	// job runs again.
+	FailedOnly bool `json:"failed_only"`
 }
 
 // SubmitResult is the reply of a submit: the executions created.
@@ -242,6 +293,10 @@ type ScheduleRequest struct {
 	Concurrent string `json:"concurrent"`
 	// Misfire is fire-once (default) or skip.
 	Misfire string `json:"misfire"`
+	// FailureAction ("" = finishCurrent) and the RunOptions are given to
+	// every run it submits, as in SubmitRequest.
+	FailureAction string `json:"failure_action,omitempty"`
+	RunOptions
 }
 
 // Schedule is a cron schedule of a flow.
@@ -270,6 +325,14 @@ type Schedule struct {
 	NextFires []time.Time `json:"next_fires"`
 	// LastExecutionStatus is the status of LastExecutionID.
 	LastExecutionStatus string `json:"last_execution_status,omitempty"`
+	// FailureAction ("" = finishCurrent), Disabled and the e-mail settings
+	// are given to every run it submits.
+	FailureAction      string   `json:"failure_action,omitempty"`
+	Disabled           []string `json:"disabled"`
+	SuccessEmails      []string `json:"success_emails"`
+	FailureEmails      []string `json:"failure_emails"`
+	NotifyFailureFirst bool     `json:"notify_failure_first"`
+	NotifyFailureLast  bool     `json:"notify_failure_last"`
 }
 
 // LoginRequest is the body of POST /api/v1/login.

@@ -19,7 +19,7 @@ import (
 )
 
 func newExecCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "exec", Short: "List, inspect, follow and cancel executions"}
+	cmd := &cobra.Command{Use: "exec", Short: "List, inspect, follow, pause, cancel and retry executions"}
 	var (
 		status, project, flowName string
 		limit                     int
@@ -38,7 +38,7 @@ func newExecCmd(g *globals) *cobra.Command {
 			}
 			rows := [][]string{}
 			for _, e := range list {
-				rows = append(rows, []string{strconv.FormatInt(e.ID, 10), e.Project, e.Flow, e.Status, executorCell(e), strconv.Itoa(e.Attempt),
+				rows = append(rows, []string{strconv.FormatInt(e.ID, 10), e.Project, e.Flow, execStatus(e), executorCell(e), strconv.Itoa(e.Attempt),
 					timeString(&e.SubmitTime), durationString(e.StartTime, e.EndTime), firstNonEmpty(e.Error, e.WaitReason)})
 			}
 			return printTable(g.stdout, []string{"id", "project", "flow", "status", "executor", "attempt", "submitted", "duration", "note"}, rows)
@@ -114,8 +114,9 @@ after its executor is gone. --follow keeps printing until the execution ends.`,
 	var (
 		timeout        time.Duration
 		unreachableFor time.Duration
+		wait           bool
 	)
-	wait := &cobra.Command{
+	waitCmd := &cobra.Command{
 		Use:   "wait ID...",
 		Short: "Wait for executions to end; exit 0 if all SUCCEEDED, 1 otherwise, 4 on --timeout",
 		Args:  minArgs(1, "ID"),
@@ -131,9 +132,83 @@ after its executor is gone. --follow keeps printing until the execution ends.`,
 			return waitExecutions(cmd, g, list, timeout, unreachableFor)
 		},
 	}
-	wait.Flags().DurationVar(&timeout, "timeout", 0, "give up waiting after this long (exit 4)")
-	unreachableFlag(wait.Flags(), &unreachableFor)
-	cmd.AddCommand(list, show, logs, cancel, wait)
+	waitCmd.Flags().DurationVar(&timeout, "timeout", 0, "give up waiting after this long (exit 4)")
+	unreachableFlag(waitCmd.Flags(), &unreachableFor)
+	pauseCmd := func(use string, paused bool, short, long string) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " ID", Short: short, Long: long,
+			Args: exactArgs(1, "ID"),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				id, err := parseID(args[0])
+				if err != nil {
+					return err
+				}
+				ex, err := g.client().SetPaused(cmd.Context(), id, paused)
+				if err != nil {
+					return err
+				}
+				if g.output == "json" {
+					return printJSON(g.stdout, ex)
+				}
+				if !g.quiet {
+					fmt.Fprintf(g.stdout, "execution %d is %s\n", ex.ID, execStatus(ex))
+				}
+				return nil
+			},
+		}
+	}
+	pause := pauseCmd("pause", true, "Pause a running execution: its running jobs finish, no job starts until resumed",
+		`Pause a RUNNING execution (Azkaban's pauseFlow). The jobs running now go on
+to their end; no job starts until "crawlctl exec resume ID". The execution
+stays RUNNING (exec show says "RUNNING (paused)") and keeps its executor slot.
+A paused execution can still be cancelled. The executor follows the pause
+at its next poll of the database (a second or so), so a job about to start
+at that very moment may still start. Pausing a paused execution does nothing;
+pausing one that is not RUNNING is refused.
+
+  crawlctl exec pause 42 && crawlctl exec resume 42`)
+	resume := pauseCmd("resume", false, "Resume a paused execution: its jobs start again",
+		`Resume an execution paused by "crawlctl exec pause" (or Azkaban's pauseFlow):
+jobs whose turn has come start at the executor's next poll. Resuming an
+execution that is not paused does nothing.`)
+
+	var failedOnly bool
+	retry := &cobra.Command{
+		Use:   "retry ID",
+		Short: "Run a FAILED or KILLED execution again as a new execution (--failed-only: from its failed jobs)",
+		Long: `Run an ended FAILED or KILLED execution again, as a new execution of the same
+project version, flow, parameters and options (disabled jobs, failure action,
+e-mails). The original execution is not changed; the new one names it
+("retry of" in exec show, retry_of in JSON). Prints the new execution's id.
+
+With --failed-only, the jobs that SUCCEEDED in the original are not run
+again: they end SKIPPED ("succeeded in execution N: not run again"), count
+as successes for their dependants, and their output properties (what they
+wrote to $JOB_OUTPUT_PROP_FILE) are handed to the jobs that run, as
+${job:key}. The failed, killed, cancelled and skipped jobs run again. A
+retry of a retry reuses what both reused or ran successfully. Without
+--failed-only every job runs again.
+
+The new execution keeps the original's --concurrent option: a skip
+execution whose flow is running again is not retried (exit 0, says which).
+
+  crawlctl exec retry 42 --failed-only --wait`,
+		Args: exactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			ex, err := g.client().Retry(cmd.Context(), id, failedOnly)
+			return submitted(cmd, g, submittedRun{list: []*api.Execution{ex}, err: err, json: ex, skipped: "not retried", wait: wait, timeout: timeout,
+				unreachableFor: unreachableFor, line: func(*api.Execution) string { return fmt.Sprintf("(retry of %d)", id) }})
+		},
+	}
+	retry.Flags().BoolVar(&failedOnly, "failed-only", false, "do not run again the jobs that succeeded; reuse their output properties")
+	retry.Flags().BoolVar(&wait, "wait", false, "wait for the new execution to end and exit with its outcome")
+	retry.Flags().DurationVar(&timeout, "timeout", 0, "with --wait, give up waiting after this long (exit 4)")
+	unreachableFlag(retry.Flags(), &unreachableFor)
+	cmd.AddCommand(list, show, logs, cancel, waitCmd, pause, resume, retry)
 	return cmd
 }
 
@@ -176,6 +251,14 @@ func executorCell(e *api.Execution) string {
 	return e.ExecutorName
 }
 
+// execStatus is an execution's status, "RUNNING (paused)" while paused.
+func execStatus(ex *api.Execution) string {
+	if ex.Paused && !ex.Ended() {
+		return ex.Status + " (paused)"
+	}
+	return ex.Status
+}
+
 func printExecution(w io.Writer, ex *api.Execution) error {
 	executor := "-"
 	if ex.ExecutorID != nil {
@@ -185,10 +268,34 @@ func printExecution(w io.Writer, ex *api.Execution) error {
 		}
 	}
 	fmt.Fprintf(w, "execution:  %d\nflow:       %s/%s (version %d)\nstatus:     %s\nexecutor:   %s\nattempt:    %d\nsubmitted:  %s by %s\nstarted:    %s\nended:      %s\nduration:   %s\n",
-		ex.ID, ex.Project, ex.Flow, ex.Version, ex.Status, executor, ex.Attempt, timeString(&ex.SubmitTime), ex.SubmitUser,
+		ex.ID, ex.Project, ex.Flow, ex.Version, execStatus(ex), executor, ex.Attempt, timeString(&ex.SubmitTime), ex.SubmitUser,
 		timeString(ex.StartTime), timeString(ex.EndTime), durationString(ex.StartTime, ex.EndTime))
 	if len(ex.Params) > 0 {
 		fmt.Fprintf(w, "params:     %s\n", labelsString(ex.Params))
+	}
+	if ex.RetryOf != nil {
+		fmt.Fprintf(w, "retry of:   %d\n", *ex.RetryOf)
+	}
+	if len(ex.Reused) > 0 {
+		fmt.Fprintf(w, "reused:     %s (succeeded in the retried execution; not run again)\n", strings.Join(ex.Reused, ", "))
+	}
+	if len(ex.Disabled) > 0 {
+		fmt.Fprintf(w, "disabled:   %s\n", strings.Join(ex.Disabled, ", "))
+	}
+	if len(ex.SuccessEmails) > 0 {
+		fmt.Fprintf(w, "on success: %s\n", strings.Join(ex.SuccessEmails, ", "))
+	}
+	if len(ex.FailureEmails) > 0 {
+		when := ""
+		switch {
+		case ex.NotifyFailureFirst && ex.NotifyFailureLast:
+			when = " (at the first failed job and at the end)"
+		case ex.NotifyFailureFirst:
+			when = " (at the first failed job)"
+		case ex.NotifyFailureLast:
+			when = " (when the run ends)"
+		}
+		fmt.Fprintf(w, "on failure: %s%s\n", strings.Join(ex.FailureEmails, ", "), when)
 	}
 	if ex.WaitReason != "" && !ex.Ended() {
 		fmt.Fprintf(w, "waiting:    %s\n", strings.TrimPrefix(ex.WaitReason, "waiting: "))

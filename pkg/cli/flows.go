@@ -9,6 +9,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/api"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/crawlctl/crawlctl/pkg/client"
 )
@@ -38,6 +39,7 @@ func newFlowCmd(g *globals) *cobra.Command {
 		params         []string
 		req            api.SubmitRequest
 		wait           bool
+		opts           runOptions
 		timeout        time.Duration
 		unreachableFor time.Duration
 	)
@@ -61,6 +63,14 @@ while it waits (a restart) is retried for --unreachable-for before exit 3.
   crawlctl flow run crawlers daily --param date=2026-01-31 --wait
   crawlctl flow run crawlers daily --executor node-3
   crawlctl flow run crawlers cleanup --all-executors
+  crawlctl flow run crawlers daily --disable upload --disable report:mail
+  crawlctl flow run crawlers daily --notify-failure ops@example.com --notify-failure-first
+
+--disable JOB (repeatable; embedded jobs as outer:inner) does not run that
+job: it ends SKIPPED and its dependants run as after a success; an unknown
+job is refused with the list of the flow's jobs. --notify-success and
+--notify-failure store who to tell (shown by exec show and the Azkaban API;
+crawlctl sends no mail itself).
 
 In a crontab: cron runs commands with a bare PATH and none of your
 environment, so give the binary's absolute path, the server, and a token in
@@ -79,33 +89,10 @@ a file only the cron user can read (a token of its own, for an operator):
 				}
 				req.Params[k] = v
 			}
+			req.RunOptions = opts.options()
 			list, err := g.client().Submit(cmd.Context(), req)
-			if skipped, ok := err.(*client.SkippedError); ok {
-				if !g.quiet {
-					fmt.Fprintf(g.stdout, "%s; not submitted (--concurrent skip)\n", skipped.Message)
-				}
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if !wait {
-				if g.output == "json" {
-					return printJSON(g.stdout, list)
-				}
-				if !g.quiet {
-					for _, ex := range list {
-						fmt.Fprintln(g.stdout, ex.ID)
-					}
-				}
-				return nil
-			}
-			if !g.quiet && g.output != "json" {
-				for _, ex := range list {
-					fmt.Fprintf(g.stdout, "submitted execution %d (%s/%s)\n", ex.ID, ex.Project, ex.Flow)
-				}
-			}
-			return waitExecutions(cmd, g, list, timeout, unreachableFor)
+			return submitted(cmd, g, submittedRun{list: list, err: err, json: list, skipped: "not submitted", wait: wait, timeout: timeout, unreachableFor: unreachableFor,
+				line: func(ex *api.Execution) string { return fmt.Sprintf("(%s/%s)", ex.Project, ex.Flow) }})
 		},
 	}
 	f := run.Flags()
@@ -115,9 +102,78 @@ a file only the cron user can read (a token of its own, for an operator):
 	f.StringVar(&req.Concurrent, "concurrent", "ignore", "if the flow is already queued or running: skip, ignore or queue")
 	f.IntVar(&req.Priority, "priority", 0, "higher runs first among queued flows")
 	f.StringVar(&req.FailureAction, "failure-action", "finishCurrent", "when a job fails: finishCurrent, cancelImmediately or finishPossible")
+	opts.flags(f)
 	f.BoolVar(&wait, "wait", false, "wait for the execution to end and exit with its outcome")
 	f.DurationVar(&timeout, "timeout", 0, "with --wait, give up waiting after this long (exit 4; the flow keeps running)")
 	unreachableFlag(f, &unreachableFor)
 	cmd.AddCommand(run)
 	return cmd
+}
+
+// runOptions are the flags of a run's disabled jobs and notifications,
+// shared by flow run and schedule add.
+type runOptions struct {
+	disabled                              []string
+	successEmails, failureEmails          []string
+	notifyFailureFirst, notifyFailureLast bool
+}
+
+func (o *runOptions) flags(f *pflag.FlagSet) {
+	f.StringArrayVar(&o.disabled, "disable", nil, "do not run this job (repeatable; embedded as outer:inner): it ends SKIPPED, its dependants run")
+	f.StringSliceVar(&o.successEmails, "notify-success", nil, "e-mail address to tell when the run succeeds (repeatable or comma-separated; stored, not sent by crawlctl)")
+	f.StringSliceVar(&o.failureEmails, "notify-failure", nil, "e-mail address to tell when the run fails (repeatable or comma-separated; stored, not sent by crawlctl)")
+	f.BoolVar(&o.notifyFailureFirst, "notify-failure-first", false, "tell the failure addresses at the first failed job")
+	f.BoolVar(&o.notifyFailureLast, "notify-failure-last", false, "tell the failure addresses when the failed run ends")
+}
+
+// options are the flags' values as the API takes them.
+func (o *runOptions) options() api.RunOptions {
+	return api.RunOptions{Disabled: o.disabled, SuccessEmails: o.successEmails, FailureEmails: o.failureEmails,
+		NotifyFailureFirst: o.notifyFailureFirst, NotifyFailureLast: o.notifyFailureLast}
+}
+
+// submittedRun is what a command that submitted executions reports.
+type submittedRun struct {
+	list    []*api.Execution
+	err     error
+	json    any    // printed with -o json when not waiting
+	skipped string // what a --concurrent skip refusal did not do
+	line    func(*api.Execution) string
+	wait    bool
+	timeout time.Duration
+	// unreachableFor is how long a web server may not answer while waiting.
+	unreachableFor time.Duration
+}
+
+// submitted prints the executions a command submitted (their ids, or with
+// --wait a line each and then their progress) and, with --wait, exits with
+// their outcome. A --concurrent skip refusal is a success that says which
+// execution runs.
+func submitted(cmd *cobra.Command, g *globals, s submittedRun) error {
+	if skipped, ok := s.err.(*client.SkippedError); ok {
+		if !g.quiet {
+			fmt.Fprintf(g.stdout, "%s; %s (--concurrent skip)\n", skipped.Message, s.skipped)
+		}
+		return nil
+	}
+	if s.err != nil {
+		return s.err
+	}
+	if !s.wait {
+		if g.output == "json" {
+			return printJSON(g.stdout, s.json)
+		}
+		if !g.quiet {
+			for _, ex := range s.list {
+				fmt.Fprintln(g.stdout, ex.ID)
+			}
+		}
+		return nil
+	}
+	if !g.quiet && g.output != "json" {
+		for _, ex := range s.list {
+			fmt.Fprintf(g.stdout, "submitted execution %d %s\n", ex.ID, s.line(ex))
+		}
+	}
+	return waitExecutions(cmd, g, s.list, s.timeout, s.unreachableFor)
 }

@@ -38,6 +38,7 @@ go back) fires once, at its first occurrence.`,
 	var (
 		req    api.ScheduleRequest
 		params []string
+		opts   runOptions
 	)
 	add := &cobra.Command{
 		Use:   "add PROJECT FLOW --cron EXPR",
@@ -51,7 +52,11 @@ queue submits a run that waits, ignore runs anyway.
 no web server ran: fire-once submits one catch-up run, skip submits none.
 
   crawlctl schedule add crawlers daily --cron "0 30 2 * * ?" --tz Europe/Berlin
-  crawlctl schedule add crawlers news --cron "*/10 * * * *" --param depth=2`,
+  crawlctl schedule add crawlers news --cron "*/10 * * * *" --param depth=2
+  crawlctl schedule add crawlers daily --cron "0 0 3 * * ?" --disable upload --notify-failure ops@example.com
+
+--failure-action, --disable and --notify-* are given to every run, as with
+flow run.`,
 		Args: exactArgs(2, "PROJECT and FLOW"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Project, req.Flow = args[0], args[1]
@@ -66,6 +71,7 @@ no web server ran: fire-once submits one catch-up run, skip submits none.
 				}
 				req.Params[k] = v
 			}
+			req.RunOptions = opts.options()
 			sc, err := g.client().AddSchedule(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -85,6 +91,8 @@ no web server ran: fire-once submits one catch-up run, skip submits none.
 	f.StringArrayVar(&params, "param", nil, "flow parameter name=value for every run (repeatable)")
 	f.StringVar(&req.Concurrent, "concurrent", "skip", "if the previous run is still going: skip, ignore or queue")
 	f.StringVar(&req.Misfire, "misfire", "fire-once", "fire times missed while no web server ran: fire-once or skip")
+	f.StringVar(&req.FailureAction, "failure-action", "", "when a job fails: finishCurrent (default), cancelImmediately or finishPossible")
+	opts.flags(f)
 
 	list := &cobra.Command{
 		Use:   "list",

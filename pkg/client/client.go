@@ -263,14 +263,23 @@ func (e *SkippedError) Error() string { return e.Message }
 func (c *Client) Submit(ctx context.Context, req api.SubmitRequest) ([]*api.Execution, error) {
 	var out api.SubmitResult
 	err := c.postJSON(ctx, "/api/v1/executions", req, &out)
+	if sk := skipped(err); sk != nil {
+		return nil, sk
+	}
+	return out.Executions, err
+}
+
+// skipped is the *SkippedError of a 409 that says a --concurrent skip
+// submission was not made, or nil.
+func skipped(err error) error {
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusConflict {
 		var sk api.SkippedResult
 		if json.Unmarshal(ae.Body, &sk) == nil && sk.Skipped {
-			return nil, &SkippedError{Message: sk.Error, Running: sk.RunningExecution}
+			return &SkippedError{Message: sk.Error, Running: sk.RunningExecution}
 		}
 	}
-	return out.Executions, err
+	return nil
 }
 
 // Executions lists the newest executions, at most limit of them (0: the
@@ -298,6 +307,28 @@ func (c *Client) Execution(ctx context.Context, id int64) (*api.Execution, error
 func (c *Client) Cancel(ctx context.Context, id int64) (*api.Execution, error) {
 	var out api.Execution
 	return &out, c.postJSON(ctx, "/api/v1/executions/"+strconv.FormatInt(id, 10)+"/cancel", nil, &out)
+}
+
+// SetPaused pauses (true) or resumes (false) a running execution.
+func (c *Client) SetPaused(ctx context.Context, id int64, paused bool) (*api.Execution, error) {
+	verb := "/resume"
+	if paused {
+		verb = "/pause"
+	}
+	var out api.Execution
+	return &out, c.postJSON(ctx, "/api/v1/executions/"+strconv.FormatInt(id, 10)+verb, nil, &out)
+}
+
+// Retry runs a FAILED or KILLED execution again as a new execution, which
+// it returns; failedOnly reuses the jobs that succeeded. A --concurrent
+// skip execution whose flow is running again is a *SkippedError.
+func (c *Client) Retry(ctx context.Context, id int64, failedOnly bool) (*api.Execution, error) {
+	var out api.Execution
+	err := c.postJSON(ctx, "/api/v1/executions/"+strconv.FormatInt(id, 10)+"/retry", api.RetryRequest{FailedOnly: failedOnly}, &out)
+	if sk := skipped(err); sk != nil {
+		return nil, sk
+	}
+	return &out, err
 }
 
 // Logs reads a job's log (job "" = the flow log) from offset.

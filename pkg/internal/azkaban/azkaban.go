@@ -64,6 +64,9 @@ type Backend struct {
 	Submit func(ctx context.Context, ne store.NewExecution) (*store.Execution, error)
 	// Cancel cancels an execution and nudges its executor.
 	Cancel func(ctx context.Context, id int64, user string) (*store.Execution, error)
+	// Retry submits the retry of an ended execution as a new one, reusing
+	// the jobs that succeeded when failedOnly (the REST API's retry).
+	Retry func(ctx context.Context, id int64, failedOnly bool, user string) (*store.Execution, error)
 	// Upload validates and stores an archive as a project's next version;
 	// an invalid archive is an *UploadError.
 	Upload func(ctx context.Context, project string, archive []byte, user string) (*store.ProjectVersion, error)

@@ -292,22 +292,39 @@ func (a *API) setPaused(w http.ResponseWriter, r *request, paused bool) {
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
-// retryFailedJobs is refused: crawlctl cannot yet run a failed job again
-// within a running execution.
+// retryFailedJobs, for a FAILED or KILLED execution, runs it again as a
+// new execution that reuses the jobs that succeeded (their output
+// properties included) and starts from the failed, killed and cancelled
+// ones: the REST API's failed-only retry. It answers the new execution's
+// id and a message where Azkaban answers {} (its clients look only for
+// "error"). Retrying within a still-running execution is refused: crawlctl
+// cannot run a failed job again inside a running execution.
 func (a *API) retryFailedJobs(w http.ResponseWriter, r *request) {
 	ex, ok := a.readableExecution(w, r, permExecute)
 	if !ok {
 		return
 	}
 	switch {
-	case ex.Status == store.ExecFailed || ex.Status == store.ExecSucceeded:
+	case ex.Status == store.ExecSucceeded:
 		writeJSON(w, http.StatusOK, map[string]any{"error": "Flow has already finished. Please re-execute."})
-	case ex.Ended():
-		writeJSON(w, http.StatusOK, map[string]any{"error": fmt.Sprintf("Execution %d of flow %s isn't running.", ex.ID, ex.Flow)})
-	default:
-		writeJSON(w, http.StatusOK, map[string]any{"error": "retryFailedJobs is not supported by crawlctl yet: retrying the failed jobs of a running execution is not implemented. " +
-			"Run the flow again with ajax=executeFlow once it ends (a job's retries setting retries it within a run)."})
+		return
+	case !ex.Ended():
+		writeJSON(w, http.StatusOK, map[string]any{"error": fmt.Sprintf("Execution %d of flow %s is still running: crawlctl cannot run its failed jobs again within it. "+
+			"Once it has ended, retryFailedJobs runs it again as a new execution that reuses the jobs that succeeded.", ex.ID, ex.Flow)})
+		return
 	}
+	nex, err := a.b.Retry(r.Context(), ex.ID, true, r.who.User)
+	var are *store.AlreadyRunningError
+	if errors.As(err, &are) {
+		writeJSON(w, http.StatusOK, map[string]any{"error": "Flow " + ex.Flow + " is already running. Skipping execution."})
+		return
+	}
+	if err != nil {
+		a.serverError(w, "retry execution", err)
+		return
+	}
+	a.log.Info().Int64("execution", nex.ID).Int64("retry_of", ex.ID).Str("by", r.who.User).Msg("failed jobs retried")
+	writeJSON(w, http.StatusOK, map[string]any{"execid": nex.ID, "message": fmt.Sprintf("Retrying the failed jobs as execution %d", nex.ID)})
 }
 
 func (a *API) getRunning(w http.ResponseWriter, r *request) {

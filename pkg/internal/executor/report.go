@@ -86,7 +86,7 @@ func (r *reporter) JobUpdate(_ context.Context, u runner.JobUpdate) error {
 	if u.Status == runner.Running && u.Type != flow.TypeFlow {
 		r.e.metrics.JobStarts.Inc()
 	}
-	j := store.ExecutionJob{Name: u.Job, Type: u.Type, Status: string(u.Status), Attempt: u.Attempt, ExitCode: u.ExitCode, Error: u.Error}
+	j := store.ExecutionJob{Name: u.Job, Type: u.Type, Status: string(u.Status), Attempt: u.Attempt, ExitCode: u.ExitCode, Error: u.Error, Outputs: u.Outputs}
 	if !u.StartTime.IsZero() {
 		j.StartTime = &u.StartTime
 	}

@@ -295,6 +295,8 @@ func (e *Executor) runExecution(ctx context.Context, r *run, rep runner.Reporter
 		Params:         spec.Params,
 		FailureAction:  spec.FailureAction,
 		Disabled:       spec.Disabled,
+		RetryOf:        spec.RetryOf,
+		Reused:         spec.Reused,
 		Pause:          &r.pause,
 		WorkDir:        filepath.Join(execDir, fl.Dir), // the folder of the .flow file
 		LogDir:         filepath.Join(e.cfg.WorkDir, "logs", fmt.Sprintf("%d.%d", r.id, r.attempt)),

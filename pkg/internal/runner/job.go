@@ -170,6 +170,7 @@ func (r *runner) runAttempt(n *node, cfg *jobConfig, res *jobResult) {
 		return
 	}
 	r.outputs.set(n.path, props)
+	res.outputs = props
 	res.status = Succeeded
 }
 

@@ -156,12 +156,17 @@ type Execution struct {
 	Params         map[string]string // submit-time overrides (Azkaban flowOverride): win over flow and job config
 	FailureAction  string            // "" means FinishCurrent
 	Disabled       []string          // job paths disabled at submit (Azkaban's disabled): they end SKIPPED when their turn comes
-	Pause          *PauseGate        // while it is set, no job starts (running ones go on); nil = never paused
-	WorkDir        string            // per-execution dir already holding the project files; jobs run here (or in working.dir)
-	LogDir         string            // local log files go here (created if missing); "" = no local files
-	MaxParallel    int               // independent jobs running at once; 0 = 8
-	KillGrace      time.Duration     // SIGTERM -> SIGKILL grace on cancel/timeout; 0 = 5s
-	Env            []string          // base environment for jobs; nil = JobEnv(os.Environ(), nil)
+	// Reused are the jobs of a retry (RetryOf) that succeeded in an earlier
+	// execution, by path, with their output properties: they end SKIPPED
+	// at once without running, and their output properties are those given.
+	Reused      map[string]map[string]string
+	RetryOf     int64
+	Pause       *PauseGate    // while it is set, no job starts (running ones go on); nil = never paused
+	WorkDir     string        // per-execution dir already holding the project files; jobs run here (or in working.dir)
+	LogDir      string        // local log files go here (created if missing); "" = no local files
+	MaxParallel int           // independent jobs running at once; 0 = 8
+	KillGrace   time.Duration // SIGTERM -> SIGKILL grace on cancel/timeout; 0 = 5s
+	Env         []string      // base environment for jobs; nil = JobEnv(os.Environ(), nil)
 
 	// Every job command runs under a supervisor (package supervise), so
 	// that nothing a job started outlives it, and no job outlives the
@@ -181,6 +186,9 @@ type JobUpdate struct {
 	EndTime   time.Time // zero until ended
 	ExitCode  *int      // for command jobs that exited
 	Error     string    // why it failed/was killed/skipped/cancelled, one line
+	// Outputs are a succeeded job's output properties (nil for none), kept
+	// so that a retry of the execution can reuse them.
+	Outputs map[string]string
 }
 
 // Reporter receives an execution's progress. Its methods are called from
@@ -279,6 +287,7 @@ type jobResult struct {
 	end      time.Time
 	exitCode *int
 	errText  string
+	outputs  map[string]string
 }
 
 func (res *jobResult) update() JobUpdate {
@@ -291,6 +300,7 @@ func (res *jobResult) update() JobUpdate {
 		EndTime:   res.end,
 		ExitCode:  res.exitCode,
 		Error:     res.errText,
+		Outputs:   res.outputs,
 	}
 }
 
@@ -472,6 +482,7 @@ func (r *runner) run() Result {
 		r.flowLog("%s", w)
 	}
 
+	r.reuse()
 	ctxDone := r.ctx.Done()
 	fenced := (<-chan struct{})(r.fencedCh)
 	for {
@@ -509,6 +520,25 @@ func (r *runner) run() Result {
 		r.flowLog("execution finished: %s", res.Status)
 	}
 	return res
+}
+
+// reuse ends the jobs of a retry that succeeded before (Execution.Reused)
+// SKIPPED, without running them, and makes their output properties
+// available to the jobs that run.
+func (r *runner) reuse() {
+	if len(r.ex.Reused) == 0 {
+		return
+	}
+	for path, props := range r.ex.Reused {
+		r.outputs.set(path, props)
+	}
+	text := fmt.Sprintf("succeeded in execution %d: not run again", r.ex.RetryOf)
+	for _, n := range r.nodes {
+		if _, ok := r.ex.Reused[n.path]; ok && !n.status.terminal() {
+			r.endUnstarted(n, Skipped, text)
+			r.flowLog("job %s skipped: %s", n.path, text)
+		}
+	}
 }
 
 // advance makes every scheduling decision currently possible in a DAG level

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -71,6 +72,11 @@ type Execution struct {
 	UpdatedAt time.Time
 	// Paused: no job of it starts until it is resumed (Azkaban's pauseFlow).
 	Paused bool
+	// RetryOf is the execution this one retries (crawlctl exec retry), if any.
+	RetryOf *int64
+	// Reused lists the jobs of a --failed-only retry that succeeded before
+	// and are not run again (sorted).
+	Reused []string
 	Jobs   []ExecutionJob
 }
 
@@ -102,6 +108,9 @@ type ExecutionJob struct {
 	EndTime   *time.Time
 	ExitCode  *int
 	Error     string
+	// Outputs are the output properties of a job that succeeded (nil for
+	// none); GetExecution does not load them.
+	Outputs map[string]string
 }
 
 // NewExecution is a submission.
@@ -121,6 +130,8 @@ type NewExecution struct {
 	ScheduledTime    time.Time // the fire time it was submitted for
 	Disabled         []string  // job paths that end SKIPPED instead of running
 	Alerts           Alerts
+	RetryOf          int64                        // the execution it retries, if any
+	Reused           map[string]map[string]string // jobs not run again (succeeded before), with their output properties
 }
 
 // AlreadyRunningError is returned by a submission with concurrent=skip
@@ -137,7 +148,8 @@ func (e *AlreadyRunningError) Error() string {
 const execColumns = `e.id, e.project_id, e.project, e.version, e.flow, e.status, e.executor_id, COALESCE(x.name, ''), COALESCE(x.host, ''), COALESCE(x.port, 0), COALESCE(x.tls, 0),
   e.pinned_executor_id, e.attempt, e.runs, e.dispatch_failures, e.excluded, e.flow_retries, e.params, e.priority, e.concurrent, e.failure_action,
   e.submit_user, e.submit_time, e.dispatched_time, e.start_time, e.end_time, e.wait_reason, e.error, e.kill_reason,
-  e.schedule_id, e.scheduled_time, e.disabled, e.success_emails, e.failure_emails, e.notify_failure_first, e.notify_failure_last, e.updated_at, e.paused`
+  e.schedule_id, e.scheduled_time, e.disabled, e.success_emails, e.failure_emails, e.notify_failure_first, e.notify_failure_last, e.updated_at, e.paused,
+  e.retry_of, e.reused`
 
 const execFrom = " FROM executions e LEFT JOIN executors x ON x.id = e.executor_id"
 
@@ -156,11 +168,14 @@ func scanExecution(r scanner) (*Execution, error) {
 		disabled                              sql.NullString
 		successEmails, failureEmails          string
 		updated                               nullTime
+		retryOf                               sql.NullInt64
+		reused                                sql.NullString
 	)
 	if err := r.Scan(&e.ID, &e.ProjectID, &e.Project, &e.Version, &e.Flow, &e.Status, &execID, &e.ExecutorName, &host, &port, &e.ExecutorTLS,
 		&pinned, &e.Attempt, &e.Runs, &e.DispatchFailures, &excluded, &e.FlowRetries, &params, &e.Priority, &e.Concurrent, &e.FailureAction,
 		&e.SubmitUser, &submit, &dispatched, &started, &finished, &e.WaitReason, &e.Error, &e.KillReason, &schedID, &scheduled,
-		&disabled, &successEmails, &failureEmails, &e.Alerts.NotifyFailureFirst, &e.Alerts.NotifyFailureLast, &updated, &e.Paused); err != nil {
+		&disabled, &successEmails, &failureEmails, &e.Alerts.NotifyFailureFirst, &e.Alerts.NotifyFailureLast, &updated, &e.Paused,
+		&retryOf, &reused); err != nil {
 		return nil, err
 	}
 	if execID.Valid {
@@ -187,6 +202,18 @@ func scanExecution(r scanner) (*Execution, error) {
 	}
 	e.Alerts.SuccessEmails, e.Alerts.FailureEmails = splitList(successEmails), splitList(failureEmails)
 	e.UpdatedAt = updated.t
+	if retryOf.Valid {
+		e.RetryOf = &retryOf.Int64
+	}
+	e.Reused = []string{}
+	if reused.Valid {
+		var m map[string]json.RawMessage
+		_ = json.Unmarshal([]byte(reused.String), &m)
+		for path := range m {
+			e.Reused = append(e.Reused, path)
+		}
+		sort.Strings(e.Reused)
+	}
 	return &e, nil
 }
 

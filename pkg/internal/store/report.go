@@ -92,6 +92,10 @@ func lastStates(jobs []ExecutionJob) []ExecutionJob {
 	return out
 }
 
+// MaxOutputs bounds the output properties of one job kept in the database
+// (as JSON), for a retry to reuse; statements stop at logBatchBytes of them.
+const MaxOutputs = 64 << 10
+
 // Rows per multi-row statement: well below SQLite's 32766 bound variables,
 // and log statements also stop at logBatchBytes (MySQL's max_allowed_packet).
 const (
@@ -101,10 +105,11 @@ const (
 
 func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, execID int64, attempt int, jobs []ExecutionJob) error {
 	for len(jobs) > 0 {
-		n := min(len(jobs), rowsPerStatement)
-		args := make([]any, 0, n*10)
-		for _, j := range jobs[:n] {
-			var st, en, code any
+		var args []any
+		n, size := 0, 0
+		for n < len(jobs) && n < rowsPerStatement {
+			j := jobs[n]
+			var st, en, code, outputs any
 			if j.StartTime != nil {
 				st = dbTimeArg(*j.StartTime)
 			}
@@ -114,10 +119,20 @@ func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, execID int64, attemp
 			if j.ExitCode != nil {
 				code = *j.ExitCode
 			}
-			args = append(args, execID, attempt, j.Name, j.Type, j.Status, j.Attempt, st, en, code, j.Error)
+			if j.Outputs != nil {
+				// Larger ones are not kept: a retry's jobs cannot refer to them.
+				if b := jsonString(j.Outputs); len(b) <= MaxOutputs {
+					if n > 0 && size+len(b) > logBatchBytes {
+						break // the next statement takes it
+					}
+					outputs = b
+					size += len(b)
+				}
+			}
+			args = append(args, execID, attempt, j.Name, j.Type, j.Status, j.Attempt, st, en, code, j.Error, outputs)
+			n++
 		}
-		q := s.d.upsertJobs(n)
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.upsertJobs(n), args...); err != nil {
 			return fmt.Errorf("record job states: %w", err)
 		}
 		jobs = jobs[n:]

@@ -79,8 +79,8 @@ type dialect struct {
 
 // upsertJobs is the statement that inserts or updates n execution_jobs rows.
 func (d dialect) upsertJobs(n int) string {
-	return "INSERT INTO execution_jobs (execution_id, exec_attempt, job, type, status, attempt, start_time, end_time, exit_code, error) VALUES " +
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ") + d.upsertJobSuffix
+	return "INSERT INTO execution_jobs (execution_id, exec_attempt, job, type, status, attempt, start_time, end_time, exit_code, error, outputs) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ") + d.upsertJobSuffix
 }
 
 var mysqlDialect = dialect{
@@ -101,7 +101,7 @@ ON DUPLICATE KEY UPDATE name = VALUES(name), active = FALSE, labels = VALUES(lab
 	nowPlusArg:   func(d time.Duration) any { return d.Microseconds() },
 	upsertJobSuffix: `
 ON DUPLICATE KEY UPDATE type = VALUES(type), status = VALUES(status), attempt = VALUES(attempt), start_time = VALUES(start_time),
-  end_time = VALUES(end_time), exit_code = VALUES(exit_code), error = VALUES(error)`,
+  end_time = VALUES(end_time), exit_code = VALUES(exit_code), error = VALUES(error), outputs = VALUES(outputs)`,
 	upsertSetting: "INSERT INTO cluster_settings (name, value, updated_at) VALUES (?, ?, NOW(6)) ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = NOW(6)",
 }
 
@@ -130,7 +130,7 @@ ON CONFLICT (host, port) DO UPDATE SET name = excluded.name, active = 0, labels 
 	nowPlusArg:   func(d time.Duration) any { return fmt.Sprintf("%+.3f seconds", d.Seconds()) },
 	upsertJobSuffix: `
 ON CONFLICT (execution_id, exec_attempt, job) DO UPDATE SET type = excluded.type, status = excluded.status, attempt = excluded.attempt,
-  start_time = excluded.start_time, end_time = excluded.end_time, exit_code = excluded.exit_code, error = excluded.error`,
+  start_time = excluded.start_time, end_time = excluded.end_time, exit_code = excluded.exit_code, error = excluded.error, outputs = excluded.outputs`,
 	upsertSetting: "INSERT INTO cluster_settings (name, value, updated_at) VALUES (?, ?, " + sqliteNow + ") ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
 }
 

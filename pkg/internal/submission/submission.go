@@ -88,6 +88,9 @@ func Prepare(ctx context.Context, st *store.Store, r Request) (store.NewExecutio
 	if err := checkDisabled(f, r.Disabled); err != nil {
 		return store.NewExecution{}, err
 	}
+	if err := checkEmails(r.Alerts); err != nil {
+		return store.NewExecution{}, err
+	}
 	retries := 0
 	if v, ok := r.Params["flow.retries"]; ok {
 		retries, err = strconv.Atoi(v)
@@ -128,6 +131,30 @@ func checkDisabled(f *flow.Flow, disabled []string) error {
 	for _, d := range disabled {
 		if !known[d] {
 			return &InputError{Msg: fmt.Sprintf("cannot disable %q: flow %q has no such job (jobs: %s)", d, f.Name, strings.Join(names, ", "))}
+		}
+	}
+	return nil
+}
+
+// maxEmails is the room for one list of e-mail addresses, joined by commas.
+const maxEmails = 2048
+
+// checkEmails refuses e-mail lists that cannot be stored as they are: an
+// entry must be one address (not empty, no comma, semicolon or white
+// space; lists are separate entries). Addresses are not checked further:
+// Azkaban flows may carry whatever their config says.
+func checkEmails(a store.Alerts) error {
+	for _, l := range []struct {
+		kind string
+		list []string
+	}{{"success", a.SuccessEmails}, {"failure", a.FailureEmails}} {
+		for _, e := range l.list {
+			if e == "" || strings.ContainsAny(e, ",; \t\r\n") {
+				return &InputError{Msg: fmt.Sprintf("bad %s e-mail address %q: give one address per entry, like ops@example.com", l.kind, e)}
+			}
+		}
+		if n := len(strings.Join(l.list, ",")); n > maxEmails {
+			return &InputError{Msg: fmt.Sprintf("too many %s e-mail addresses: %d bytes joined by commas, the limit is %d", l.kind, n, maxEmails)}
 		}
 	}
 	return nil

@@ -20,6 +20,7 @@ func (s *Server) azkaban() *azkaban.API {
 				return ex, err
 			},
 			Cancel: s.cancel,
+			Retry:  s.retry,
 			Upload: func(ctx context.Context, project string, archive []byte, user string) (*store.ProjectVersion, error) {
 				pv, _, err := s.storeUpload(ctx, project, archive, user)
 				var iu *invalidUpload

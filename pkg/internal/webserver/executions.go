@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -31,7 +32,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	ne, err := submission.Prepare(r.Context(), s.store, submission.Request{
 		Project: req.Project, Flow: req.Flow, Params: req.Params, Concurrent: req.Concurrent,
-		FailureAction: req.FailureAction, Priority: req.Priority, User: actor(r),
+		FailureAction: req.FailureAction, Priority: req.Priority, User: actor(r), Disabled: req.Disabled, Alerts: alerts(req.RunOptions),
 	})
 	if err != nil {
 		s.storeError(w, err)
@@ -53,18 +54,29 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 			list = []*store.Execution{ex}
 		}
 	}
-	var are *store.AlreadyRunningError
-	if errors.As(err, &are) {
-		writeJSON(w, http.StatusConflict, api.SkippedResult{Error: "skipped: " + are.Error(), Skipped: true, RunningExecution: are.ID})
-		return
-	}
 	if err != nil {
-		s.storeError(w, err)
+		s.submitError(w, err)
 		return
 	}
 	res := api.SubmitResult{Executions: wireExecutions(list)}
 	s.log.Info().Str("project", ne.Project).Str("flow", ne.Flow).Int("executions", len(res.Executions)).Int64("first_id", res.Executions[0].ID).Msg("flow submitted")
 	writeJSON(w, http.StatusCreated, res)
+}
+
+// alerts are the notification settings of o as the store keeps them.
+func alerts(o api.RunOptions) store.Alerts {
+	return store.Alerts{SuccessEmails: o.SuccessEmails, FailureEmails: o.FailureEmails, NotifyFailureFirst: o.NotifyFailureFirst, NotifyFailureLast: o.NotifyFailureLast}
+}
+
+// submitError answers a failed submission: 409 with the running execution
+// when --concurrent skip refused it, else as storeError does.
+func (s *Server) submitError(w http.ResponseWriter, err error) {
+	var are *store.AlreadyRunningError
+	if errors.As(err, &are) {
+		writeJSON(w, http.StatusConflict, api.SkippedResult{Error: "skipped: " + are.Error(), Skipped: true, RunningExecution: are.ID})
+		return
+	}
+	s.storeError(w, err)
 }
 
 func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
@@ -124,6 +136,72 @@ func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, wireExecution(ex))
+}
+
+// pauseExecution and resumeExecution pause a RUNNING execution (its
+// running jobs go on, no job starts) and resume it, through the same store
+// function as Azkaban's pauseFlow and resumeFlow; the executor follows the
+// database at its next poll.
+func (s *Server) pauseExecution(w http.ResponseWriter, r *http.Request) { s.setExecPaused(w, r, true) }
+func (s *Server) resumeExecution(w http.ResponseWriter, r *http.Request) {
+	s.setExecPaused(w, r, false)
+}
+
+func (s *Server) setExecPaused(w http.ResponseWriter, r *http.Request, paused bool) {
+	id, ok := execID(w, r)
+	if !ok {
+		return
+	}
+	if err := s.store.SetExecutionPaused(r.Context(), id, paused); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	ex, err := s.store.GetExecution(r.Context(), id)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.log.Info().Int64("execution", id).Bool("paused", paused).Str("by", actor(r)).Msg("execution pause changed")
+	writeJSON(w, http.StatusOK, wireExecution(ex))
+}
+
+// retryExecution runs a FAILED or KILLED execution again as a new one
+// (201 with it); with failed_only the jobs that succeeded are reused.
+func (s *Server) retryExecution(w http.ResponseWriter, r *http.Request) {
+	id, ok := execID(w, r)
+	if !ok {
+		return
+	}
+	var req api.RetryRequest
+	if r.ContentLength != 0 {
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+			writeError(w, http.StatusBadRequest, "bad retry body: "+err.Error())
+			return
+		}
+	}
+	ex, err := s.retry(r.Context(), id, req.FailedOnly, actor(r))
+	if err != nil {
+		s.submitError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, wireExecution(ex))
+}
+
+// retry submits the retry of an ended execution: the REST API's and the
+// Azkaban API's retryFailedJobs.
+func (s *Server) retry(ctx context.Context, id int64, failedOnly bool, who string) (*store.Execution, error) {
+	ne, err := s.store.RetrySubmission(ctx, id, failedOnly, who)
+	if err != nil {
+		return nil, err
+	}
+	ex, _, err := s.disp.Submit(ctx, ne)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info().Int64("execution", ex.ID).Int64("retry_of", id).Bool("failed_only", failedOnly).Str("by", who).Msg("execution retried")
+	return ex, nil
 }
 
 // cancel cancels an execution in the database, then nudges its executor.

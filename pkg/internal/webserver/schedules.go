@@ -69,8 +69,10 @@ func (s *Server) addSchedule(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad misfire policy %q: use fire-once or skip", req.Misfire))
 		return
 	}
+	opts := store.ScheduleOptions{FailureAction: req.FailureAction, Disabled: req.Disabled, Alerts: alerts(req.RunOptions)}
 	// Validate project, flow and options exactly as a run would.
-	if _, err := submission.Prepare(r.Context(), s.store, submission.Request{Project: req.Project, Flow: req.Flow, Params: req.Params, Concurrent: req.Concurrent}); err != nil {
+	if _, err := submission.Prepare(r.Context(), s.store, submission.Request{Project: req.Project, Flow: req.Flow, Params: req.Params, Concurrent: req.Concurrent,
+		FailureAction: opts.FailureAction, Disabled: opts.Disabled, Alerts: opts.Alerts}); err != nil {
 		s.storeError(w, err)
 		return
 	}
@@ -86,7 +88,7 @@ func (s *Server) addSchedule(w http.ResponseWriter, r *http.Request) {
 	}
 	sc, err := s.store.AddSchedule(r.Context(), store.NewSchedule{
 		Project: req.Project, Flow: req.Flow, Cron: c.String(), TimeZone: req.TimeZone, Params: req.Params,
-		Concurrent: req.Concurrent, Misfire: req.Misfire, Owner: actor(r), NextFire: next,
+		Concurrent: req.Concurrent, Misfire: req.Misfire, Owner: actor(r), NextFire: next, Options: opts,
 	})
 	if err != nil {
 		s.storeError(w, err)

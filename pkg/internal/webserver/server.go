@@ -89,6 +89,9 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "GET /api/v1/executions", v, s.listExecutions)
 	s.handle(mux, "GET /api/v1/executions/{id}", v, s.getExecution)
 	s.handle(mux, "POST /api/v1/executions/{id}/cancel", op, s.cancelExecution)
+	s.handle(mux, "POST /api/v1/executions/{id}/pause", op, s.pauseExecution)
+	s.handle(mux, "POST /api/v1/executions/{id}/resume", op, s.resumeExecution)
+	s.handle(mux, "POST /api/v1/executions/{id}/retry", op, s.retryExecution)
 	s.handle(mux, "GET /api/v1/executions/{id}/logs", v, s.executionLogs)
 
 	s.handle(mux, "POST /api/v1/schedules", op, s.addSchedule)

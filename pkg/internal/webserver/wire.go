@@ -21,12 +21,22 @@ func wireExecution(e *store.Execution) *api.Execution {
 		Concurrent: e.Concurrent, FailureAction: e.FailureAction, SubmitUser: e.SubmitUser, SubmitTime: e.SubmitTime,
 		DispatchedTime: e.DispatchedTime, StartTime: e.StartTime, EndTime: e.EndTime, WaitReason: e.WaitReason, Error: e.Error,
 		KillReason: e.KillReason, ScheduleID: e.ScheduleID, ScheduledTime: e.ScheduledTime, Jobs: make([]api.ExecutionJob, 0, len(e.Jobs)),
+		Paused: e.Paused, Disabled: nonNil(e.Disabled), SuccessEmails: nonNil(e.Alerts.SuccessEmails), FailureEmails: nonNil(e.Alerts.FailureEmails),
+		NotifyFailureFirst: e.Alerts.NotifyFailureFirst, NotifyFailureLast: e.Alerts.NotifyFailureLast, RetryOf: e.RetryOf, Reused: e.Reused,
 	}
 	for _, j := range e.Jobs {
 		out.Jobs = append(out.Jobs, api.ExecutionJob{Name: j.Name, Type: j.Type, Status: j.Status, Attempt: j.Try,
 			StartTime: j.StartTime, EndTime: j.EndTime, ExitCode: j.ExitCode, Error: j.Error})
 	}
 	return out
+}
+
+// nonNil shows an empty list as [] rather than null.
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
 }
 
 func wireExecutions(list []*store.Execution) []*api.Execution {
@@ -69,5 +79,7 @@ func wireSchedule(sc *store.Schedule) api.Schedule {
 	return api.Schedule{ID: sc.ID, Project: sc.Project, Flow: sc.Flow, Cron: sc.Cron, TimeZone: sc.TimeZone, Params: sc.Params,
 		Concurrent: sc.Concurrent, Misfire: sc.Misfire, Paused: sc.Paused, NextFire: sc.NextFire, LastFire: sc.LastFire,
 		LastExecutionID: sc.LastExecutionID, LastStatus: sc.LastStatus, FiredCount: sc.FiredCount, SkippedCount: sc.SkippedCount,
-		Owner: sc.Owner, CreatedAt: sc.CreatedAt, NextFires: []time.Time{}, LastExecutionStatus: sc.LastExecutionStatus}
+		Owner: sc.Owner, CreatedAt: sc.CreatedAt, NextFires: []time.Time{}, LastExecutionStatus: sc.LastExecutionStatus,
+		FailureAction: sc.Options.FailureAction, Disabled: nonNil(sc.Options.Disabled), SuccessEmails: nonNil(sc.Options.Alerts.SuccessEmails),
+		FailureEmails: nonNil(sc.Options.Alerts.FailureEmails), NotifyFailureFirst: sc.Options.Alerts.NotifyFailureFirst, NotifyFailureLast: sc.Options.Alerts.NotifyFailureLast}
 }
