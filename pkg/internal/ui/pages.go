@@ -283,6 +283,7 @@ func (u *UI) executionState(w http.ResponseWriter, r *http.Request, s *session) 
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status": ex.Status, "ended": ex.Ended(), "nodes": nodeStates(f, ex.Jobs), "jobs": jobs,
 		"duration": duration(ex.StartTime, ex.EndTime), "error": ex.Error, "wait_reason": ex.WaitReason,
+		"start_time": ex.StartTime, "end_time": ex.EndTime,
 	})
 }
 

@@ -23,7 +23,7 @@ var funcs = template.FuncMap{
 	"whenIn":   whenIn,
 	"dur":      duration,
 	"since":    func(t *time.Time) string { return duration(t, nil) },
-	"status":   func(s string) string { return "status status-" + strings.ToUpper(s) },
+	"status":   func(s string) string { return "status status-" + s },
 	"ended":    api.Ended,
 	"lower":    strings.ToLower,
 	"join":     strings.Join,

@@ -28,10 +28,23 @@ async function getJSON(url) {
   return r.json();
 }
 
+// setStatus moves el (a badge, or a graph node: an SVG element, whose
+// className is not a string) to status's colour.
 function setStatus(el, status) {
   if (!el) return;
-  el.className = el.className.split(" ").filter(function (c) { return !c.startsWith("status-"); }).join(" ") + " status-" + status;
-  if (el.tagName !== "g") el.textContent = status;
+  Array.from(el.classList).forEach(function (c) { if (c.startsWith("status-")) el.classList.remove(c); });
+  el.classList.add("status-" + status);
+  if (!(el instanceof SVGElement)) el.textContent = status;
+}
+
+function setTime(id, iso) {
+  const dd = document.getElementById(id);
+  if (!dd || !iso) return;
+  const t = document.createElement("time");
+  t.setAttribute("datetime", iso);
+  t.title = new Date(iso).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  t.textContent = rel(new Date(iso));
+  dd.replaceChildren(t);
 }
 
 // ---- execution page: live graph and jobs, log viewer
@@ -49,6 +62,8 @@ function execution(root) {
       const s = await getJSON(stateURL);
       setStatus(document.getElementById("exec-status"), s.status);
       document.getElementById("exec-duration").textContent = s.duration;
+      setTime("exec-started", s.start_time);
+      setTime("exec-ended", s.end_time);
       const err = document.getElementById("exec-error");
       if (s.error) { err.textContent = s.error; err.hidden = false; }
       const wait = document.getElementById("exec-wait");
