@@ -88,18 +88,20 @@ func browserSetup(t *testing.T, dir string) {
 				return
 			}
 			t.Log("installing chromium with apt-get (first run only)")
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "sh", "-c", "apt-get update && apt-get install -y --no-install-recommends chromium")
-			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				problem = fmt.Sprintf("apt-get install chromium: %v\n%s", err, tail(string(out), 2000))
+			if out, err := aptInstall("chromium"); err != nil {
+				problem = fmt.Sprintf("apt-get install chromium: %v\n%s", err, tail(out, 2000))
 				return
 			}
 		}
 		if _, err := exec.LookPath("npm"); err != nil {
-			problem = "node and npm are not installed (apt-get install nodejs npm)"
-			return
+			if os.Geteuid() != 0 {
+				problem = "node and npm are not installed, and not root to install them: apt-get install nodejs npm"
+				return
+			}
+			if out, err := aptInstall("nodejs", "npm"); err != nil {
+				problem = fmt.Sprintf("apt-get install nodejs npm: %v\n%s", err, tail(out, 2000))
+				return
+			}
 		}
 		if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core", "package.json")); err == nil {
 			return
@@ -119,6 +121,16 @@ func browserSetup(t *testing.T, dir string) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core", "package.json")); err != nil {
 		unavailable(t, "playwright-core is not installed in %s", dir)
 	}
+}
+
+// aptInstall installs Debian packages (as root).
+func aptInstall(pkgs ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", "apt-get update && apt-get install -y --no-install-recommends "+strings.Join(pkgs, " "))
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 func tail(s string, n int) string {

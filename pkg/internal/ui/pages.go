@@ -10,11 +10,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
+	"github.com/crawlctl/crawlctl/pkg/internal/schedule"
 	"github.com/crawlctl/crawlctl/pkg/internal/submission"
 )
 
@@ -537,7 +537,7 @@ func (u *UI) schedules(w http.ResponseWriter, r *http.Request, s *session) {
 		flows = append(flows, p.Flows...)
 	}
 	sort.Strings(flows)
-	data["Projects"], data["Flows"], data["Zone"], data["Form"] = projects, flows, time.Local.String(), r.URL.Query()
+	data["Projects"], data["Flows"], data["Zone"], data["Form"] = projects, flows, schedule.DefaultZone(), r.URL.Query()
 	u.render(w, r, s, "schedules", "Schedules", data)
 }
 

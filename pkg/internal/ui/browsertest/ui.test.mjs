@@ -124,17 +124,38 @@ await step("graph-turns-green-log-follows", async () => {
   console.log("REPORT ran " + runURL);
 });
 
-await step("kill", async () => {
+await step("drain-and-kill", async () => {
   await page.goto(base + "/ui/projects/webui-demo/flows/long");
+  if (shots) await page.screenshot({ path: path.join(shots, "ui-flow.png") });
   await page.click("#run-form button[type=submit]");
   await page.waitForURL(/\/ui\/executions\/\d+/);
   await page.locator("#exec-status", { hasText: "RUNNING" }).waitFor();
   await page.locator("#log-job").selectOption("sleeper");
   await page.locator("#log-text", { hasText: "sleeping" }).waitFor();
+  // In a second tab: deactivate exec-1 and wait for its drain.
+  const drain = await context.newPage();
+  drain.on("dialog", (d) => d.accept());
+  await drain.goto(base + "/ui/executors");
+  await drain.locator('tr[data-executor="exec-1"] a').click();
+  await drain.click("text=Deactivate and wait for drain");
+  await drain.locator("#drain-count", { hasText: "1" }).waitFor();
+  // A third tab lists the executions; it follows the kill without a reload.
+  const list = await context.newPage();
+  await list.goto(base + "/ui/executions");
+  const longRow = list.locator("tr[data-execution]").first();
+  must((await longRow.locator(".status").textContent()) === "RUNNING", "the list does not show the long run RUNNING");
+  // Kill the long run: its page turns KILLED, the drain view counts down.
   await page.click("#kill-form button");
   await page.locator("#exec-status", { hasText: "KILLED" }).waitFor({ timeout: 45000 });
   await page.locator('svg.dag g.node[data-id="sleeper"].status-KILLED').waitFor();
   must((await page.locator("#kill-form").count()) === 0, "Kill is still offered");
+  await drain.locator("#drain.done", { hasText: "Drained" }).waitFor();
+  await list.locator("tr[data-execution] .status-KILLED").waitFor();
+  await list.close();
+  // Switch it back on from its own page.
+  await drain.locator("button.switch").click();
+  await drain.getByText("Executor exec-1 is now active.").waitFor();
+  await drain.close();
   console.log("REPORT killed " + page.url());
 });
 
@@ -146,6 +167,13 @@ await step("executions-filter", async () => {
   if (shots) {
     await page.goto(base + "/ui/executors");
     await page.screenshot({ path: path.join(shots, "ui-executors.png") });
+    await page.goto(base + "/ui/executions");
+    await page.screenshot({ path: path.join(shots, "ui-executions.png") });
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.goto(runURL);
+    await page.locator("#log-state", { hasText: "End of log" }).waitFor();
+    await page.screenshot({ path: path.join(shots, "ui-execution-dark.png") });
+    await page.emulateMedia({ colorScheme: "light" });
   }
 });
 
@@ -163,6 +191,7 @@ await step("schedule", async () => {
   await r.locator("button", { hasText: "Pause" }).click();
   await page.getByText(/Schedule \d+ paused\./).waitFor();
   await page.locator("tr[data-schedule] .status-PAUSED").waitFor();
+  if (shots) await page.screenshot({ path: path.join(shots, "ui-schedules.png") });
   console.log("REPORT paused " + (await page.locator("tr[data-schedule]").first().getAttribute("data-schedule")));
 });
 

@@ -200,7 +200,33 @@ function drain(el) {
   poll();
 }
 
+// ---- lists that keep themselves fresh: the executors, and the first page
+// of executions while one of them has not ended. The same page is fetched
+// again (the server escaped it) and its table body swapped in.
+
+const finalStatuses = ["SUCCEEDED", "FAILED", "KILLED"];
+
+function liveTable(table) {
+  async function tick() {
+    if (table.id === "executions") {
+      const open = Array.from(table.querySelectorAll("tbody .status")).some(function (b) { return !finalStatuses.includes(b.textContent.trim()); });
+      if (!open) { setTimeout(tick, 5000); return; }
+    }
+    try {
+      const r = await fetch(location.href, { credentials: "same-origin" });
+      if (r.ok && !r.redirected) {
+        const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+        const fresh = doc.getElementById(table.id);
+        if (fresh) table.tBodies[0].replaceWith(document.adoptNode(fresh.tBodies[0]));
+      }
+    } catch (e) { /* next tick */ }
+    setTimeout(tick, 5000);
+  }
+  setTimeout(tick, 5000);
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("table[data-refresh], [data-refresh-wrap] table").forEach(liveTable);
   document.querySelectorAll("form[data-confirm]").forEach(function (f) {
     f.addEventListener("submit", function (ev) { if (!confirm(f.dataset.confirm)) ev.preventDefault(); });
   });
