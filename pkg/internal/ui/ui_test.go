@@ -475,3 +475,66 @@ func TestSchedulesAndPaging(t *testing.T) {
 		t.Fatalf("second page has %d rows:\n%s", n, p.body)
 	}
 }
+
+func TestInsecureServerNeedsNoLoginButChecksForms(t *testing.T) {
+	st := storetest.New(t, "mysql")
+	srv := httptest.NewServer(webserver.New(webserver.Config{Insecure: true, OfflineAfter: time.Minute}, st, nil, nil, zerolog.Nop()).Handler())
+	t.Cleanup(srv.Close)
+	f := &fixture{t: t, srv: srv, st: st}
+	e := f.executor("node-1")
+	b := f.browser()
+	p := b.get("/ui/executors")
+	if p.code != http.StatusOK || !strings.Contains(p.body, "anyone (--insecure)") || strings.Contains(p.body, "Log out") {
+		t.Fatalf("insecure executors page = %d\n%s", p.code, p.body)
+	}
+	activate := fmt.Sprintf("/ui/executors/%d/active", e.ID)
+	// A form posted without the double-submit cookie's value is refused.
+	if p := f.browser().post(activate, url.Values{"active": {"true"}, "csrf": {"guess"}}); p.code != http.StatusForbidden {
+		t.Fatalf("forged post = %d", p.code)
+	}
+	if p := b.post(activate, url.Values{"active": {"true"}, "csrf": {b.csrf("/ui/executors")}}); p.code != http.StatusSeeOther {
+		t.Fatalf("post = %d %s", p.code, p.body)
+	}
+	if got, _ := st.GetExecutor(context.Background(), e.ID); !got.Active {
+		t.Fatal("not activated")
+	}
+}
+
+func TestLargeFlow(t *testing.T) {
+	f := newFixture(t)
+	// 200 jobs: 20 chains of 10.
+	var flowYAML strings.Builder
+	flowYAML.WriteString("nodes:\n")
+	for c := range 20 {
+		for j := range 10 {
+			fmt.Fprintf(&flowYAML, "  - name: c%02d-j%02d\n    type: noop\n", c, j)
+			if j > 0 {
+				fmt.Fprintf(&flowYAML, "    dependsOn: [c%02d-j%02d]\n", c, j-1)
+			}
+		}
+	}
+	op := f.loggedIn(auth.Operator)
+	if p := op.upload("big", zipOf(t, map[string]string{"p.project": "azkaban-flow-version: 2.0\n", "wide.flow": flowYAML.String()})); p.code != http.StatusSeeOther {
+		t.Fatalf("upload = %d %s", p.code, p.body)
+	}
+	p := op.post("/ui/projects/big/flows/wide/run", url.Values{"csrf": {op.csrf("/ui/projects/big/flows/wide")}})
+	var id int64
+	if _, err := fmt.Sscanf(p.h.Get("Location"), "/ui/executions/%d", &id); err != nil {
+		t.Fatalf("run = %d %q", p.code, p.h.Get("Location"))
+	}
+	start := time.Now()
+	p = op.get(fmt.Sprintf("/ui/executions/%d", id))
+	took := time.Since(start)
+	if p.code != http.StatusOK || strings.Count(p.body, `<g class="node`) != 200 || strings.Count(p.body, "<tr data-job=") != 200 {
+		t.Fatalf("execution page = %d with %d nodes and %d job rows", p.code, strings.Count(p.body, `<g class="node`), strings.Count(p.body, "<tr data-job="))
+	}
+	size := len(p.body)
+	p = op.get(fmt.Sprintf("/ui/executions/%d/state", id))
+	var st struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(p.body), &st); err != nil || st.Status != "QUEUED" {
+		t.Fatalf("state = %s (%v)", p.body, err)
+	}
+	t.Logf("a 200-job execution page took %s, %d bytes", took, size)
+}

@@ -117,7 +117,8 @@ function execution(root) {
   const select = document.getElementById("log-job");
   const follow = document.getElementById("log-follow");
   const stateLine = document.getElementById("log-state");
-  let job = select.value, offset = 0, generation = 0;
+  const maxShown = 4 << 20; // characters kept in the viewer
+  let job = select.value, offset = 0, generation = 0, shown = 0, trimmed = false;
 
   function chooseLog(name) {
     select.value = name;
@@ -134,7 +135,7 @@ function execution(root) {
     history.replaceState(null, "", u);
   }
   function startLog() {
-    job = select.value; offset = 0; generation++;
+    job = select.value; offset = 0; shown = 0; trimmed = false; generation++;
     pre.textContent = "";
     links();
     readLog(generation);
@@ -149,12 +150,22 @@ function execution(root) {
       if (c.data) {
         const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
         pre.appendChild(document.createTextNode(c.data));
+        shown += c.data.length;
+        if (shown > maxShown) {
+          // Keep the page light on a huge log: the newest part stays, Raw
+          // and Download have all of it.
+          const text = pre.textContent;
+          pre.textContent = text.slice(text.length - maxShown / 2);
+          shown = maxShown / 2;
+          trimmed = true;
+        }
         if (follow.checked || atEnd) pre.scrollTop = pre.scrollHeight;
         more = c.next_offset > offset;
       }
       offset = c.next_offset;
       done = c.ended && !c.data;
-      stateLine.textContent = done ? "End of log (" + offset + " bytes)." : (more ? "Reading…" : "Following: waiting for more output…");
+      stateLine.textContent = (done ? "End of log (" + offset + " bytes)." : (more ? "Reading…" : "Following: waiting for more output…")) +
+        (trimmed ? " Showing its last part only: Raw and Download have all of it." : "");
     } catch (e) {
       stateLine.textContent = "Cannot read the log (" + e.message + "); retrying…";
     }
