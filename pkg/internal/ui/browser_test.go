@@ -36,7 +36,7 @@ nodes:
   - name: fetch
     type: command
     config:
-      command: sh -c 'echo "greeting=${greeting}"; sleep 3'
+      command: sh -c 'echo "greeting=${greeting}"; sleep 6'
   - name: parse
     type: flow
     dependsOn: [fetch]

@@ -164,8 +164,8 @@ func (u *UI) action(m *http.ServeMux, pattern, need string, h handler) {
 }
 
 func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
-	if u.cfg.Insecure {
-		http.Redirect(w, r, "/ui/executions", http.StatusSeeOther)
+	if s, err := u.current(w, r); err == nil && s != nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
 	u.render(w, r, nil, "login", "Log in", map[string]any{"Next": safeNext(r.URL.Query().Get("next")), "CSRF": preValue(w, r)})

@@ -25,7 +25,13 @@ page.on("dialog", (d) => d.accept()); // every confirm() is answered yes
 const outside = [];
 page.on("request", (r) => { if (!r.url().startsWith(base)) outside.push(r.url()); });
 const pageErrors = [];
-page.on("pageerror", (e) => pageErrors.push(String(e)));
+function watch(p) {
+  p.on("pageerror", (e) => pageErrors.push(String(e)));
+  // A Content-Security-Policy refusal shows only on the console.
+  p.on("console", (m) => { if (/Content.Security.Policy/i.test(m.text())) pageErrors.push(m.text()); });
+}
+watch(page);
+context.on("page", watch);
 
 async function step(name, fn) {
   try {
@@ -204,7 +210,7 @@ await step("logout", async () => {
 
 await step("nothing-from-outside", async () => {
   must(outside.length === 0, "requests left the server: " + outside.join(", "));
-  must(pageErrors.length === 0, "script errors: " + pageErrors.join("; "));
+  must(pageErrors.length === 0, "script errors or CSP refusals: " + pageErrors.join("; "));
 });
 
 await browser.close();
