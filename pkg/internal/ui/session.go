@@ -71,11 +71,13 @@ func preValue(w http.ResponseWriter, r *http.Request) string {
 // of another origin.
 func sameOrigin(r *http.Request) bool {
 	from := r.Header.Get("Origin")
-	if from == "" || from == "null" {
-		from = r.Header.Get("Referer")
-	}
-	if from == "" {
-		return r.Header.Get("Origin") != "null"
+	switch from {
+	case "null": // an opaque origin: a sandboxed frame, a data: URL
+		return false
+	case "":
+		if from = r.Header.Get("Referer"); from == "" {
+			return true // not a browser's cross-site post: the token decides
+		}
 	}
 	o, err := url.Parse(from)
 	return err == nil && strings.EqualFold(o.Host, r.Host)

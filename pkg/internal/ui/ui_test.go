@@ -239,6 +239,9 @@ func TestRolesAndCSRF(t *testing.T) {
 		"cross-site": func() page {
 			return admin.do(http.MethodPost, activate, strings.NewReader(url.Values{"active": {"true"}, "csrf": {token}}.Encode()), "application/x-www-form-urlencoded", map[string]string{"Origin": "https://evil.example"})
 		},
+		"cross-site referer": func() page {
+			return admin.do(http.MethodPost, activate, strings.NewReader(url.Values{"active": {"true"}, "csrf": {token}}.Encode()), "application/x-www-form-urlencoded", map[string]string{"Referer": "https://evil.example/page"})
+		},
 		"opaque origin": func() page {
 			return admin.do(http.MethodPost, activate, strings.NewReader(url.Values{"active": {"true"}, "csrf": {token}}.Encode()), "application/x-www-form-urlencoded", map[string]string{"Origin": "null"})
 		},
