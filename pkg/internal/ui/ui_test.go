@@ -230,21 +230,22 @@ func TestRolesAndCSRF(t *testing.T) {
 	if !strings.Contains(admin.get("/ui/executors").body, `action="`+activate) {
 		t.Fatal("an admin sees no switch")
 	}
+	// signed posts the right token with one more header.
+	signed := func(header, value string) func() page {
+		return func() page {
+			body := strings.NewReader(url.Values{"active": {"true"}, "csrf": {token}}.Encode())
+			return admin.do(http.MethodPost, activate, body, "application/x-www-form-urlencoded", map[string]string{header: value})
+		}
+	}
 	// No token, another session's token, or a post from another site: refused.
 	for name, req := range map[string]func() page{
 		"no token": func() page { return admin.post(activate, url.Values{"active": {"true"}}) },
 		"viewer token": func() page {
 			return admin.post(activate, url.Values{"active": {"true"}, "csrf": {viewer.csrf("/ui/executors")}})
 		},
-		"cross-site": func() page {
-			return admin.do(http.MethodPost, activate, strings.NewReader(url.Values{"active": {"true"}, "csrf": {token}}.Encode()), "application/x-www-form-urlencoded", map[string]string{"Origin": "https://evil.example"})
-		},
-		"cross-site referer": func() page {
-			return admin.do(http.MethodPost, activate, strings.NewReader(url.Values{"active": {"true"}, "csrf": {token}}.Encode()), "application/x-www-form-urlencoded", map[string]string{"Referer": "https://evil.example/page"})
-		},
-		"opaque origin": func() page {
-			return admin.do(http.MethodPost, activate, strings.NewReader(url.Values{"active": {"true"}, "csrf": {token}}.Encode()), "application/x-www-form-urlencoded", map[string]string{"Origin": "null"})
-		},
+		"cross-site":         signed("Origin", "https://evil.example"),
+		"cross-site referer": signed("Referer", "https://evil.example/page"),
+		"opaque origin":      signed("Origin", "null"),
 	} {
 		if p := req(); p.code != http.StatusForbidden || !strings.Contains(p.body, "CSRF") || active() {
 			t.Errorf("%s: %d (active %v)\n%s", name, p.code, active(), p.body)
