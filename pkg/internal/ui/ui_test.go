@@ -355,6 +355,10 @@ func TestEscapingOfNamesAndLogs(t *testing.T) {
 	if ok, err := f.st.ClaimExecution(ctx, id, e.ID, 1); !ok || err != nil {
 		t.Fatalf("claim = %v, %v", ok, err)
 	}
+	// Inactive again, so the run submitted below stays queued, on no executor.
+	if _, err := f.st.SetExecutorActive(ctx, e.ID, false, "test"); err != nil {
+		t.Fatal(err)
+	}
 	job := "<img src=x onerror=alert(1)>"
 	now := time.Now()
 	hostileLog := "line 1\n<img src=x onerror=alert(2)></pre><script>alert(3)</script>\n"
