@@ -341,6 +341,8 @@ type LoginRequest struct {
 	Password string `json:"password"`
 	// ExpiresIn is a Go duration; default 720h.
 	ExpiresIn string `json:"expires_in"`
+	// Name names the token created (default "login from HOST").
+	Name string `json:"name,omitempty"`
 }
 
 // UserRequest is the body of POST /api/v1/users.

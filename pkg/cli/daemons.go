@@ -181,7 +181,7 @@ func newWebCmd(g *globals) *cobra.Command {
 		Short: "Run the web server",
 		Long: `Run the web server: the REST API under /api/v1 (used by the CLI), Azkaban's
 web AJAX API (/, /manager, /executor, /schedule, /status), /healthz,
-/readyz, the dispatcher that assigns queued flows to a random active online
+/readyz, the web UI under /ui/, the dispatcher that assigns queued flows to a random active online
 executor, and the reaper that recovers the work of lost executors. Several
 web servers may run against one database.
 

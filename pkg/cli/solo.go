@@ -120,6 +120,7 @@ for --drain-timeout).
   web server: %s   (database %s)
   executor:   solo, 127.0.0.1:%d, active
   admin token: %s (the CLI on this host uses it for %s)
+  web UI:     %[1]s/ui/ (log in as admin after %[6]s user passwd admin)
 Try, in another terminal:
   %[6]s executor list
   %[6]s project upload configs/examples/hello-crawl

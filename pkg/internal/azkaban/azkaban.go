@@ -220,6 +220,13 @@ func illegalPost(r *http.Request) bool {
 // root serves "/": Azkaban's login (POST action=login); anything else is not
 // (yet) served here.
 func (a *API) root(w http.ResponseWriter, r *http.Request) {
+	// A browser opening the server's address gets the web UI; scripts
+	// asking Azkaban's "/" something (ajax=, action=) get their answer.
+	if r.URL.Path == "/" && r.Method == http.MethodGet && r.URL.Query().Get("ajax") == "" && r.URL.Query().Get("action") == "" &&
+		r.Header.Get("X-Requested-With") == "" {
+		http.Redirect(w, r, "/ui/", http.StatusFound)
+		return
+	}
 	if r.URL.Path == "/" && r.Method == http.MethodPost {
 		if illegalPost(r) {
 			writeText(w, "Login error. Must pass username and password in request body")

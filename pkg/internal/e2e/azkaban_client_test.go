@@ -236,3 +236,33 @@ func compact(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestRootOpensTheUIForBrowsers: a browser opening the web server's address
+// lands on the web UI; Azkaban's "/" keeps answering scripts.
+func TestRootOpensTheUIForBrowsers(t *testing.T) {
+	c := testcluster.New(t)
+	c.StartWeb()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		path, xrw string
+		redirect  bool
+	}{
+		{"/", "", true},
+		{"/?ajax=fetchprojectflows", "", false},
+		{"/", "XMLHttpRequest", false},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, c.Server()+tc.path, nil)
+		if tc.xrw != "" {
+			req.Header.Set("X-Requested-With", tc.xrw)
+		}
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got := resp.StatusCode == http.StatusFound && resp.Header.Get("Location") == "/ui/"
+		if got != tc.redirect {
+			t.Errorf("GET %s (X-Requested-With %q): %d to %q; want a redirect to /ui/: %v", tc.path, tc.xrw, resp.StatusCode, resp.Header.Get("Location"), tc.redirect)
+		}
+	}
+}

@@ -295,6 +295,8 @@ type ExecutionFilter struct {
 	Status  string
 	Project string
 	Flow    string
+	// ExecutorID, when set, lists only executions last given to it.
+	ExecutorID int64
 	// Before, when set, lists only executions older than this id (the
 	// cursor of the next page).
 	Before int64
@@ -316,6 +318,10 @@ func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]*Execu
 	if f.Flow != "" {
 		q += " AND e.flow = ?"
 		args = append(args, f.Flow)
+	}
+	if f.ExecutorID > 0 {
+		q += " AND e.executor_id = ?"
+		args = append(args, f.ExecutorID)
 	}
 	if f.Before > 0 {
 		q += " AND e.id < ?"

@@ -205,6 +205,16 @@ func (s *Store) RevokeToken(ctx context.Context, id int64, user string) error {
 	return nil
 }
 
+// RevokeTokenHash revokes the token with this hash (a logout: the caller
+// holds the token itself, not its id). Revoking a revoked or unknown token
+// is no error.
+func (s *Store) RevokeTokenHash(ctx context.Context, hash string) error {
+	if _, err := s.db.ExecContext(ctx, "UPDATE api_tokens SET revoked_at = "+s.d.now+" WHERE token_hash = ? AND revoked_at IS NULL", hash); err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	return nil
+}
+
 // TokenUser returns the user owning the token with this hash if the token is
 // neither revoked nor expired (by the database clock).
 func (s *Store) TokenUser(ctx context.Context, hash string) (*User, error) {

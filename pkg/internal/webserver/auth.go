@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/api"
@@ -107,7 +108,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	s.issueToken(w, r, u.Name, "login from "+host, ttl)
+	name := "login from " + host
+	if req.Name != "" {
+		name = clip(strings.ToValidUTF8(req.Name, ""), store.MaxName)
+	}
+	s.issueToken(w, r, u.Name, name, ttl)
 }
 
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, user, name string, ttl time.Duration) {

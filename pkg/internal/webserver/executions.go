@@ -86,6 +86,13 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := store.ExecutionFilter{Status: q.Get("status"), Project: q.Get("project"), Flow: q.Get("flow"), Limit: page.Limit}
+	if v := q.Get("executor"); v != "" {
+		var err error
+		if f.ExecutorID, err = strconv.ParseInt(v, 10, 64); err != nil || f.ExecutorID <= 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad executor id %q: give the executor's numeric id", v))
+			return
+		}
+	}
 	if page.After != "" {
 		// Newest first: the next page holds the executions older than the
 		// last one seen.

@@ -18,6 +18,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
 	"github.com/crawlctl/crawlctl/pkg/internal/httpx"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
+	"github.com/crawlctl/crawlctl/pkg/internal/ui"
 )
 
 // Config is the web server's settings.
@@ -109,6 +110,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "GET /api/v1/tokens", v, s.listTokens)
 	s.handle(mux, "DELETE /api/v1/tokens/{id}", v, s.revokeToken)
 
+	mux.Handle("/ui/", ui.New(ui.Config{API: mux, Store: s.store, Insecure: s.cfg.Insecure, MaxUpload: s.cfg.Limits.MaxArchiveBytes, Log: s.log}))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})
