@@ -366,6 +366,37 @@ func (u *UI) kill(w http.ResponseWriter, r *http.Request, s *session) {
 	back(w, r, fmt.Sprintf("/ui/executions/%d", id), fmt.Sprintf("Execution %d is %s.", id, ex.Status))
 }
 
+// executionAction calls the API's POST /api/v1/executions/{id}/ACTION and
+// shows the execution with msg (formatted with its id).
+func (u *UI) executionAction(action, msg string) handler {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		id, ok := pathID(w, r, u, s)
+		if !ok {
+			return
+		}
+		if _, err := u.call(r, s, http.MethodPost, fmt.Sprintf("/api/v1/executions/%d/%s", id, action), nil, nil); err != nil {
+			u.failErr(w, r, s, err)
+			return
+		}
+		back(w, r, fmt.Sprintf("/ui/executions/%d", id), fmt.Sprintf(msg, id))
+	}
+}
+
+// retry runs a failed or killed execution again from its failed jobs (the
+// API's retry with failed_only) and shows the new execution.
+func (u *UI) retry(w http.ResponseWriter, r *http.Request, s *session) {
+	id, ok := pathID(w, r, u, s)
+	if !ok {
+		return
+	}
+	var ex api.Execution
+	if _, err := u.call(r, s, http.MethodPost, fmt.Sprintf("/api/v1/executions/%d/retry", id), map[string]bool{"failed_only": true}, &ex); err != nil {
+		u.failErr(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/ui/executions/%d?flash=%s", ex.ID, url.QueryEscape(fmt.Sprintf("Retry of execution %d submitted.", id))), http.StatusSeeOther)
+}
+
 // rerun submits the execution's flow again with the same parameters,
 // options and pinned executor (the project's latest version).
 func (u *UI) rerun(w http.ResponseWriter, r *http.Request, s *session) {

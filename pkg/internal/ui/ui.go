@@ -107,6 +107,9 @@ func (u *UI) routes() {
 	u.page(m, "GET /ui/executions/{id}/log", v, u.logChunk)
 	u.page(m, "GET /ui/executions/{id}/log.txt", v, u.logText)
 	u.action(m, "POST /ui/executions/{id}/kill", op, u.kill)
+	u.action(m, "POST /ui/executions/{id}/pause", op, u.executionAction("pause", "Execution %d is paused: running jobs finish, no new job starts."))
+	u.action(m, "POST /ui/executions/{id}/resume", op, u.executionAction("resume", "Execution %d goes on."))
+	u.action(m, "POST /ui/executions/{id}/retry", op, u.retry)
 	u.action(m, "POST /ui/executions/{id}/rerun", op, u.rerun)
 
 	u.page(m, "GET /ui/projects", v, u.projects)

@@ -407,6 +407,27 @@ func TestEscapingOfNamesAndLogs(t *testing.T) {
 	if p := viewer.get("/ui/executors"); strings.Contains(p.body, "<script>alert('exec')") || !strings.Contains(p.body, "&lt;script&gt;alert(&#39;exec&#39;)&lt;/script&gt;") {
 		t.Fatalf("executor name not escaped:\n%s", p.body)
 	}
+	// Pause and resume go through the API: the flag is in the database and
+	// the page offers the other one.
+	page := fmt.Sprintf("/ui/executions/%d", id)
+	for _, c := range []struct {
+		action, offers string
+		paused         bool
+	}{{"pause", "/resume", true}, {"resume", "/pause", false}} {
+		p = op.post(fmt.Sprintf("/ui/executions/%d/%s", id, c.action), url.Values{"csrf": {op.csrf(page)}})
+		if p.code != http.StatusSeeOther {
+			t.Fatalf("%s = %d %s", c.action, p.code, p.body)
+		}
+		if ex, _ := f.st.GetExecution(ctx, id); ex.Paused != c.paused {
+			t.Fatalf("after %s: paused %v", c.action, ex.Paused)
+		}
+		if p = op.get(page); !strings.Contains(p.body, fmt.Sprintf(`action="/ui/executions/%d%s"`, id, c.offers)) {
+			t.Fatalf("after %s the page does not offer %s:\n%s", c.action, c.offers, p.body)
+		}
+	}
+	if p := viewer.post(fmt.Sprintf("/ui/executions/%d/pause", id), url.Values{"csrf": {viewer.csrf(page)}}); p.code != http.StatusForbidden {
+		t.Fatalf("a viewer's pause = %d", p.code)
+	}
 	// Kill goes through the API: the execution is KILLING, then the page says so.
 	p = op.post(fmt.Sprintf("/ui/executions/%d/kill", id), url.Values{"csrf": {op.csrf(fmt.Sprintf("/ui/executions/%d", id))}})
 	if p.code != http.StatusSeeOther {
@@ -423,6 +444,21 @@ func TestEscapingOfNamesAndLogs(t *testing.T) {
 	}
 	if ex, _ := f.st.GetExecution(ctx, again); ex.Params["greeting"] != "<i>x</i>" || ex.Params["k"] != "v" || ex.Flow != "<script>alert(1)" {
 		t.Fatalf("run again submitted %+v", ex)
+	}
+	// Retry failed: once the killed run has ended, a new execution retries it.
+	if err := f.st.Report(ctx, id, e.ID, 1, nil, nil, &store.ExecutionEnd{Status: store.ExecKilled, Error: "killed by operator"}); err != nil {
+		t.Fatal(err)
+	}
+	if p = op.get(page); !strings.Contains(p.body, "Retry failed") {
+		t.Fatalf("an ended KILLED execution offers no retry:\n%s", p.body)
+	}
+	p = op.post(fmt.Sprintf("/ui/executions/%d/retry", id), url.Values{"csrf": {op.csrf(page)}})
+	var retried int64
+	if _, err := fmt.Sscanf(p.h.Get("Location"), "/ui/executions/%d", &retried); err != nil || retried == id || retried == again {
+		t.Fatalf("retry = %d %q %s", p.code, p.h.Get("Location"), p.body)
+	}
+	if ex, _ := f.st.GetExecution(ctx, retried); ex.RetryOf == nil || *ex.RetryOf != id {
+		t.Fatalf("the retry does not say what it retries: %+v", ex)
 	}
 	// Executions list filtered by executor and status.
 	p = viewer.get(fmt.Sprintf("/ui/executions?executor=%d", e.ID))

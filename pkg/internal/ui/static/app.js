@@ -87,8 +87,10 @@ function execution(root) {
       if (s.ended) {
         ended = true;
         root.dataset.ended = "true";
-        const kill = document.getElementById("kill-form");
-        if (kill) kill.remove();
+        ["kill-form", "pause-form"].forEach(function (id) {
+          const f = document.getElementById(id);
+          if (f) f.remove();
+        });
         return;
       }
     } catch (e) { /* try again on the next tick */ }
