@@ -300,7 +300,10 @@ type ExecutionFilter struct {
 	// Before, when set, lists only executions older than this id (the
 	// cursor of the next page).
 	Before int64
-	Limit  int
+	// Since and Until, when set, bound the submit time (Since included,
+	// Until excluded).
+	Since, Until time.Time
+	Limit        int
 }
 
 // ListExecutions returns executions, newest first, without their jobs.
@@ -326,6 +329,14 @@ func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]*Execu
 	if f.Before > 0 {
 		q += " AND e.id < ?"
 		args = append(args, f.Before)
+	}
+	if !f.Since.IsZero() {
+		q += " AND e.submit_time >= ?"
+		args = append(args, dbTimeArg(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q += " AND e.submit_time < ?"
+		args = append(args, dbTimeArg(f.Until))
 	}
 	if f.Limit <= 0 {
 		f.Limit = 100

@@ -294,3 +294,32 @@ func submitQueued(ctx context.Context, s *store.Store, ne store.NewExecution) (*
 	ex, _, err := dispatch.SubmitAndAssign(ctx, s, ne, nil, nil)
 	return ex, err
 }
+
+// TestListExecutionsBySubmitTime: Since and Until bound the submit time by
+// the database clock.
+func TestListExecutionsBySubmitTime(t *testing.T) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		_, pv := fixture(t, s)
+		a, b := submitOne(t, s, pv, "ignore"), submitOne(t, s, pv, "ignore")
+		now, err := s.Now(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			what string
+			f    store.ExecutionFilter
+			want int
+		}{
+			{"since an hour ago", store.ExecutionFilter{Since: now.Add(-time.Hour)}, 2},
+			{"since in an hour", store.ExecutionFilter{Since: now.Add(time.Hour)}, 0},
+			{"until an hour ago", store.ExecutionFilter{Until: now.Add(-time.Hour)}, 0},
+			{"within the last hour, until in an hour", store.ExecutionFilter{Since: now.Add(-time.Hour), Until: now.Add(time.Hour)}, 2},
+		} {
+			list, err := s.ListExecutions(ctx, c.f)
+			if err != nil || len(list) != c.want {
+				t.Errorf("%s: %d executions, %v; want %d (of %d and %d)", c.what, len(list), err, c.want, a.ID, b.ID)
+			}
+		}
+	})
+}

@@ -168,7 +168,7 @@ func (u *UI) setActive(w http.ResponseWriter, r *http.Request, s *session) {
 // ---- executions
 
 func (u *UI) executions(w http.ResponseWriter, r *http.Request, s *session) {
-	q := listQuery(r, "status", "project", "flow", "executor")
+	q := listQuery(r, "status", "project", "flow", "executor", "since")
 	var list []*api.Execution
 	h, err := u.get(r, s, "/api/v1/executions", q, &list)
 	if err != nil {
@@ -178,6 +178,7 @@ func (u *UI) executions(w http.ResponseWriter, r *http.Request, s *session) {
 	f := r.URL.Query()
 	u.render(w, r, s, "executions", "Executions", map[string]any{"Executions": list, "Next": nextLink(r, h),
 		"Status": strings.ToUpper(f.Get("status")), "Project": f.Get("project"), "Flow": f.Get("flow"), "Executor": f.Get("executor"),
+		"Since": f.Get("since"), "Windows": []string{"", "1h", "24h", "168h", "720h"},
 		"Paged": f.Get("cursor") != "", "Statuses": []string{"", "QUEUED", "DISPATCHING", "RUNNING", "KILLING", "SUCCEEDED", "FAILED", "KILLED"}})
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
@@ -79,6 +80,15 @@ func (s *Server) submitError(w http.ResponseWriter, err error) {
 	s.storeError(w, err)
 }
 
+// timeBound reads a list's time bound: an RFC 3339 time, or a duration
+// back from now ("24h": a day ago).
+func timeBound(v string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Parse(time.RFC3339, v)
+}
+
 func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	page, ok := listPage(w, r)
@@ -91,6 +101,19 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 		if f.ExecutorID, err = strconv.ParseInt(v, 10, 64); err != nil || f.ExecutorID <= 0 {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad executor id %q: give the executor's numeric id", v))
 			return
+		}
+	}
+	for _, b := range []struct {
+		name string
+		t    *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(b.name); v != "" {
+			t, err := timeBound(v, time.Now())
+			if err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("bad %s %q: give a time (2026-11-30T08:00:00Z) or a duration back from now (24h)", b.name, v))
+				return
+			}
+			*b.t = t
 		}
 	}
 	if page.After != "" {

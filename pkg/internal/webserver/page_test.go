@@ -82,3 +82,20 @@ func TestListsPage(t *testing.T) {
 		}
 	})
 }
+
+// TestExecutionTimeBounds: a list's since/until takes a time or a duration
+// back from now; anything else is a 400.
+func TestExecutionTimeBounds(t *testing.T) {
+	srv, _, tokens := newServer(t)
+	for _, c := range []struct {
+		query string
+		code  int
+	}{
+		{"since=24h", http.StatusOK}, {"until=2026-11-30T08:00:00Z", http.StatusOK}, {"since=0s&until=1h", http.StatusOK},
+		{"since=yesterday", http.StatusBadRequest}, {"until=-5m", http.StatusBadRequest},
+	} {
+		if code, body := call(t, srv, http.MethodGet, "/api/v1/executions?"+c.query, tokens["viewer"], ""); code != c.code {
+			t.Errorf("GET /api/v1/executions?%s = %d %s; want %d", c.query, code, body, c.code)
+		}
+	}
+}
