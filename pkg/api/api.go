@@ -395,6 +395,9 @@ type Error struct {
 	Candidates []string `json:"candidates,omitempty"`
 }
 
+// MaxWait bounds the long poll of GET /api/v1/executions/{id}?wait=&status=.
+const MaxWait = time.Minute
+
 // Paging of list endpoints: ?limit=N (default DefaultLimit, at most
 // MaxLimit; more is refused with 400) and ?cursor=C, where C is the
 // X-Next-Cursor header of the previous page. No header: the last page.

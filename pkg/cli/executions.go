@@ -331,6 +331,10 @@ var (
 	lostPace   = backoff.Policy{Base: 250 * time.Millisecond, Max: 5 * time.Second}
 )
 
+// longPollWait is how long one long poll of a waited-for execution may be
+// held by the server; the progress line is redrawn at least that often.
+const longPollWait = 2 * time.Second
+
 // streamLogs prints a log from the start, following it when asked.
 func streamLogs(ctx context.Context, g *globals, id int64, job string, follow bool) error {
 	var offset int64
@@ -401,12 +405,22 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*api.Execution, timeo
 		}
 		return withCode(ExitTimeout, fmt.Errorf("timed out after %s; %s running (`crawlctl exec show %s`)", timeout, what, open[0]))
 	}
+	seen := map[int64]string{}
 	for len(final) < len(list) {
+		// The last execution still running is waited for with a long
+		// poll: the server answers the moment its status changes.
+		longPoll := len(list)-len(final) == 1 && lostSince.IsZero()
 		for _, want := range list {
 			if final[want.ID] != nil {
 				continue
 			}
-			ex, err := c.Execution(ctx, want.ID)
+			var ex *api.Execution
+			var err error
+			if longPoll && seen[want.ID] != "" {
+				ex, err = c.WaitExecution(ctx, want.ID, seen[want.ID], longPollWait)
+			} else {
+				ex, err = c.Execution(ctx, want.ID)
+			}
 			if err != nil {
 				if cmd.Context().Err() != nil {
 					return cmd.Context().Err()
@@ -429,6 +443,10 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*api.Execution, timeo
 				fmt.Fprintf(g.stderr, "crawlctl: the web server answers again after %s; still waiting\n", time.Since(lostSince).Round(100*time.Millisecond))
 				lostSince, lost, polls = time.Time{}, 0, 0
 			}
+			if longPoll && seen[want.ID] != "" {
+				polls = -1 // the server waited: ask again at once
+			}
+			seen[want.ID] = ex.Status
 			state := progressLine(ex, time.Since(start))
 			if tty {
 				fmt.Fprintf(g.stdout, "\r\033[K%s", state)
@@ -450,6 +468,9 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*api.Execution, timeo
 			break
 		}
 		pause := waitPace.Delay(polls + 1)
+		if polls < 0 {
+			pause = 0
+		}
 		polls++
 		if !lostSince.IsZero() {
 			// Back off, but try once more right when the bound runs out.

@@ -303,6 +303,15 @@ func (c *Client) Execution(ctx context.Context, id int64) (*api.Execution, error
 	return &out, c.getJSON(ctx, "/api/v1/executions/"+strconv.FormatInt(id, 10), &out)
 }
 
+// WaitExecution is Execution as a long poll: the server answers as soon
+// as the execution's status is no longer seen, or after wait (at most
+// api.MaxWait).
+func (c *Client) WaitExecution(ctx context.Context, id int64, seen string, wait time.Duration) (*api.Execution, error) {
+	var out api.Execution
+	q := url.Values{"status": {seen}, "wait": {wait.String()}}
+	return &out, c.getJSON(ctx, "/api/v1/executions/"+strconv.FormatInt(id, 10)+"?"+q.Encode(), &out)
+}
+
 // Cancel cancels an execution.
 func (c *Client) Cancel(ctx context.Context, id int64) (*api.Execution, error) {
 	var out api.Execution

@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/api"
 	"github.com/crawlctl/crawlctl/pkg/client"
+	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 // TestListsPage: every list endpoint caps its page, says where the next one
@@ -96,6 +100,63 @@ func TestExecutionTimeBounds(t *testing.T) {
 	} {
 		if code, body := call(t, srv, http.MethodGet, "/api/v1/executions?"+c.query, tokens["viewer"], ""); code != c.code {
 			t.Errorf("GET /api/v1/executions?%s = %d %s; want %d", c.query, code, body, c.code)
+		}
+	}
+}
+
+// TestExecutionLongPoll: GET of an execution with wait and the status the
+// client saw answers once the status changes, or with the same status when
+// the wait is over; a bad wait is a 400.
+func TestExecutionLongPoll(t *testing.T) {
+	srv, st, tokens := newServer(t)
+	ctx := context.Background()
+	pv, err := st.AddProjectVersion(ctx, store.NewProjectVersion{Project: "p", SHA256: "x", Format: "flow20", Flows: `{"flows":[{"name":"f"}]}`, Archive: []byte("zip")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, _, err := dispatch.SubmitAndAssign(ctx, st, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: "f",
+		Concurrent: "ignore", FailureAction: "finishCurrent", SubmitUser: "u"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/api/v1/executions/%d", ex.ID)
+	status := func(body string) string {
+		var e api.Execution
+		_ = json.Unmarshal([]byte(body), &e)
+		return e.Status
+	}
+	// Unchanged: the answer comes when the wait is over, with the status.
+	if code, body := call(t, srv, http.MethodGet, path+"?status=QUEUED&wait=200ms", tokens["viewer"], ""); code != 200 || status(body) != "QUEUED" {
+		t.Fatalf("unchanged long poll = %d %s", code, body)
+	}
+	// Changed while waiting: the answer carries the new status.
+	done := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path+"?status=QUEUED&wait=30s", nil)
+		req.Header.Set("Authorization", "Bearer "+tokens["viewer"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		done <- string(b)
+	}()
+	if _, err := st.CancelExecution(ctx, ex.ID, "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case body := <-done:
+		if status(body) != "KILLED" {
+			t.Fatalf("long poll across a cancel = %s", body)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("the long poll did not answer after the status changed")
+	}
+	for _, q := range []string{"?wait=2m&status=QUEUED", "?wait=soon&status=QUEUED"} {
+		if code, body := call(t, srv, http.MethodGet, path+q, tokens["viewer"], ""); code != http.StatusBadRequest {
+			t.Errorf("GET %s%s = %d %s; want 400", path, q, code, body)
 		}
 	}
 }
