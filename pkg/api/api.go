@@ -48,6 +48,9 @@ type Execution struct {
 	// PinnedExecutorID is the executor the submitter pinned it to
 	// (--executor), if any: it runs there or nowhere.
 	PinnedExecutorID *int64 `json:"pinned_executor_id,omitempty"`
+	// Selector is the labels its executor must have (the flow's
+	// executor.labels and the submit's selector), e.g. {"region":"eu"}.
+	Selector map[string]string `json:"selector,omitempty"`
 	// Attempt is how many times the flow has started: 0 before it starts,
 	// 1 for a flow that ran once, more after flow retries or a lost executor.
 	Attempt int `json:"attempt"`
@@ -119,6 +122,11 @@ type SubmitRequest struct {
 	Concurrent    string `json:"concurrent"`
 	Priority      int    `json:"priority"`
 	FailureAction string `json:"failure_action"`
+	// Selector requires executor labels: {"region":"eu"} runs only on
+	// executors labelled region=eu. It adds to (and for a key given in
+	// both, wins over) the flow's executor.labels config. With
+	// AllExecutors it narrows the broadcast to the matching executors.
+	Selector map[string]string `json:"selector,omitempty"`
 }
 
 // SubmitResult is the reply of a submit: the executions created.
@@ -242,6 +250,8 @@ type ScheduleRequest struct {
 	Concurrent string `json:"concurrent"`
 	// Misfire is fire-once (default) or skip.
 	Misfire string `json:"misfire"`
+	// Selector requires executor labels of every run (see SubmitRequest).
+	Selector map[string]string `json:"selector,omitempty"`
 }
 
 // Schedule is a cron schedule of a flow.
@@ -270,6 +280,8 @@ type Schedule struct {
 	NextFires []time.Time `json:"next_fires"`
 	// LastExecutionStatus is the status of LastExecutionID.
 	LastExecutionStatus string `json:"last_execution_status,omitempty"`
+	// Selector is the executor labels its runs require.
+	Selector map[string]string `json:"selector,omitempty"`
 }
 
 // LoginRequest is the body of POST /api/v1/login.

@@ -40,6 +40,7 @@ func newFlowCmd(g *globals) *cobra.Command {
 		wait           bool
 		timeout        time.Duration
 		unreachableFor time.Duration
+		selector       []string
 	)
 	run := &cobra.Command{
 		Use:   "run PROJECT FLOW",
@@ -79,6 +80,10 @@ a file only the cron user can read (a token of its own, for an operator):
 				}
 				req.Params[k] = v
 			}
+			var err error
+			if req.Selector, err = parseSelector(selector); err != nil {
+				return err
+			}
 			list, err := g.client().Submit(cmd.Context(), req)
 			if skipped, ok := err.(*client.SkippedError); ok {
 				if !g.quiet {
@@ -111,7 +116,8 @@ a file only the cron user can read (a token of its own, for an operator):
 	f := run.Flags()
 	f.StringArrayVar(&params, "param", nil, "flow parameter name=value (repeatable); overrides the flow's config")
 	f.StringVar(&req.Executor, "executor", "", "run on this executor REF only (may be inactive, must be online)")
-	f.BoolVar(&req.AllExecutors, "all-executors", false, "submit one execution per active online executor")
+	f.BoolVar(&req.AllExecutors, "all-executors", false, "submit one execution per active online executor (matching the selector)")
+	selectorFlag(f, &selector)
 	f.StringVar(&req.Concurrent, "concurrent", "ignore", "if the flow is already queued or running: skip, ignore or queue")
 	f.IntVar(&req.Priority, "priority", 0, "higher runs first among queued flows")
 	f.StringVar(&req.FailureAction, "failure-action", "finishCurrent", "when a job fails: finishCurrent, cancelImmediately or finishPossible")

@@ -38,6 +38,7 @@ go back) fires once, at its first occurrence.`,
 	var (
 		req    api.ScheduleRequest
 		params []string
+		sel    []string
 	)
 	add := &cobra.Command{
 		Use:   "add PROJECT FLOW --cron EXPR",
@@ -66,6 +67,10 @@ no web server ran: fire-once submits one catch-up run, skip submits none.
 				}
 				req.Params[k] = v
 			}
+			var err error
+			if req.Selector, err = parseSelector(sel); err != nil {
+				return err
+			}
 			sc, err := g.client().AddSchedule(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -85,6 +90,7 @@ no web server ran: fire-once submits one catch-up run, skip submits none.
 	f.StringArrayVar(&params, "param", nil, "flow parameter name=value for every run (repeatable)")
 	f.StringVar(&req.Concurrent, "concurrent", "skip", "if the previous run is still going: skip, ignore or queue")
 	f.StringVar(&req.Misfire, "misfire", "fire-once", "fire times missed while no web server ran: fire-once or skip")
+	selectorFlag(f, &sel)
 
 	list := &cobra.Command{
 		Use:   "list",

@@ -18,11 +18,13 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/labels"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
@@ -225,9 +227,10 @@ func (d *Dispatcher) dispatchOnce(ctx context.Context) bool {
 }
 
 // Choose returns a uniformly random executor among those eligible for ex —
-// active, online, below max_flows; the pinned one only, active or not, when
-// ex is pinned — preferring executors not excluded by earlier dispatch
-// failures. With none it returns nil and why the execution waits.
+// active, online, below max_flows and carrying every label of ex's
+// selector; the pinned one only, active or not, when ex is pinned (it must
+// still match the selector) — preferring executors not excluded by earlier
+// dispatch failures. With none it returns nil and why the execution waits.
 func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.Duration, rnd *rand.Rand) (*store.Executor, string) {
 	hasRoom := func(e *store.Executor) bool { return e.MaxFlows <= 0 || e.RunningFlows < e.MaxFlows }
 	if ex.PinnedExecutorID != nil {
@@ -236,6 +239,8 @@ func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.
 				continue
 			}
 			switch {
+			case !labels.Matches(e.Labels, ex.Selector):
+				return nil, fmt.Sprintf("waiting: pinned executor %s lacks %s (selector %s)", e.Name, strings.Join(labels.Missing(e.Labels, ex.Selector), ","), labels.String(ex.Selector))
 			case e.Status(offlineAfter) != store.StatusOnline:
 				return nil, fmt.Sprintf("waiting: pinned executor %s (%s) is %s", e.Name, e.Addr(), e.Status(offlineAfter))
 			case !hasRoom(e):
@@ -248,9 +253,13 @@ func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.
 		return nil, fmt.Sprintf("waiting: pinned executor %d no longer exists", *ex.PinnedExecutorID)
 	}
 	var fresh, excluded []*store.Executor
-	activeOnline, refused := 0, 0
+	activeOnline, refused, unmatched := 0, 0, 0
 	for _, e := range executors {
 		if !e.Active || e.Status(offlineAfter) != store.StatusOnline {
+			continue
+		}
+		if !labels.Matches(e.Labels, ex.Selector) {
+			unmatched++
 			continue
 		}
 		activeOnline++
@@ -272,6 +281,10 @@ func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.
 		pool = excluded // every eligible one refused before: try again (bounded by MaxDispatchFailures)
 	}
 	if len(pool) == 0 {
+		if activeOnline == 0 && len(ex.Selector) > 0 {
+			return nil, fmt.Sprintf("waiting: no active online executor with %s (%d active ones lack it; label one with `crawlctl executor label REF %s`)",
+				labels.String(ex.Selector), unmatched, labels.String(ex.Selector))
+		}
 		if activeOnline == 0 {
 			return nil, "waiting: no active online executor (activate one with `crawlctl executor activate REF`)"
 		}
@@ -494,6 +507,7 @@ func (d *Dispatcher) Reap(ctx context.Context) (int, error) {
 			reason = fmt.Sprintf("executor lost: executor %d was removed", o.ExecutorID)
 		case e.Status(lostAfter) != store.StatusOnline:
 			reason = fmt.Sprintf("executor lost: %s (%s) is %s", e.Name, e.Addr(), e.Status(lostAfter))
+			o.ExecutorLost = true
 		case o.Status == store.ExecDispatching && o.Dispatched > d.cfg.ClaimTimeout:
 			reason = fmt.Sprintf("not claimed by executor %s (%s) within %s", e.Name, e.Addr(), d.cfg.ClaimTimeout)
 		default:

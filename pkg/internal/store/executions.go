@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/labels"
 )
 
 // Execution statuses.
@@ -71,7 +73,9 @@ type Execution struct {
 	UpdatedAt time.Time
 	// Paused: no job of it starts until it is resumed (Azkaban's pauseFlow).
 	Paused bool
-	Jobs   []ExecutionJob
+	// Selector is the labels its executor must have (empty: any).
+	Selector map[string]string
+	Jobs     []ExecutionJob
 }
 
 // Alerts are who to tell when an execution ends (Azkaban's successEmails,
@@ -121,6 +125,7 @@ type NewExecution struct {
 	ScheduledTime    time.Time // the fire time it was submitted for
 	Disabled         []string  // job paths that end SKIPPED instead of running
 	Alerts           Alerts
+	Selector         map[string]string // labels the executor must have
 }
 
 // AlreadyRunningError is returned by a submission with concurrent=skip
@@ -137,7 +142,7 @@ func (e *AlreadyRunningError) Error() string {
 const execColumns = `e.id, e.project_id, e.project, e.version, e.flow, e.status, e.executor_id, COALESCE(x.name, ''), COALESCE(x.host, ''), COALESCE(x.port, 0), COALESCE(x.tls, 0),
   e.pinned_executor_id, e.attempt, e.runs, e.dispatch_failures, e.excluded, e.flow_retries, e.params, e.priority, e.concurrent, e.failure_action,
   e.submit_user, e.submit_time, e.dispatched_time, e.start_time, e.end_time, e.wait_reason, e.error, e.kill_reason,
-  e.schedule_id, e.scheduled_time, e.disabled, e.success_emails, e.failure_emails, e.notify_failure_first, e.notify_failure_last, e.updated_at, e.paused`
+  e.schedule_id, e.scheduled_time, e.disabled, e.success_emails, e.failure_emails, e.notify_failure_first, e.notify_failure_last, e.updated_at, e.paused, e.selector`
 
 const execFrom = " FROM executions e LEFT JOIN executors x ON x.id = e.executor_id"
 
@@ -156,11 +161,12 @@ func scanExecution(r scanner) (*Execution, error) {
 		disabled                              sql.NullString
 		successEmails, failureEmails          string
 		updated                               nullTime
+		selector                              string
 	)
 	if err := r.Scan(&e.ID, &e.ProjectID, &e.Project, &e.Version, &e.Flow, &e.Status, &execID, &e.ExecutorName, &host, &port, &e.ExecutorTLS,
 		&pinned, &e.Attempt, &e.Runs, &e.DispatchFailures, &excluded, &e.FlowRetries, &params, &e.Priority, &e.Concurrent, &e.FailureAction,
 		&e.SubmitUser, &submit, &dispatched, &started, &finished, &e.WaitReason, &e.Error, &e.KillReason, &schedID, &scheduled,
-		&disabled, &successEmails, &failureEmails, &e.Alerts.NotifyFailureFirst, &e.Alerts.NotifyFailureLast, &updated, &e.Paused); err != nil {
+		&disabled, &successEmails, &failureEmails, &e.Alerts.NotifyFailureFirst, &e.Alerts.NotifyFailureLast, &updated, &e.Paused, &selector); err != nil {
 		return nil, err
 	}
 	if execID.Valid {
@@ -187,6 +193,7 @@ func scanExecution(r scanner) (*Execution, error) {
 	}
 	e.Alerts.SuccessEmails, e.Alerts.FailureEmails = splitList(successEmails), splitList(failureEmails)
 	e.UpdatedAt = updated.t
+	e.Selector, _ = labels.Parse(selector)
 	return &e, nil
 }
 

@@ -31,7 +31,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	ne, err := submission.Prepare(r.Context(), s.store, submission.Request{
 		Project: req.Project, Flow: req.Flow, Params: req.Params, Concurrent: req.Concurrent,
-		FailureAction: req.FailureAction, Priority: req.Priority, User: actor(r),
+		FailureAction: req.FailureAction, Priority: req.Priority, User: actor(r), Selector: req.Selector,
 	})
 	if err != nil {
 		s.storeError(w, err)

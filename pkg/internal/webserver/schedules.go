@@ -16,6 +16,9 @@ import (
 
 func scheduleView(sc *store.Schedule) api.Schedule {
 	v := wireSchedule(sc)
+	if len(sc.Options.Selector) > 0 {
+		v.Selector = sc.Options.Selector
+	}
 	if c, err := schedule.ParseCron(sc.Cron); err == nil && !sc.Paused {
 		if loc, err := time.LoadLocation(sc.TimeZone); err == nil {
 			from := time.Now()
@@ -70,7 +73,7 @@ func (s *Server) addSchedule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Validate project, flow and options exactly as a run would.
-	if _, err := submission.Prepare(r.Context(), s.store, submission.Request{Project: req.Project, Flow: req.Flow, Params: req.Params, Concurrent: req.Concurrent}); err != nil {
+	if _, err := submission.Prepare(r.Context(), s.store, submission.Request{Project: req.Project, Flow: req.Flow, Params: req.Params, Concurrent: req.Concurrent, Selector: req.Selector}); err != nil {
 		s.storeError(w, err)
 		return
 	}
@@ -87,6 +90,7 @@ func (s *Server) addSchedule(w http.ResponseWriter, r *http.Request) {
 	sc, err := s.store.AddSchedule(r.Context(), store.NewSchedule{
 		Project: req.Project, Flow: req.Flow, Cron: c.String(), TimeZone: req.TimeZone, Params: req.Params,
 		Concurrent: req.Concurrent, Misfire: req.Misfire, Owner: actor(r), NextFire: next,
+		Options: store.ScheduleOptions{Selector: req.Selector},
 	})
 	if err != nil {
 		s.storeError(w, err)

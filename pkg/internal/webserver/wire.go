@@ -22,6 +22,9 @@ func wireExecution(e *store.Execution) *api.Execution {
 		DispatchedTime: e.DispatchedTime, StartTime: e.StartTime, EndTime: e.EndTime, WaitReason: e.WaitReason, Error: e.Error,
 		KillReason: e.KillReason, ScheduleID: e.ScheduleID, ScheduledTime: e.ScheduledTime, Jobs: make([]api.ExecutionJob, 0, len(e.Jobs)),
 	}
+	if len(e.Selector) > 0 {
+		out.Selector = e.Selector
+	}
 	for _, j := range e.Jobs {
 		out.Jobs = append(out.Jobs, api.ExecutionJob{Name: j.Name, Type: j.Type, Status: j.Status, Attempt: j.Try,
 			StartTime: j.StartTime, EndTime: j.EndTime, ExitCode: j.ExitCode, Error: j.Error})
