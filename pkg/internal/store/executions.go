@@ -86,6 +86,12 @@ type Alerts struct {
 	FailureEmails      []string `json:"failureEmails,omitempty"`
 	NotifyFailureFirst bool     `json:"notifyFailureFirst,omitempty"`
 	NotifyFailureLast  bool     `json:"notifyFailureLast,omitempty"`
+	// SuccessOverride and FailureOverride (Azkaban's
+	// successEmailsOverride, failureEmailsOverride) make the lists above
+	// the whole lists: the flow's success.emails, failure.emails and
+	// notify.emails are not added at submit. Not stored with executions.
+	SuccessOverride bool `json:"successEmailsOverride,omitempty"`
+	FailureOverride bool `json:"failureEmailsOverride,omitempty"`
 }
 
 // Ended reports whether the execution reached a final status.

@@ -48,7 +48,7 @@ type ScheduleOptions struct {
 // optionsArg is the options column (NULL when there are none).
 func (o ScheduleOptions) arg() any {
 	if o.FailureAction == "" && len(o.Disabled) == 0 && len(o.Alerts.SuccessEmails) == 0 && len(o.Alerts.FailureEmails) == 0 &&
-		!o.Alerts.NotifyFailureFirst && !o.Alerts.NotifyFailureLast && len(o.Selector) == 0 {
+		!o.Alerts.NotifyFailureFirst && !o.Alerts.NotifyFailureLast && len(o.Selector) == 0 && !o.Alerts.SuccessOverride && !o.Alerts.FailureOverride {
 		return nil
 	}
 	return jsonString(o)

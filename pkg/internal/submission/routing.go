@@ -59,11 +59,20 @@ func effectiveSelector(f *flow.Flow, submitted map[string]string, params map[str
 
 // mergeRecipients adds the flow's failure.emails, success.emails and
 // notify.emails (both) to the recipients given at submit, without
-// duplicates.
+// duplicates, unless the submit's list is the whole list (Azkaban's
+// ...EmailsOverride=true).
 func mergeRecipients(f *flow.Flow, a store.Alerts) store.Alerts {
 	notify := splitEmails(flowSetting(f, keyNotifyEmails))
-	a.FailureEmails = union(a.FailureEmails, splitEmails(flowSetting(f, keyFailureEmails)), notify)
-	a.SuccessEmails = union(a.SuccessEmails, splitEmails(flowSetting(f, keySuccessEmails)), notify)
+	if a.FailureOverride {
+		a.FailureEmails = union(a.FailureEmails)
+	} else {
+		a.FailureEmails = union(a.FailureEmails, splitEmails(flowSetting(f, keyFailureEmails)), notify)
+	}
+	if a.SuccessOverride {
+		a.SuccessEmails = union(a.SuccessEmails)
+	} else {
+		a.SuccessEmails = union(a.SuccessEmails, splitEmails(flowSetting(f, keySuccessEmails)), notify)
+	}
 	return a
 }
 
