@@ -126,9 +126,9 @@ func (d *Deliverer) renderLost(ctx context.Context, a *store.Alert) (*Message, e
 		m.Executor, m.ExecutorAdr = e.Name, e.Addr()
 		name = fmt.Sprintf("%s (%s)", e.Name, e.Addr())
 	}
-	m.Subject = fmt.Sprintf("Executor %s lost with running flows", name)
-	m.Text = fmt.Sprintf("%s.\n\n%s\n\nIts running flows were failed or re-queued (each failed one has its own alert).\nSee `crawlctl executor show %d` and `crawlctl exec list --status FAILED`.\n",
-		m.Subject, a.Message, a.ExecutorID)
+	m.Subject = fmt.Sprintf("Executor %s is lost", name)
+	m.Text = fmt.Sprintf("%s.\n\n%s\n\nThe flows it was running, if any, were failed or re-queued; each failed one has its own alert.\nNo flow is given to it until it heartbeats again (restart it, or `crawlctl executor deactivate %d`).\nSee `crawlctl executor show %d` and `crawlctl exec list --status FAILED`.\n",
+		m.Subject, a.Message, a.ExecutorID, a.ExecutorID)
 	return m, nil
 }
 

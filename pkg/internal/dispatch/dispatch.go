@@ -104,6 +104,7 @@ type Dispatcher struct {
 	// last called to see whether it accepts it now.
 	probeMu sync.Mutex
 	probed  map[int64]time.Time
+	offline offlineAlerts
 
 	// OnAssign, if set, is told how long each assigned execution waited
 	// since its submit; OnNudge the outcome of each nudge (for metrics).
@@ -116,13 +117,14 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Dispatcher {
 	cfg.defaults()
 	return &Dispatcher{
 		cfg: cfg, store: st, log: log,
-		client: NewExecutorClient(cfg.NudgeTimeout, cfg.TLS, cfg.ClusterSecret),
-		wake:   make(chan struct{}, 1),
-		pool:   NewPool(st, cfg.OfflineAfter, cfg.ViewMaxAge),
-		ready:  make(chan struct{}),
-		nudges: make(chan struct{}, cfg.MaxNudges),
-		db:     dbHealth{since: time.Now()},
-		probed: map[int64]time.Time{},
+		client:  NewExecutorClient(cfg.NudgeTimeout, cfg.TLS, cfg.ClusterSecret),
+		wake:    make(chan struct{}, 1),
+		pool:    NewPool(st, cfg.OfflineAfter, cfg.ViewMaxAge),
+		ready:   make(chan struct{}),
+		nudges:  make(chan struct{}, cfg.MaxNudges),
+		db:      dbHealth{since: time.Now()},
+		probed:  map[int64]time.Time{},
+		offline: offlineAlerts{done: map[int64]time.Time{}},
 	}
 }
 
@@ -396,6 +398,9 @@ func (d *Dispatcher) reapLoop(ctx context.Context) {
 		// failure (see dbHealth).
 		rctx, cancel := context.WithTimeout(ctx, d.stallLimit())
 		n, err := d.Reap(rctx)
+		if err == nil {
+			d.alertOffline(rctx)
+		}
 		cancel()
 		d.probeRefused(ctx)
 		if err != nil && ctx.Err() == nil {

@@ -191,7 +191,7 @@ func TestExecutorLostAlert(t *testing.T) {
 			}
 			if json.Unmarshal(h.Body, &m) == nil {
 				n[m.Kind]++
-				if m.Kind == "EXECUTOR_LOST" && (m.Executor != "doomed" || !strings.Contains(m.Subject, "lost with running flows")) {
+				if m.Kind == "EXECUTOR_LOST" && m.Executor == "doomed" && (m.Executor != "doomed" || !strings.Contains(m.Subject, "Executor doomed (127.0.0.1:") || !strings.HasSuffix(m.Subject, ") is lost")) {
 					t.Errorf("lost alert: %s", h.Body)
 				}
 			}
@@ -213,6 +213,25 @@ func TestExecutorLostAlert(t *testing.T) {
 		return sent == 2 && len(list) == 2, toJSON(list)
 	})
 	if n := kinds(); n["EXECUTOR_LOST"] != 1 || n["FAILED"] != 1 {
+		t.Fatalf("webhook calls by kind: %v", n)
+	}
+
+	// An idle active executor that dies is lost too: one alert per outage.
+	idle := c.StartExecutor("idle")
+	c.MustCLI("executor", "activate", "idle")
+	idle.Signal(syscall.SIGKILL)
+	<-idle.Done()
+	c.WaitFor(30*time.Second, "the idle executor's lost alert sent", func() (bool, string) {
+		list := alertList(c)
+		n := 0
+		for _, a := range list {
+			if a.Kind == "EXECUTOR_LOST" && a.Status == "SENT" && strings.Contains(a.Message, "idle") && strings.Contains(a.Message, "no heartbeat since") {
+				n++
+			}
+		}
+		return n == 1, toJSON(list)
+	})
+	if n := kinds(); n["EXECUTOR_LOST"] != 2 {
 		t.Fatalf("webhook calls by kind: %v", n)
 	}
 }

@@ -70,28 +70,32 @@ func (s *Store) enqueueEnded(ctx context.Context, tx *sql.Tx, id int64) error {
 	default:
 		return nil
 	}
-	return s.insertAlert(ctx, tx, "execution/"+strconv.FormatInt(id, 10), status, id, executor.Int64, errText)
+	_, err = s.insertAlert(ctx, tx, "execution/"+strconv.FormatInt(id, 10), status, id, executor.Int64, errText)
+	return err
 }
 
-func (s *Store) insertAlert(ctx context.Context, tx *sql.Tx, key, kind string, execID, executorID int64, msg string) error {
-	_, err := tx.ExecContext(ctx, s.d.insertIgnore+" alerts (dedupe_key, kind, execution_id, executor_id, status, message, next_try, created_at) VALUES (?, ?, ?, ?, 'PENDING', ?, "+s.d.now+", "+s.d.now+")",
+// insertAlert writes an alert unless one with its key exists; it reports
+// whether it wrote one.
+func (s *Store) insertAlert(ctx context.Context, tx *sql.Tx, key, kind string, execID, executorID int64, msg string) (bool, error) {
+	res, err := tx.ExecContext(ctx, s.d.insertIgnore+" alerts (dedupe_key, kind, execution_id, executor_id, status, message, next_try, created_at) VALUES (?, ?, ?, ?, 'PENDING', ?, "+s.d.now+", "+s.d.now+")",
 		key, kind, nullID(execID), nullID(executorID), clip(msg, MaxText))
 	if err != nil {
-		return fmt.Errorf("write %s alert: %w", kind, err)
+		return false, fmt.Errorf("write %s alert: %w", kind, err)
 	}
-	return nil
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // lostAlert writes, inside tx, the alert of an executor lost with running
 // flows; one loss (one last heartbeat) gives one alert whichever web
 // servers reap it.
-func (s *Store) lostAlert(ctx context.Context, tx *sql.Tx, executorID int64, msg string) error {
+func (s *Store) lostAlert(ctx context.Context, tx *sql.Tx, executorID int64, msg string) (bool, error) {
 	var beat nullTime
 	if err := tx.QueryRowContext(ctx, "SELECT last_heartbeat FROM executors WHERE id = ?", executorID).Scan(&beat); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil // removed: its executions' alerts say it
+			return false, nil // removed: its executions' alerts say it
 		}
-		return err
+		return false, err
 	}
 	key := fmt.Sprintf("lost/%d/%d", executorID, beat.t.UnixMicro())
 	return s.insertAlert(ctx, tx, key, AlertExecutorLost, 0, executorID, msg)
@@ -305,4 +309,36 @@ func (s *Store) LogTail(ctx context.Context, execID int64, job string, n int) ([
 	}
 	b, _, err := s.ReadLog(ctx, execID, job, max(size.Int64-int64(n), 0), n)
 	return b, err
+}
+
+// ExecutorOfflineAlert writes the EXECUTOR_LOST alert of an active
+// executor whose last heartbeat (database clock) is older than
+// offlineAfter and that did not stop cleanly. Its key is the executor and
+// that heartbeat, so one outage gives one alert, whether it is found here
+// (an idle executor) or by the reaper taking its flows back, and by however
+// many web servers. It reports whether it wrote one.
+func (s *Store) ExecutorOfflineAlert(ctx context.Context, executorID int64, offlineAfter time.Duration, msg string) (bool, error) {
+	wrote := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		wrote = false
+		var ageMs sql.NullInt64
+		var active, stopped bool
+		err := tx.QueryRowContext(ctx, "SELECT active, "+s.d.msSince("last_heartbeat")+", CASE WHEN stopped_at IS NOT NULL AND (started_at IS NULL OR stopped_at >= started_at) THEN 1 ELSE 0 END FROM executors WHERE id = ?",
+			executorID).Scan(&active, &ageMs, &stopped)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !active || stopped || !ageMs.Valid || time.Duration(ageMs.Int64)*time.Millisecond < offlineAfter {
+			return nil
+		}
+		wrote, err = s.lostAlert(ctx, tx, executorID, msg)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("offline alert of executor %d: %w", executorID, err)
+	}
+	return wrote, nil
 }

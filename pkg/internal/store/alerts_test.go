@@ -369,3 +369,75 @@ func mustClaim(t *testing.T, s *store.Store) []*store.Alert {
 	}
 	return got
 }
+
+func TestExecutorOfflineAlert(t *testing.T) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		e, _ := fixture(t, s)
+		// Online by an hour's threshold: nothing.
+		if wrote, err := s.ExecutorOfflineAlert(ctx, e.ID, time.Hour, "gone"); wrote || err != nil {
+			t.Fatalf("online: %v %v", wrote, err)
+		}
+		// Offline by a zero threshold: one alert per outage, by any number of calls.
+		for i, want := range []bool{true, false, false} {
+			if wrote, err := s.ExecutorOfflineAlert(ctx, e.ID, 0, "gone"); wrote != want || err != nil {
+				t.Fatalf("call %d: %v %v", i, wrote, err)
+			}
+		}
+		// A new heartbeat and a new silence: a new outage.
+		beatAgain(t, s, e.ID)
+		if wrote, err := s.ExecutorOfflineAlert(ctx, e.ID, 0, "gone again"); !wrote || err != nil {
+			t.Fatalf("second outage: %v %v", wrote, err)
+		}
+		// The reaper's alert for the same outage is the same alert.
+		if err := s.RecordLost(ctx, e.ID, "lost"); err != nil {
+			t.Fatal(err)
+		}
+		list, _ := s.ListAlerts(ctx, store.AlertFilter{})
+		if len(list) != 2 || list[0].Message != "gone again" {
+			t.Fatalf("alerts %+v", list)
+		}
+		// Inactive or cleanly stopped: not an outage.
+		if _, err := s.SetExecutorActive(ctx, e.ID, false, "t"); err != nil {
+			t.Fatal(err)
+		}
+		beatAgain(t, s, e.ID)
+		if wrote, err := s.ExecutorOfflineAlert(ctx, e.ID, 0, "x"); wrote || err != nil {
+			t.Fatalf("inactive: %v %v", wrote, err)
+		}
+		if _, err := s.SetExecutorActive(ctx, e.ID, true, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkExecutorStopped(ctx, e.ID, "t", "stopped"); err != nil {
+			t.Fatal(err)
+		}
+		if wrote, err := s.ExecutorOfflineAlert(ctx, e.ID, 0, "x"); wrote || err != nil {
+			t.Fatalf("stopped: %v %v", wrote, err)
+		}
+	})
+}
+
+// beatAgain heartbeats until the stored heartbeat time differs from the
+// last one (SQLite keeps milliseconds).
+func beatAgain(t *testing.T, s *store.Store, id int64) {
+	t.Helper()
+	ctx := context.Background()
+	before, err := s.GetExecutor(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := s.ExecutorHeartbeat(ctx, id, store.Heartbeat{}); err != nil {
+			t.Fatal(err)
+		}
+		now, err := s.GetExecutor(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !now.LastHeartbeat.Equal(*before.LastHeartbeat) {
+			return
+		}
+	}
+	t.Fatal("the heartbeat time never changed")
+}

@@ -122,7 +122,7 @@ func (s *Store) AbandonExecution(ctx context.Context, o ExecutionOwner, reason s
 		if o.ExecutorLost && o.ExecutorID != 0 {
 			// The executor's loss is known by this change: its alert
 			// commits with it (one per loss, however many flows it had).
-			if err := s.lostAlert(ctx, tx, o.ExecutorID, reason); err != nil {
+			if _, err := s.lostAlert(ctx, tx, o.ExecutorID, reason); err != nil {
 				return err
 			}
 		}
@@ -232,6 +232,7 @@ func (s *Store) RecordLost(ctx context.Context, executorID int64, msg string) er
 		if err := s.addEvent(ctx, tx, executorID, EventLost, "reaper", msg); err != nil {
 			return err
 		}
-		return s.lostAlert(ctx, tx, executorID, msg)
+		_, err := s.lostAlert(ctx, tx, executorID, msg)
+		return err
 	})
 }
