@@ -48,6 +48,9 @@ type Execution struct {
 	// PinnedExecutorID is the executor the submitter pinned it to
 	// (--executor), if any: it runs there or nowhere.
 	PinnedExecutorID *int64 `json:"pinned_executor_id,omitempty"`
+	// Selector is the labels its executor must have (the flow's
+	// executor.labels and the submit's selector), e.g. {"region":"eu"}.
+	Selector map[string]string `json:"selector,omitempty"`
 	// Attempt is how many times the flow has started: 0 before it starts,
 	// 1 for a flow that ran once, more after flow retries or a lost executor.
 	Attempt int `json:"attempt"`
@@ -141,6 +144,11 @@ type SubmitRequest struct {
 	Priority      int    `json:"priority"`
 	FailureAction string `json:"failure_action"`
 	RunOptions
+	// Selector requires executor labels: {"region":"eu"} runs only on
+	// executors labelled region=eu. It adds to (and for a key given in
+	// both, wins over) the flow's executor.labels config. With
+	// AllExecutors it narrows the broadcast to the matching executors.
+	Selector map[string]string `json:"selector,omitempty"`
 }
 
 // RunOptions are the disabled jobs and notification settings of a run,
@@ -151,8 +159,8 @@ type RunOptions struct {
 	// embedded flow) that do not run: they end SKIPPED and their
 	// dependants run as after a success. An unknown job is a 400.
 	Disabled []string `json:"disabled,omitempty"`
-	// SuccessEmails and FailureEmails are stored with the execution and
-	// shown (crawlctl sends no mail itself); NotifyFailureFirst and
+	// SuccessEmails and FailureEmails are mailed when the run ends (see
+	// the web server's --mail-* settings) and shown; NotifyFailureFirst and
 	// NotifyFailureLast say when a failure should be told. An entry that
 	// is not one address is a 400.
 	SuccessEmails      []string `json:"success_emails,omitempty"`
@@ -297,6 +305,8 @@ type ScheduleRequest struct {
 	// every run it submits, as in SubmitRequest.
 	FailureAction string `json:"failure_action,omitempty"`
 	RunOptions
+	// Selector requires executor labels of every run (see SubmitRequest).
+	Selector map[string]string `json:"selector,omitempty"`
 }
 
 // Schedule is a cron schedule of a flow.
@@ -333,6 +343,8 @@ type Schedule struct {
 	FailureEmails      []string `json:"failure_emails"`
 	NotifyFailureFirst bool     `json:"notify_failure_first"`
 	NotifyFailureLast  bool     `json:"notify_failure_last"`
+	// Selector is the executor labels its runs require.
+	Selector map[string]string `json:"selector,omitempty"`
 }
 
 // LoginRequest is the body of POST /api/v1/login.

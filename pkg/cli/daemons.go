@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/alert"
 	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/internal/azkaban"
 	"github.com/crawlctl/crawlctl/pkg/internal/dispatch"
@@ -175,6 +176,7 @@ func newWebCmd(g *globals) *cobra.Command {
 		sec          security
 		executorCA   string
 		sessionIdle  time.Duration
+		alerts       alertSettings
 	)
 	serve := &cobra.Command{
 		Use:   "serve",
@@ -222,7 +224,7 @@ web servers may run against one database.
 				}
 			}
 			return runWeb(ctx, log, st, ln, webOptions{offlineAfter: offlineAfter, claimTimeout: claimTimeout, poll: poll, misfireThreshold: misfire,
-				security: sec, executorTLS: execTLS, sessionIdle: sessionIdle,
+				security: sec, executorTLS: execTLS, sessionIdle: sessionIdle, alerts: &alerts,
 				limits: flow.Limits{MaxArchiveBytes: maxArchive << 20, MaxUnpackedBytes: maxUnpacked << 20, MaxFiles: flow.DefaultLimits().MaxFiles}})
 		},
 	}
@@ -238,6 +240,7 @@ web servers may run against one database.
 	f.DurationVar(&sessionIdle, "session-idle", azkaban.DefaultSessionIdle, "a session of the Azkaban-compatible API (POST /?action=login) ends after this long unused")
 	f.Int64Var(&maxArchive, "max-archive-size", flow.DefaultLimits().MaxArchiveBytes>>20, "largest project archive accepted, MiB")
 	f.Int64Var(&maxUnpacked, "max-unpacked-size", flow.DefaultLimits().MaxUnpackedBytes>>20, "largest total unpacked size of a project, MiB")
+	alerts.flags(f)
 	web.AddCommand(serve)
 	return web
 }
@@ -248,7 +251,8 @@ type webOptions struct {
 	limits                           flow.Limits
 	security                         security
 	executorTLS                      *tls.Config
-	sessionIdle                      time.Duration // 0 = azkaban.DefaultSessionIdle
+	sessionIdle                      time.Duration  // 0 = azkaban.DefaultSessionIdle
+	alerts                           *alertSettings // nil: no alert channel
 }
 
 // runWeb serves the REST API and runs the dispatcher until ctx ends.
@@ -259,12 +263,19 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 	}
 	disp := dispatch.New(dispatch.Config{OfflineAfter: o.offlineAfter, ClaimTimeout: o.claimTimeout, Poll: o.poll,
 		ClusterSecret: o.security.secret, TLS: o.executorTLS}, st, log.With().Str("component", "dispatcher").Logger())
+	var alerter *alert.Deliverer
+	if o.alerts != nil {
+		var err error
+		if alerter, err = o.alerts.build(st, log.With().Str("component", "alerts").Logger()); err != nil {
+			return err
+		}
+	}
 	m := metrics.NewWeb(st, o.offlineAfter)
 	disp.OnAssign = func(d time.Duration) { m.DispatchLatency.Observe(d.Seconds()) }
 	disp.OnNudge = func(outcome string) { m.Dispatched.WithLabelValues(outcome).Inc() }
 	srv := &http.Server{
 		Handler: webserver.New(webserver.Config{OfflineAfter: o.offlineAfter, Limits: o.limits, Insecure: o.security.insecure,
-			SessionIdle: o.sessionIdle}, st, disp, m.Handler(), log).Handler(),
+			SessionIdle: o.sessionIdle, Alerts: alertTester(alerter)}, st, disp, m.Handler(), log).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Minute, // a 200 MiB upload on a slow link
 		WriteTimeout:      2 * time.Minute,
@@ -278,9 +289,10 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 		sched.MisfireThreshold = o.misfireThreshold
 	}
 	dctx, stopDisp := context.WithCancel(context.Background())
-	done := make(chan struct{}, 2)
+	done := make(chan struct{}, 3)
 	go func() { disp.Run(dctx); done <- struct{}{} }()
 	go func() { sched.Run(dctx); done <- struct{}{} }()
+	go runAlerts(dctx, alerter, done)
 	serveErr := make(chan error, 1)
 	go func() {
 		if o.security.tlsCert != "" {
@@ -307,6 +319,7 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	stopDisp()
+	<-done
 	<-done
 	<-done
 	log.Info().Msg("web server stopped")

@@ -110,6 +110,7 @@ executor's own clock is from the database's: shown, but harmless.`,
 		}
 		parent.AddCommand(c)
 	}
+	parent.AddCommand(newExecutorLabelCmd(g))
 	parent.AddCommand(&cobra.Command{
 		Use:   "remove REF",
 		Short: "Delete a stopped or offline executor's row (an online one is refused)",

@@ -42,6 +42,7 @@ func newFlowCmd(g *globals) *cobra.Command {
 		opts           runOptions
 		timeout        time.Duration
 		unreachableFor time.Duration
+		selector       []string
 	)
 	run := &cobra.Command{
 		Use:   "run PROJECT FLOW",
@@ -69,8 +70,8 @@ while it waits (a restart) is retried for --unreachable-for before exit 3.
 --disable JOB (repeatable; embedded jobs as outer:inner) does not run that
 job: it ends SKIPPED and its dependants run as after a success; an unknown
 job is refused with the list of the flow's jobs. --notify-success and
---notify-failure store who to tell (shown by exec show and the Azkaban API;
-crawlctl sends no mail itself).
+--notify-failure say who is mailed when the run ends (shown by exec show;
+the web server's --mail-* settings send it).
 
 In a crontab: cron runs commands with a bare PATH and none of your
 environment, so give the binary's absolute path, the server, and a token in
@@ -90,6 +91,10 @@ a file only the cron user can read (a token of its own, for an operator):
 				req.Params[k] = v
 			}
 			req.RunOptions = opts.options()
+			var err error
+			if req.Selector, err = parseSelector(selector); err != nil {
+				return err
+			}
 			list, err := g.client().Submit(cmd.Context(), req)
 			return submitted(cmd, g, submittedRun{list: list, err: err, json: list, skipped: "not submitted", wait: wait, timeout: timeout, unreachableFor: unreachableFor,
 				line: func(ex *api.Execution) string { return fmt.Sprintf("(%s/%s)", ex.Project, ex.Flow) }})
@@ -98,7 +103,8 @@ a file only the cron user can read (a token of its own, for an operator):
 	f := run.Flags()
 	f.StringArrayVar(&params, "param", nil, "flow parameter name=value (repeatable); overrides the flow's config")
 	f.StringVar(&req.Executor, "executor", "", "run on this executor REF only (may be inactive, must be online)")
-	f.BoolVar(&req.AllExecutors, "all-executors", false, "submit one execution per active online executor")
+	f.BoolVar(&req.AllExecutors, "all-executors", false, "submit one execution per active online executor (matching the selector)")
+	selectorFlag(f, &selector)
 	f.StringVar(&req.Concurrent, "concurrent", "ignore", "if the flow is already queued or running: skip, ignore or queue")
 	f.IntVar(&req.Priority, "priority", 0, "higher runs first among queued flows")
 	f.StringVar(&req.FailureAction, "failure-action", "finishCurrent", "when a job fails: finishCurrent, cancelImmediately or finishPossible")

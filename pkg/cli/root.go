@@ -172,6 +172,7 @@ killed, 2 bad usage or input, 3 server unreachable or server error, 4 timed out.
 		newLoginCmd(g),
 		newUserCmd(g),
 		newTokenCmd(g),
+		newAlertCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the crawlctl version",

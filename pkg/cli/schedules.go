@@ -39,6 +39,7 @@ go back) fires once, at its first occurrence.`,
 		req    api.ScheduleRequest
 		params []string
 		opts   runOptions
+		sel    []string
 	)
 	add := &cobra.Command{
 		Use:   "add PROJECT FLOW --cron EXPR",
@@ -72,6 +73,10 @@ flow run.`,
 				req.Params[k] = v
 			}
 			req.RunOptions = opts.options()
+			var err error
+			if req.Selector, err = parseSelector(sel); err != nil {
+				return err
+			}
 			sc, err := g.client().AddSchedule(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -93,6 +98,7 @@ flow run.`,
 	f.StringVar(&req.Misfire, "misfire", "fire-once", "fire times missed while no web server ran: fire-once or skip")
 	f.StringVar(&req.FailureAction, "failure-action", "", "when a job fails: finishCurrent (default), cancelImmediately or finishPossible")
 	opts.flags(f)
+	selectorFlag(f, &sel)
 
 	list := &cobra.Command{
 		Use:   "list",

@@ -31,6 +31,7 @@ func newSoloCmd(g *globals) *cobra.Command {
 		execPort     int
 		drainTimeout time.Duration
 		jobEnvPass   []string
+		alerts       alertSettings
 	)
 	cmd := &cobra.Command{
 		Use:   "solo",
@@ -132,7 +133,7 @@ Stop with Ctrl-C.
 			// The web server's default threshold: the executor's lease (2/3
 			// of it) must ride out a slow SQLite write without killing jobs.
 			webErr := runWeb(ctx, log, st, ln, webOptions{offlineAfter: soloOfflineAfter, claimTimeout: 10 * time.Second, poll: time.Second,
-				limits: flow.DefaultLimits(), security: sec})
+				limits: flow.DefaultLimits(), security: sec, alerts: &alerts})
 			if err := <-execDone; err != nil && webErr == nil {
 				webErr = withCode(ExitServer, err)
 			}
@@ -140,6 +141,7 @@ Stop with Ctrl-C.
 		},
 	}
 	f := cmd.Flags()
+	alerts.flags(f)
 	f.StringVar(&dataDir, "data-dir", "var", "directory for the SQLite database, the executor's files and its port file")
 	f.StringVar(&listen, "listen", "127.0.0.1:8081", "address of the web server (loopback only by default; the API needs a token either way)")
 	f.IntVar(&execPort, "executor-port", 0, "port of the embedded executor (0 picks a free one)")

@@ -129,6 +129,8 @@ func parseOptions(r *request, f *flow.Flow) (options, error) {
 	// flow's own (success.emails, failure.emails in its config).
 	o.alerts.SuccessEmails = emails(r, f, "success")
 	o.alerts.FailureEmails = emails(r, f, "failure")
+	o.alerts.SuccessOverride, _ = strconv.ParseBool(r.param("successEmailsOverride"))
+	o.alerts.FailureOverride, _ = strconv.ParseBool(r.param("failureEmailsOverride"))
 	o.alerts.NotifyFailureFirst, _ = strconv.ParseBool(r.param("notifyFailureFirst"))
 	o.alerts.NotifyFailureLast, _ = strconv.ParseBool(r.param("notifyFailureLast"))
 	return o, nil

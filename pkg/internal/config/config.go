@@ -51,7 +51,33 @@ func Load(path string) (File, error) {
 	if f == nil {
 		f = File{}
 	}
+	if err := dotted(f); err != nil {
+		return nil, fmt.Errorf("config file %s: %v", path, err)
+	}
 	return f, nil
+}
+
+// dotted renames the keys written with dots, as Azkaban's properties are
+// (mail.host, mail.sender, ...), to the flag spelling (mail-host), at the
+// top level and in each section; a key given both ways is an error.
+func dotted(m map[string]any) error {
+	for k, v := range m {
+		if sub, ok := asMap(v); ok {
+			if err := dotted(sub); err != nil {
+				return err
+			}
+		}
+		if !strings.Contains(k, ".") {
+			continue
+		}
+		dashed := strings.ReplaceAll(k, ".", "-")
+		if _, both := m[dashed]; both {
+			return fmt.Errorf("%q and %q are the same setting; give one", k, dashed)
+		}
+		m[dashed] = v
+		delete(m, k)
+	}
+	return nil
 }
 
 // lookup finds key in section (if any) then at the top level.

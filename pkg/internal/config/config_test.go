@@ -86,3 +86,34 @@ func TestClosest(t *testing.T) {
 		}
 	}
 }
+
+func TestAzkabanDottedKeys(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/c.yaml"
+	if err := os.WriteFile(path, []byte("web:\n  mail.host: smtp.example.com\n  mail.port: 587\nmail.sender: crawlctl@example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	host := fs.String("mail-host", "", "")
+	port := fs.Int("mail-port", 25, "")
+	sender := fs.String("mail-sender", "", "")
+	if err := f.Check(path, Keys{Top: []string{"mail-sender"}, Sections: map[string][]string{"web": {"mail-host", "mail-port", "mail-sender"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(fs, "web", f); err != nil {
+		t.Fatal(err)
+	}
+	if *host != "smtp.example.com" || *port != 587 || *sender != "crawlctl@example.com" {
+		t.Fatalf("got %q %d %q", *host, *port, *sender)
+	}
+	if err := os.WriteFile(path, []byte("mail.host: a\nmail-host: b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "same setting") {
+		t.Fatalf("both spellings: %v", err)
+	}
+}

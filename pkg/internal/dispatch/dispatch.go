@@ -18,11 +18,13 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/crawlctl/crawlctl/pkg/internal/labels"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
@@ -102,6 +104,7 @@ type Dispatcher struct {
 	// last called to see whether it accepts it now.
 	probeMu sync.Mutex
 	probed  map[int64]time.Time
+	offline offlineAlerts
 
 	// OnAssign, if set, is told how long each assigned execution waited
 	// since its submit; OnNudge the outcome of each nudge (for metrics).
@@ -114,13 +117,14 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Dispatcher {
 	cfg.defaults()
 	return &Dispatcher{
 		cfg: cfg, store: st, log: log,
-		client: NewExecutorClient(cfg.NudgeTimeout, cfg.TLS, cfg.ClusterSecret),
-		wake:   make(chan struct{}, 1),
-		pool:   NewPool(st, cfg.OfflineAfter, cfg.ViewMaxAge),
-		ready:  make(chan struct{}),
-		nudges: make(chan struct{}, cfg.MaxNudges),
-		db:     dbHealth{since: time.Now()},
-		probed: map[int64]time.Time{},
+		client:  NewExecutorClient(cfg.NudgeTimeout, cfg.TLS, cfg.ClusterSecret),
+		wake:    make(chan struct{}, 1),
+		pool:    NewPool(st, cfg.OfflineAfter, cfg.ViewMaxAge),
+		ready:   make(chan struct{}),
+		nudges:  make(chan struct{}, cfg.MaxNudges),
+		db:      dbHealth{since: time.Now()},
+		probed:  map[int64]time.Time{},
+		offline: offlineAlerts{done: map[int64]time.Time{}},
 	}
 }
 
@@ -225,9 +229,10 @@ func (d *Dispatcher) dispatchOnce(ctx context.Context) bool {
 }
 
 // Choose returns a uniformly random executor among those eligible for ex —
-// active, online, below max_flows; the pinned one only, active or not, when
-// ex is pinned — preferring executors not excluded by earlier dispatch
-// failures. With none it returns nil and why the execution waits.
+// active, online, below max_flows and carrying every label of ex's
+// selector; the pinned one only, active or not, when ex is pinned (it must
+// still match the selector) — preferring executors not excluded by earlier
+// dispatch failures. With none it returns nil and why the execution waits.
 func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.Duration, rnd *rand.Rand) (*store.Executor, string) {
 	hasRoom := func(e *store.Executor) bool { return e.MaxFlows <= 0 || e.RunningFlows < e.MaxFlows }
 	if ex.PinnedExecutorID != nil {
@@ -236,6 +241,8 @@ func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.
 				continue
 			}
 			switch {
+			case !labels.Matches(e.Labels, ex.Selector):
+				return nil, fmt.Sprintf("waiting: pinned executor %s lacks %s (selector %s)", e.Name, strings.Join(labels.Missing(e.Labels, ex.Selector), ","), labels.String(ex.Selector))
 			case e.Status(offlineAfter) != store.StatusOnline:
 				return nil, fmt.Sprintf("waiting: pinned executor %s (%s) is %s", e.Name, e.Addr(), e.Status(offlineAfter))
 			case !hasRoom(e):
@@ -248,9 +255,13 @@ func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.
 		return nil, fmt.Sprintf("waiting: pinned executor %d no longer exists", *ex.PinnedExecutorID)
 	}
 	var fresh, excluded []*store.Executor
-	activeOnline, refused := 0, 0
+	activeOnline, refused, unmatched := 0, 0, 0
 	for _, e := range executors {
 		if !e.Active || e.Status(offlineAfter) != store.StatusOnline {
+			continue
+		}
+		if !labels.Matches(e.Labels, ex.Selector) {
+			unmatched++
 			continue
 		}
 		activeOnline++
@@ -272,6 +283,10 @@ func Choose(ex *store.Execution, executors []*store.Executor, offlineAfter time.
 		pool = excluded // every eligible one refused before: try again (bounded by MaxDispatchFailures)
 	}
 	if len(pool) == 0 {
+		if activeOnline == 0 && len(ex.Selector) > 0 {
+			return nil, fmt.Sprintf("waiting: no active online executor with %s (%d active ones lack it; label one with `crawlctl executor label REF %s`)",
+				labels.String(ex.Selector), unmatched, labels.String(ex.Selector))
+		}
 		if activeOnline == 0 {
 			return nil, "waiting: no active online executor (activate one with `crawlctl executor activate REF`)"
 		}
@@ -383,6 +398,9 @@ func (d *Dispatcher) reapLoop(ctx context.Context) {
 		// failure (see dbHealth).
 		rctx, cancel := context.WithTimeout(ctx, d.stallLimit())
 		n, err := d.Reap(rctx)
+		if err == nil {
+			d.alertOffline(rctx)
+		}
 		cancel()
 		d.probeRefused(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -494,6 +512,7 @@ func (d *Dispatcher) Reap(ctx context.Context) (int, error) {
 			reason = fmt.Sprintf("executor lost: executor %d was removed", o.ExecutorID)
 		case e.Status(lostAfter) != store.StatusOnline:
 			reason = fmt.Sprintf("executor lost: %s (%s) is %s", e.Name, e.Addr(), e.Status(lostAfter))
+			o.ExecutorLost = true
 		case o.Status == store.ExecDispatching && o.Dispatched > d.cfg.ClaimTimeout:
 			reason = fmt.Sprintf("not claimed by executor %s (%s) within %s", e.Name, e.Addr(), d.cfg.ClaimTimeout)
 		default:

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
+	"github.com/crawlctl/crawlctl/pkg/internal/labels"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
@@ -168,23 +169,21 @@ func SubmitAndAssign(ctx context.Context, st *store.Store, ne store.NewExecution
 // ErrNoExecutor is a broadcast that found no executor to run on.
 var ErrNoExecutor = errors.New("no active online executor to run on (see `crawlctl executor list`)")
 
-// SubmitEverywhere submits ne once to every active online executor (a
-// broadcast, --all-executors), each execution pinned to its executor. The
-// broadcast's executions never skip each other: a --concurrent skip
-// submission only checks for runs before it.
+// SubmitEverywhere submits ne once to every active online executor that
+// matches its selector (a broadcast, --all-executors), each execution
+// pinned to its executor. The broadcast's executions never skip each
+// other: a --concurrent skip submission only checks for runs before it.
 func (d *Dispatcher) SubmitEverywhere(ctx context.Context, ne store.NewExecution) ([]*store.Execution, error) {
 	// The executors as they are now, not as the view last saw them.
 	executors, err := d.store.ListExecutors(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var pins []int64
-	for _, e := range executors {
-		if e.Active && e.Status(d.cfg.OfflineAfter) == store.StatusOnline {
-			pins = append(pins, e.ID)
-		}
-	}
+	pins, unmatched := BroadcastTargets(executors, ne.Selector, d.cfg.OfflineAfter)
 	if len(pins) == 0 {
+		if len(ne.Selector) > 0 {
+			return nil, fmt.Errorf("%w: none has %s (%d active ones lack it)", ErrNoExecutor, labels.String(ne.Selector), unmatched)
+		}
 		return nil, ErrNoExecutor
 	}
 	var out []*store.Execution
@@ -200,6 +199,22 @@ func (d *Dispatcher) SubmitEverywhere(ctx context.Context, ne store.NewExecution
 		}
 	}
 	return out, nil
+}
+
+// BroadcastTargets returns the ids of the active online executors that
+// match sel, and how many active online ones do not.
+func BroadcastTargets(executors []*store.Executor, sel map[string]string, offlineAfter time.Duration) (pins []int64, unmatched int) {
+	for _, e := range executors {
+		if !e.Active || e.Status(offlineAfter) != store.StatusOnline {
+			continue
+		}
+		if !labels.Matches(e.Labels, sel) {
+			unmatched++
+			continue
+		}
+		pins = append(pins, e.ID)
+	}
+	return pins, unmatched
 }
 
 // Submit stores a submission and, when nothing waits ahead of it, assigns it

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/labels"
 )
 
 // flowVersionKey is the key of a *.project file that selects Flow 2.0.
@@ -282,6 +284,17 @@ func (p *yamlParser) config(n *yaml.Node, what string) (map[string]string, error
 	}
 	out := make(map[string]string, len(pairs))
 	for _, kv := range pairs {
+		if kv.key == "executor.labels" {
+			// A label selector may be written as a map: {region: eu}.
+			if m, err := p.deref(kv.val); err == nil && m.Kind == yaml.MappingNode {
+				sel, err := p.config(m, fmt.Sprintf("%s %q", what, kv.key))
+				if err != nil {
+					return nil, err
+				}
+				out[kv.key] = labels.String(sel)
+				continue
+			}
+		}
 		v, err := p.scalar(kv.val, fmt.Sprintf("%s %q", what, kv.key))
 		if err != nil {
 			return nil, err

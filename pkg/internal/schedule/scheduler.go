@@ -120,7 +120,7 @@ func (s *Scheduler) fire(ctx context.Context, sc *store.Schedule, now time.Time)
 	}
 	prepared, err := submission.Prepare(ctx, s.store, submission.Request{
 		Project: sc.Project, Flow: sc.Flow, Params: sc.Params, Concurrent: sc.Concurrent, User: "schedule " + fmt.Sprint(sc.ID),
-		FailureAction: sc.Options.FailureAction, Disabled: sc.Options.Disabled, Alerts: sc.Options.Alerts,
+		FailureAction: sc.Options.FailureAction, Disabled: sc.Options.Disabled, Alerts: sc.Options.Alerts, Selector: sc.Options.Selector,
 	})
 	var ie *submission.InputError
 	if errors.As(err, &ie) {

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/labels"
 )
 
 // Execution statuses.
@@ -77,17 +79,25 @@ type Execution struct {
 	// Reused lists the jobs of a --failed-only retry that succeeded before
 	// and are not run again (sorted).
 	Reused []string
-	Jobs   []ExecutionJob
+	// Selector is the labels its executor must have (empty: any).
+	Selector map[string]string
+	Jobs     []ExecutionJob
 }
 
 // Alerts are who to tell when an execution ends (Azkaban's successEmails,
-// failureEmails, notifyFailureFirst and notifyFailureLast). They are stored
-// with the execution; nothing sends mail yet.
+// failureEmails, notifyFailureFirst and notifyFailureLast), stored with the
+// execution; the alert outbox mails them when it ends.
 type Alerts struct {
 	SuccessEmails      []string `json:"successEmails,omitempty"`
 	FailureEmails      []string `json:"failureEmails,omitempty"`
 	NotifyFailureFirst bool     `json:"notifyFailureFirst,omitempty"`
 	NotifyFailureLast  bool     `json:"notifyFailureLast,omitempty"`
+	// SuccessOverride and FailureOverride (Azkaban's
+	// successEmailsOverride, failureEmailsOverride) make the lists above
+	// the whole lists: the flow's success.emails, failure.emails and
+	// notify.emails are not added at submit. Not stored with executions.
+	SuccessOverride bool `json:"successEmailsOverride,omitempty"`
+	FailureOverride bool `json:"failureEmailsOverride,omitempty"`
 }
 
 // Ended reports whether the execution reached a final status.
@@ -132,6 +142,7 @@ type NewExecution struct {
 	Alerts           Alerts
 	RetryOf          int64                        // the execution it retries, if any
 	Reused           map[string]map[string]string // jobs not run again (succeeded before), with their output properties
+	Selector         map[string]string            // labels the executor must have
 }
 
 // AlreadyRunningError is returned by a submission with concurrent=skip
@@ -149,7 +160,7 @@ const execColumns = `e.id, e.project_id, e.project, e.version, e.flow, e.status,
   e.pinned_executor_id, e.attempt, e.runs, e.dispatch_failures, e.excluded, e.flow_retries, e.params, e.priority, e.concurrent, e.failure_action,
   e.submit_user, e.submit_time, e.dispatched_time, e.start_time, e.end_time, e.wait_reason, e.error, e.kill_reason,
   e.schedule_id, e.scheduled_time, e.disabled, e.success_emails, e.failure_emails, e.notify_failure_first, e.notify_failure_last, e.updated_at, e.paused,
-  e.retry_of, e.reused`
+  e.retry_of, e.reused, e.selector`
 
 const execFrom = " FROM executions e LEFT JOIN executors x ON x.id = e.executor_id"
 
@@ -170,12 +181,13 @@ func scanExecution(r scanner) (*Execution, error) {
 		updated                               nullTime
 		retryOf                               sql.NullInt64
 		reused                                sql.NullString
+		selector                              string
 	)
 	if err := r.Scan(&e.ID, &e.ProjectID, &e.Project, &e.Version, &e.Flow, &e.Status, &execID, &e.ExecutorName, &host, &port, &e.ExecutorTLS,
 		&pinned, &e.Attempt, &e.Runs, &e.DispatchFailures, &excluded, &e.FlowRetries, &params, &e.Priority, &e.Concurrent, &e.FailureAction,
 		&e.SubmitUser, &submit, &dispatched, &started, &finished, &e.WaitReason, &e.Error, &e.KillReason, &schedID, &scheduled,
 		&disabled, &successEmails, &failureEmails, &e.Alerts.NotifyFailureFirst, &e.Alerts.NotifyFailureLast, &updated, &e.Paused,
-		&retryOf, &reused); err != nil {
+		&retryOf, &reused, &selector); err != nil {
 		return nil, err
 	}
 	if execID.Valid {
@@ -214,6 +226,7 @@ func scanExecution(r scanner) (*Execution, error) {
 		}
 		sort.Strings(e.Reused)
 	}
+	e.Selector, _ = labels.Parse(selector)
 	return &e, nil
 }
 

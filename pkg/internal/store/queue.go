@@ -106,7 +106,7 @@ func (q *Queue) Insert(ne NewExecution, to *Executor, reason string) (int64, err
 func Pending(ne NewExecution) *Execution {
 	ex := &Execution{ProjectID: ne.ProjectID, Project: ne.Project, Version: ne.Version, Flow: ne.Flow, Status: ExecQueued,
 		Params: ne.Params, Priority: ne.Priority, Concurrent: ne.Concurrent, FailureAction: ne.FailureAction, SubmitUser: ne.SubmitUser,
-		SubmitTime: time.Now()}
+		SubmitTime: time.Now(), Selector: ne.Selector}
 	if ne.PinnedExecutorID != 0 {
 		pin := ne.PinnedExecutorID
 		ex.PinnedExecutorID = &pin

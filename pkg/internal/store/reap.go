@@ -40,13 +40,23 @@ func (s *Store) Requeue(ctx context.Context, f DispatchFailure, p DispatchPolicy
 	n := f.Failures + 1
 	where := " WHERE id = ? AND attempt = ? AND status = 'DISPATCHING'"
 	if n >= p.MaxFailures {
-		res, err := s.db.ExecContext(ctx, "UPDATE executions SET status = 'FAILED', executor_id = NULL, dispatch_failures = dispatch_failures + 1, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+where,
-			fmt.Sprintf("dispatch failed %d times; last: %s", n, f.Reason), f.ID, f.Attempt)
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			changed, failed = false, false
+			res, err := tx.ExecContext(ctx, "UPDATE executions SET status = 'FAILED', executor_id = NULL, dispatch_failures = dispatch_failures + 1, end_time = "+s.d.now+", error = ?, updated_at = "+s.d.now+where,
+				fmt.Sprintf("dispatch failed %d times; last: %s", n, f.Reason), f.ID, f.Attempt)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k != 1 {
+				return nil
+			}
+			changed, failed = true, true
+			return s.enqueueEnded(ctx, tx, f.ID)
+		})
 		if err != nil {
 			return false, false, fmt.Errorf("fail execution %d: %w", f.ID, err)
 		}
-		k, _ := res.RowsAffected()
-		return k == 1, k == 1, nil
+		return changed, failed, nil
 	}
 	backoff := time.Duration(0)
 	if p.Backoff != nil {
@@ -106,7 +116,17 @@ func (s *Store) AbandonExecution(ctx context.Context, o ExecutionOwner, reason s
 			return nil
 		}
 		acted = true
-		return s.endJobs(ctx, tx, o.ID, o.Attempt, reason)
+		if err := s.endJobs(ctx, tx, o.ID, o.Attempt, reason); err != nil {
+			return err
+		}
+		if o.ExecutorLost && o.ExecutorID != 0 {
+			// The executor's loss is known by this change: its alert
+			// commits with it (one per loss, however many flows it had).
+			if _, err := s.lostAlert(ctx, tx, o.ExecutorID, reason); err != nil {
+				return err
+			}
+		}
+		return s.enqueueEnded(ctx, tx, o.ID)
 	})
 	if err != nil {
 		return false, fmt.Errorf("reap execution %d: %w", o.ID, err)
@@ -147,6 +167,9 @@ func (s *Store) CancelExecution(ctx context.Context, id int64, user, reason stri
 			if err == nil {
 				err = s.endJobs(ctx, tx, id, attempt, reason)
 			}
+			if err == nil {
+				err = s.enqueueEnded(ctx, tx, id)
+			}
 		case ExecRunning:
 			_, err = tx.ExecContext(ctx, "UPDATE executions SET status = 'KILLING', kill_reason = ?, updated_at = "+s.d.now+" WHERE id = ?", reason, id)
 		case ExecKilling:
@@ -172,6 +195,10 @@ type ExecutionOwner struct {
 	// DispatchFailures is how many dispatches failed before this one.
 	DispatchFailures int
 	Dispatched       time.Duration // how long ago it was dispatched (database clock)
+	// ExecutorLost is set by the reaper when the executor is gone (not
+	// merely slow to claim): abandoning a run then also writes the
+	// executor's EXECUTOR_LOST alert.
+	ExecutorLost bool
 }
 
 // ActiveExecutions lists executions in DISPATCHING, RUNNING or KILLING.
@@ -198,9 +225,14 @@ func (s *Store) ActiveExecutions(ctx context.Context) ([]ExecutionOwner, error) 
 	return out, rows.Err()
 }
 
-// RecordLost writes a LOST event for an executor the reaper gave up on.
+// RecordLost writes a LOST event for an executor the reaper gave up on,
+// with its EXECUTOR_LOST alert in the same transaction.
 func (s *Store) RecordLost(ctx context.Context, executorID int64, msg string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		return s.addEvent(ctx, tx, executorID, EventLost, "reaper", msg)
+		if err := s.addEvent(ctx, tx, executorID, EventLost, "reaper", msg); err != nil {
+			return err
+		}
+		_, err := s.lostAlert(ctx, tx, executorID, msg)
+		return err
 	})
 }

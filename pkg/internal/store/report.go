@@ -65,7 +65,11 @@ func (s *Store) Report(ctx context.Context, execID, executorID int64, attempt in
 		if why == "" {
 			why = "the execution ended " + strings.ToLower(end.Status)
 		}
-		return s.endJobs(ctx, tx, execID, attempt, why)
+		if err := s.endJobs(ctx, tx, execID, attempt, why); err != nil {
+			return err
+		}
+		// The alert of an end (none for a re-queue) commits with it.
+		return s.enqueueEnded(ctx, tx, execID)
 	})
 	if err != nil && !errors.Is(err, ErrFenced) {
 		return fmt.Errorf("report on execution %d: %w", execID, err)

@@ -41,12 +41,14 @@ type ScheduleOptions struct {
 	FailureAction string   `json:"failureAction,omitempty"`
 	Disabled      []string `json:"disabled,omitempty"`
 	Alerts        Alerts   `json:"alerts,omitempty"`
+	// Selector is the executor labels every run requires.
+	Selector map[string]string `json:"selector,omitempty"`
 }
 
 // optionsArg is the options column (NULL when there are none).
 func (o ScheduleOptions) arg() any {
 	if o.FailureAction == "" && len(o.Disabled) == 0 && len(o.Alerts.SuccessEmails) == 0 && len(o.Alerts.FailureEmails) == 0 &&
-		!o.Alerts.NotifyFailureFirst && !o.Alerts.NotifyFailureLast {
+		!o.Alerts.NotifyFailureFirst && !o.Alerts.NotifyFailureLast && len(o.Selector) == 0 && !o.Alerts.SuccessOverride && !o.Alerts.FailureOverride {
 		return nil
 	}
 	return jsonString(o)

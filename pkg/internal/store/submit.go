@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/crawlctl/crawlctl/pkg/internal/labels"
 )
 
 // submitTx inserts a QUEUED execution inside tx, honouring concurrent=skip.
@@ -51,12 +53,12 @@ func (s *Store) insertExecution(ctx context.Context, tx *sql.Tx, ne NewExecution
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO executions (project_id, project, version, flow, status, executor_id, pinned_executor_id, attempt, excluded, flow_retries, params,
   priority, concurrent, failure_action, submit_user, submit_time, dispatched_time, wait_reason, error, kill_reason, updated_at, schedule_id, scheduled_time,
-  disabled, success_emails, failure_emails, notify_failure_first, notify_failure_last, retry_of, reused)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, `+dispatched+`, ?, '', '', `+s.d.now+`, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  disabled, success_emails, failure_emails, notify_failure_first, notify_failure_last, retry_of, reused, selector)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, `+s.d.now+`, `+dispatched+`, ?, '', '', `+s.d.now+`, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ne.ProjectID, ne.Project, ne.Version, ne.Flow, status, executorID, nullID(ne.PinnedExecutorID), attempt, ne.FlowRetries, jsonString(ne.Params),
 		ne.Priority, ne.Concurrent, ne.FailureAction, ne.SubmitUser, waitReason, nullID(ne.ScheduleID), dbTimeArg(ne.ScheduledTime),
 		disabledArg(ne.Disabled), strings.Join(ne.Alerts.SuccessEmails, ","), strings.Join(ne.Alerts.FailureEmails, ","), ne.Alerts.NotifyFailureFirst, ne.Alerts.NotifyFailureLast,
-		nullID(ne.RetryOf), reusedArg(ne.Reused))
+		nullID(ne.RetryOf), reusedArg(ne.Reused), labels.String(ne.Selector))
 	if err != nil {
 		return 0, err
 	}

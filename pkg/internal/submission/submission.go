@@ -47,6 +47,9 @@ type Request struct {
 	// instead of running; each must exist in the flow.
 	Disabled []string
 	Alerts   store.Alerts
+	// Selector is the labels the executor must have, on top of the flow's
+	// executor.labels.
+	Selector map[string]string
 }
 
 var failureActions = map[string]bool{"finishCurrent": true, "cancelImmediately": true, "finishPossible": true}
@@ -100,10 +103,18 @@ func Prepare(ctx context.Context, st *store.Store, r Request) (store.NewExecutio
 	if err != nil || retries < 0 {
 		return store.NewExecution{}, &InputError{Msg: "bad flow.retries: must be a whole number >= 0"}
 	}
+	sel, err := effectiveSelector(f, r.Selector, r.Params)
+	if err != nil {
+		return store.NewExecution{}, err
+	}
+	alerts := mergeRecipients(f, r.Alerts)
+	if len(strings.Join(alerts.FailureEmails, ",")) > 2048 || len(strings.Join(alerts.SuccessEmails, ",")) > 2048 {
+		return store.NewExecution{}, &InputError{Msg: "too many alert recipients: at most 2048 characters of addresses each for failure and success"}
+	}
 	return store.NewExecution{
 		ProjectID: pv.ProjectID, Project: pv.Project, Version: pv.Version, Flow: f.Name, Params: r.Params,
 		Priority: r.Priority, Concurrent: r.Concurrent, FailureAction: r.FailureAction, FlowRetries: retries, SubmitUser: r.User,
-		Disabled: r.Disabled, Alerts: r.Alerts,
+		Disabled: r.Disabled, Alerts: alerts, Selector: sel,
 	}, nil
 }
 

@@ -34,7 +34,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	ne, err := submission.Prepare(r.Context(), s.store, submission.Request{
 		Project: req.Project, Flow: req.Flow, Params: req.Params, Concurrent: req.Concurrent,
-		FailureAction: req.FailureAction, Priority: req.Priority, User: actor(r), Disabled: req.Disabled, Alerts: alerts(req.RunOptions),
+		FailureAction: req.FailureAction, Priority: req.Priority, User: actor(r), Disabled: req.Disabled, Alerts: alerts(req.RunOptions), Selector: req.Selector,
 	})
 	if err != nil {
 		s.storeError(w, err)

@@ -16,6 +16,9 @@ import (
 
 func scheduleView(sc *store.Schedule) api.Schedule {
 	v := wireSchedule(sc)
+	if len(sc.Options.Selector) > 0 {
+		v.Selector = sc.Options.Selector
+	}
 	if c, err := schedule.ParseCron(sc.Cron); err == nil && !sc.Paused {
 		if loc, err := time.LoadLocation(sc.TimeZone); err == nil {
 			from := time.Now()
@@ -69,10 +72,10 @@ func (s *Server) addSchedule(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad misfire policy %q: use fire-once or skip", req.Misfire))
 		return
 	}
-	opts := store.ScheduleOptions{FailureAction: req.FailureAction, Disabled: req.Disabled, Alerts: alerts(req.RunOptions)}
+	opts := store.ScheduleOptions{FailureAction: req.FailureAction, Disabled: req.Disabled, Alerts: alerts(req.RunOptions), Selector: req.Selector}
 	// Validate project, flow and options exactly as a run would.
 	if _, err := submission.Prepare(r.Context(), s.store, submission.Request{Project: req.Project, Flow: req.Flow, Params: req.Params, Concurrent: req.Concurrent,
-		FailureAction: opts.FailureAction, Disabled: opts.Disabled, Alerts: opts.Alerts}); err != nil {
+		FailureAction: opts.FailureAction, Disabled: opts.Disabled, Alerts: opts.Alerts, Selector: req.Selector}); err != nil {
 		s.storeError(w, err)
 		return
 	}

@@ -30,6 +30,8 @@ type Config struct {
 	// SessionIdle is how long a session of the Azkaban API lives after its
 	// last use (azkaban.DefaultSessionIdle when zero).
 	SessionIdle time.Duration
+	// Alerts sends test alerts (nil: no channel).
+	Alerts AlertTester
 }
 
 // Server serves the REST API.
@@ -79,6 +81,9 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "POST /api/v1/executors/{ref}/activate", ad, s.activateExecutor)
 	s.handle(mux, "POST /api/v1/executors/{ref}/deactivate", ad, s.deactivateExecutor)
 	s.handle(mux, "DELETE /api/v1/executors/{ref}", ad, s.removeExecutor)
+	s.handle(mux, "POST /api/v1/executors/{ref}/labels", ad, s.setLabels)
+	s.handle(mux, "GET /api/v1/alerts", v, s.listAlerts)
+	s.handle(mux, "POST /api/v1/alerts/test", ad, s.testAlert)
 
 	s.handle(mux, "GET /api/v1/projects", v, s.listProjects)
 	s.handle(mux, "POST /api/v1/projects/{name}", op, s.uploadProject)

@@ -24,6 +24,9 @@ func wireExecution(e *store.Execution) *api.Execution {
 		Paused: e.Paused, Disabled: nonNil(e.Disabled), SuccessEmails: nonNil(e.Alerts.SuccessEmails), FailureEmails: nonNil(e.Alerts.FailureEmails),
 		NotifyFailureFirst: e.Alerts.NotifyFailureFirst, NotifyFailureLast: e.Alerts.NotifyFailureLast, RetryOf: e.RetryOf, Reused: e.Reused,
 	}
+	if len(e.Selector) > 0 {
+		out.Selector = e.Selector
+	}
 	for _, j := range e.Jobs {
 		out.Jobs = append(out.Jobs, api.ExecutionJob{Name: j.Name, Type: j.Type, Status: j.Status, Attempt: j.Try,
 			StartTime: j.StartTime, EndTime: j.EndTime, ExitCode: j.ExitCode, Error: j.Error})
