@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/crawlctl/crawlctl/pkg/api"
@@ -82,12 +81,8 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad status %q: use PENDING, SENT or FAILED", f.Status))
 		return
 	}
-	if page.After != "" {
-		var err error
-		if f.Before, err = strconv.ParseInt(page.After, 10, 64); err != nil || f.Before <= 0 {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad cursor %q: give the %s header of the previous page", page.After, api.NextCursorHeader))
-			return
-		}
+	if f.Before, ok = beforeCursor(w, page); !ok {
+		return
 	}
 	list, err := s.store.ListAlerts(r.Context(), f)
 	if err != nil {

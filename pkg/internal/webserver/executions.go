@@ -117,14 +117,8 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 			*b.t = t
 		}
 	}
-	if page.After != "" {
-		// Newest first: the next page holds the executions older than the
-		// last one seen.
-		var err error
-		if f.Before, err = strconv.ParseInt(page.After, 10, 64); err != nil || f.Before <= 0 {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad cursor %q: give the %s header of the previous page", page.After, api.NextCursorHeader))
-			return
-		}
+	if f.Before, ok = beforeCursor(w, page); !ok {
+		return
 	}
 	list, err := s.store.ListExecutions(r.Context(), f)
 	if err != nil {

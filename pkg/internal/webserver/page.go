@@ -42,3 +42,18 @@ func writeList[T, W any](w http.ResponseWriter, page store.Page, rows []T, key f
 }
 
 func idKey(id int64) string { return strconv.FormatInt(id, 10) }
+
+// beforeCursor reads the cursor of a newest-first list: the next page holds
+// the rows older than the last one seen (0 for the first page). It answers
+// 400 and returns false when the cursor is not such an id.
+func beforeCursor(w http.ResponseWriter, page store.Page) (int64, bool) {
+	if page.After == "" {
+		return 0, true
+	}
+	id, err := strconv.ParseInt(page.After, 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad cursor %q: give the %s header of the previous page", page.After, api.NextCursorHeader))
+		return 0, false
+	}
+	return id, true
+}
