@@ -61,6 +61,7 @@ type Config struct {
 	// executor).
 	Backlog     int
 	Chain40Runs int // chain40 executions (3)
+	CLIRuns     int // `crawlctl flow run --wait` and `exec wait` runs of flow one (20; quick 10)
 	// LatencyPoll is how often a latency run's execution is fetched while
 	// it runs (1ms). The figures come from the recorded times; the interval
 	// only sets how soon the next run starts, and how much load the
@@ -111,6 +112,7 @@ func (c *Config) defaults() {
 	pick(&c.Clients, 8, 8)
 	pick(&c.Backlog, 32*c.Executors, 32*c.Executors)
 	pick(&c.Chain40Runs, 3, 3)
+	pick(&c.CLIRuns, 20, 10)
 	if c.LatencyPoll <= 0 {
 		c.LatencyPoll = time.Millisecond
 	}
@@ -138,6 +140,7 @@ type Report struct {
 	Latency    Latency    `json:"latency"`
 	Chain40    Chain40    `json:"chain40"`
 	Throughput Throughput `json:"throughput"`
+	CLIWait    CLIWait    `json:"cli_wait"`
 	Scale      Scale      `json:"scale"`
 	// TotalS is how long the whole run took, seconds.
 	TotalS float64 `json:"total_s"`
@@ -288,9 +291,19 @@ func measureCluster(ctx context.Context, cl *cluster, st db, cfg Config, rep *Re
 	if rep.Latency, err = measureLatency(ctx, cl.api, cfg.Runs, cfg.LatencyPoll, rep.Limits.SpawnMs, logf); err != nil {
 		return fmt.Errorf("latency: %w", err)
 	}
+	// A submit's first job cannot start sooner than one spawn, the
+	// submit's, the claim's and the job start's commits, and two round
+	// trips (the submit call, the nudge).
+	l := rep.Limits
+	rep.Latency.StartLimitMs = l.SpawnMs + 3*l.CommitMs + 2*l.HTTPRTTMs
+	rep.Latency.StartRatioToLimit = ratio(rep.Latency.SubmitToStart.P50, rep.Latency.StartLimitMs)
 	logf("chain40: %d runs", cfg.Chain40Runs)
 	if rep.Chain40, err = measureChain40(ctx, cl.api, cfg.Chain40Runs, rep.Limits.SpawnMs); err != nil {
 		return fmt.Errorf("chain40: %w", err)
+	}
+	logf("cli: %d runs of crawlctl flow run --wait and exec wait", cfg.CLIRuns)
+	if rep.CLIWait, err = measureCLIWait(ctx, cl, cl.Config().Bin, cfg.CLIRuns, cfg.Chain40Runs); err != nil {
+		return fmt.Errorf("cli: %w", err)
 	}
 	logf("throughput: %d clients for %s", cfg.Clients, cfg.Duration)
 	if rep.Throughput, err = measureThroughput(ctx, cl, st, cfg, rep.Limits, logf); err != nil {

@@ -19,7 +19,7 @@ func openDB(ctx context.Context, dsn string) (db, error) {
 	if err != nil {
 		return db{}, err
 	}
-	b, err := benchdb.Open(ctx, dsn)
+	b, err := benchdb.OpenSession(ctx, dsn)
 	if err != nil {
 		st.Close()
 		return db{}, err

@@ -29,6 +29,11 @@ type Latency struct {
 	StepsP99 Steps `json:"steps_p99"`
 	// SubmitCall is the round trip of the submit API call, client side.
 	SubmitCall Dist `json:"submit_call"`
+	// StartLimitMs is what submit -> first job started cannot go below:
+	// one spawn, three commits and two HTTP round trips, as measured in the
+	// same run; StartRatioToLimit is the p50 over it.
+	StartLimitMs      float64 `json:"start_limit_ms"`
+	StartRatioToLimit float64 `json:"start_ratio_to_limit"`
 	// PollIntervalMs is how often the benchmark fetched the execution.
 	PollIntervalMs float64 `json:"poll_interval_ms"`
 }
@@ -192,7 +197,12 @@ type Throughput struct {
 	// first submit until every flow ended (Linux only).
 	CPUMsPerFlow CPUPerFlow `json:"cpu_ms_per_flow"`
 	// DBPerFlow is what each flow cost the database server, from its
-	// server-wide status counters (lower-cased SHOW GLOBAL STATUS names).
+	// server-wide status counters (lower-cased SHOW GLOBAL STATUS names),
+	// less the benchmark's own statements and reads where the server counts
+	// them per session: questions, com_*, rows_read (rows the server read
+	// from tables), handler_read_rnd_next (of those, read by table scans).
+	// innodb_* are server-wide only, the benchmark's progress queries
+	// included.
 	DBPerFlow map[string]float64 `json:"db_per_flow"`
 }
 

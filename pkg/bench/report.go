@@ -63,6 +63,7 @@ func writeTable(w io.Writer, r *Report) {
 		row("  "+name+" max", msText(d.Max), spawn, ratioText(d.MaxRatioToSpawn))
 	}
 	dist("submit -> first job started", lat.SubmitToStart)
+	row("  submit -> first job started p50", msText(lat.SubmitToStart.P50), "spawn+3 commits+2 RTT "+msText(lat.StartLimitMs), ratioText(lat.StartRatioToLimit))
 	dist("submit -> SUCCEEDED", lat.SubmitToDone)
 	row("  submit API call p50 (client side)", msText(lat.SubmitCall.P50), "HTTP "+msText(l.HTTPRTTMs), ratioText(ratio(lat.SubmitCall.P50, l.HTTPRTTMs)))
 	st := lat.StepsP50
@@ -78,6 +79,15 @@ func writeTable(w io.Writer, r *Report) {
 	row("  per-job overhead", msText(c.PerJobOverheadMs), spawn, ratioText(ratio(c.PerJobOverheadMs, l.SpawnMs)))
 	row("  job run p50", msText(c.JobRunP50Ms), spawn, ratioText(ratio(c.JobRunP50Ms, l.SpawnMs)))
 	row("  gap between jobs p50", msText(c.JobGapP50Ms), "", "")
+
+	cw := r.CLIWait
+	section(fmt.Sprintf("CLI (medians: %d runs of flow one, %d of chain40)", cw.Runs, cw.ChainRuns))
+	row("  crawlctl version (process start to exit)", msText(cw.ProcessMs), "", "")
+	row("  flow run one --wait, wall", msText(cw.OneWallMs), "API submit -> end "+msText(cw.OneAPIMs), ratioText(ratio(cw.OneWallMs, cw.OneAPIMs)))
+	row("    exit after the recorded end", msText(cw.OneLateMs), "", "")
+	row("  flow run chain40 --wait, wall", msText(cw.ChainWallMs), "API submit -> end "+msText(cw.ChainAPIMs), ratioText(ratio(cw.ChainWallMs, cw.ChainAPIMs)))
+	row("    exit after the recorded end", msText(cw.ChainLateMs), "", "")
+	row("  exec wait: exit after the recorded end", msText(cw.ExecWaitLateMs), "", "")
 
 	t := r.Throughput
 	section(fmt.Sprintf("throughput (%d clients, %d submitted, %d failed, %d unfinished)", t.Clients, t.Submitted, t.Failed, t.Unfinished))
@@ -95,11 +105,11 @@ func writeTable(w io.Writer, r *Report) {
 		row("    rest (kernel, other processes)", msText(cpu.Other), "", "")
 	}
 	if db := t.DBPerFlow; len(db) > 0 {
-		rowsRead := db["rows_read"] + db["innodb_rows_read"]
 		row("  database statements per flow", num(db["questions"]), "", "")
 		row("    SELECT / INSERT / UPDATE", fmt.Sprintf("%s / %s / %s", num(db["com_select"]), num(db["com_insert"]), num(db["com_update"])), "", "")
 		row("    server-side prepares", num(db["com_stmt_prepare"]), "", "")
-		row("    rows read", num(rowsRead), "", "")
+		row("    rows read", num(db["rows_read"]), "", "")
+		row("    of them by table scans", num(db["handler_read_rnd_next"]), "", "")
 		row("    row lock waits", num(db["innodb_row_lock_waits"]), "", "")
 	}
 
