@@ -71,8 +71,14 @@ type Executor struct {
 	id       atomic.Int64
 	active   atomic.Bool
 	stopping atomic.Bool
-	ln       net.Listener
-	srv      *http.Server
+	// refusedFull is set when a claim was refused for --max-flows: the
+	// next run to end wakes the poll to take it.
+	refusedFull atomic.Bool
+	// lastReply is the last heartbeat's reply (only the heartbeat loop
+	// touches it).
+	lastReply *store.HeartbeatReply
+	ln        net.Listener
+	srv       *http.Server
 
 	// wake nudges the claim loop.
 	wake chan struct{}
@@ -337,14 +343,16 @@ func (e *Executor) beat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, min(e.cfg.Heartbeat+5*time.Second, e.lease.duration()))
 	defer cancel()
 	sent := leaseNow()
-	reply, err := e.store.ExecutorHeartbeat(ctx, e.ID(), store.Heartbeat{LocalTime: e.now(), RunningFlows: e.runs.len(), Load1: load1()})
+	reply, err := e.store.ExecutorHeartbeat(ctx, e.ID(), store.Heartbeat{LocalTime: e.now(), RunningFlows: e.runs.len(), Load1: load1(), Last: e.lastReply})
 	if errors.Is(err, store.ErrNotFound) {
+		e.lastReply = nil
 		e.log.Warn().Int64("executor_id", e.ID()).Msg("executor row was deleted; registering again (inactive)")
 		return e.register(ctx)
 	}
 	if err != nil {
 		return err
 	}
+	e.lastReply = &reply
 	e.renewLease(sent, reply.OfflineAfter)
 	e.lastBeat.Store(time.Now().UnixNano())
 	active := reply.Active

@@ -43,6 +43,7 @@ type reporter struct {
 	logs    []store.LogChunk
 	logSize int
 	end     *store.ExecutionEnd
+	live    map[string]bool // jobs whose last state is READY or RUNNING
 	fenced  bool
 	stopped bool // the writer returned
 
@@ -57,6 +58,7 @@ func newReporter(e *Executor, r *run) *reporter {
 		e: e, id: r.id, attempt: r.attempt,
 		fence:   func(err error) { r.cancel(fmt.Errorf("%v: %w", err, runner.ErrFenced)) },
 		offsets: map[string]int64{},
+		live:    map[string]bool{},
 		kick:    make(chan struct{}, 1),
 		urgent:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
@@ -99,6 +101,11 @@ func (r *reporter) JobUpdate(_ context.Context, u runner.JobUpdate) error {
 		return runner.ErrFenced
 	}
 	r.jobs = append(r.jobs, j)
+	if u.Status == runner.Ready || u.Status == runner.Running {
+		r.live[u.Job] = true
+	} else {
+		delete(r.live, u.Job)
+	}
 	r.wake()
 	return nil
 }
@@ -134,6 +141,9 @@ func (r *reporter) Log(_ context.Context, job string, attempt int, chunk []byte)
 // execution).
 func (r *reporter) finish(end store.ExecutionEnd) error {
 	r.mu.Lock()
+	// Every job state of the attempt went through this reporter: with
+	// none left READY or RUNNING, the end has no job to end.
+	end.JobsEnded = len(r.live) == 0
 	r.end = &end
 	r.mu.Unlock()
 	r.hurry()

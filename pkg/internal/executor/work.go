@@ -35,6 +35,9 @@ type run struct {
 	leaseLost atomic.Bool
 	// pause follows the execution's paused flag in the database (each poll).
 	pause runner.PauseGate
+	// noSuccessMail is set once the spec is read and nobody is to be
+	// mailed on success.
+	noSuccessMail bool
 }
 
 // runSet tracks the executions running here.
@@ -202,6 +205,7 @@ func (e *Executor) refusal() string {
 		return p
 	}
 	if e.cfg.MaxFlows > 0 && e.runs.len() >= e.cfg.MaxFlows {
+		e.refusedFull.Store(true)
 		return fmt.Sprintf("executor is full (%d of --max-flows %d running)", e.runs.len(), e.cfg.MaxFlows)
 	}
 	return ""
@@ -212,7 +216,9 @@ func (e *Executor) execute(ctx context.Context, r *run) {
 	defer func() {
 		e.runs.remove(r)
 		close(r.done)
-		e.nudge() // a slot is free
+		if e.refusedFull.Swap(false) {
+			e.nudge() // a slot is free for what was refused
+		}
 	}()
 	log := e.log.With().Int64("execution", r.id).Int("attempt", r.attempt).Logger()
 	rep := newReporter(e, r)
@@ -223,7 +229,7 @@ func (e *Executor) execute(ctx context.Context, r *run) {
 		log.Warn().Msg("execution fenced; its outcome is not recorded")
 		return
 	}
-	end := store.ExecutionEnd{Status: res.Status, Error: res.Error}
+	end := store.ExecutionEnd{Status: res.Status, Error: res.Error, NoSuccessMail: r.noSuccessMail}
 	if why := e.leaseInterrupted(ctx, r, res); why != "" && res.Status != store.ExecSucceeded {
 		// Not the flow's fault: it starts again once the database is back
 		// (unless the cluster already gave it to another executor).
@@ -261,6 +267,7 @@ func (e *Executor) runExecution(ctx context.Context, r *run, rep runner.Reporter
 	if err != nil {
 		return failed(err.Error())
 	}
+	r.noSuccessMail = !spec.SuccessEmails
 	proj, err := e.project(ctx, spec)
 	if err != nil {
 		return failed("load project flows: " + err.Error())

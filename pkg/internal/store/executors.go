@@ -97,6 +97,9 @@ type Heartbeat struct {
 	LocalTime    time.Time
 	RunningFlows int
 	Load1        float64
+	// Last is the reply to this executor's previous heartbeat, if any:
+	// while nothing it says has changed, the heartbeat is one statement.
+	Last *HeartbeatReply
 }
 
 // ExecutorEvent is one row of executor_events.
@@ -232,6 +235,8 @@ type HeartbeatReply struct {
 	// Lease is the lease this heartbeat grants (LeaseFor(OfflineAfter)),
 	// recorded in the executor's row for the reaper.
 	Lease time.Duration
+	// offline is the stored threshold setting, as read ("" for none).
+	offline string
 }
 
 // DefaultOfflineAfter is assumed while no web server has recorded the
@@ -252,6 +257,20 @@ func LeaseFor(offline time.Duration) time.Duration {
 // lease it grants, and returns whether the executor is active, the cluster's
 // offline threshold and that lease. It returns ErrNotFound if the row is gone.
 func (s *Store) ExecutorHeartbeat(ctx context.Context, id int64, hb Heartbeat) (HeartbeatReply, error) {
+	if last := hb.Last; last != nil {
+		// The write is conditional on the activation and the threshold
+		// being what the last reply said: then that reply still holds.
+		res, err := s.db.ExecContext(ctx, "UPDATE executors SET last_heartbeat = "+s.d.now+", clock_skew_ms = "+s.skewExpr()+
+			", running_flows = ?, load1 = ?, lease_ms = ? WHERE id = ? AND active = ? AND COALESCE((SELECT value FROM cluster_settings WHERE name = ?), '') = ?",
+			s.localTimeArg(hb.LocalTime), hb.RunningFlows, hb.Load1, last.Lease.Milliseconds(), id, last.Active, settingOfflineAfter, last.offline)
+		if err != nil {
+			return HeartbeatReply{}, fmt.Errorf("heartbeat of executor %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return *last, nil
+		}
+		// Something changed (or the row is gone): read it all.
+	}
 	var reply HeartbeatReply
 	var offline sql.NullString
 	err := s.db.QueryRowContext(ctx, "SELECT active, (SELECT value FROM cluster_settings WHERE name = ?) FROM executors WHERE id = ?", settingOfflineAfter, id).
@@ -262,6 +281,7 @@ func (s *Store) ExecutorHeartbeat(ctx context.Context, id int64, hb Heartbeat) (
 	if err != nil {
 		return reply, fmt.Errorf("heartbeat of executor %d: %w", id, err)
 	}
+	reply.offline = offline.String
 	reply.OfflineAfter = parseMillis(offline.String)
 	reply.Lease = LeaseFor(reply.OfflineAfter)
 	_, err = s.db.ExecContext(ctx, "UPDATE executors SET last_heartbeat = "+s.d.now+", clock_skew_ms = "+s.skewExpr()+

@@ -191,3 +191,60 @@ func TestRemovedExecutorStopping(t *testing.T) {
 		}
 	})
 }
+
+// TestHeartbeatAfterAReplyHearsChanges: a heartbeat given its last reply is
+// one conditional write while nothing changed, and still reports an
+// activation, a deactivation, a new offline threshold and a removed row.
+func TestHeartbeatAfterAReplyHearsChanges(t *testing.T) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		e := registerExecutor(t, s, "n", 1)
+		beat := func(last *store.HeartbeatReply, runs int) store.HeartbeatReply {
+			t.Helper()
+			r, err := s.ExecutorHeartbeat(ctx, e.ID, store.Heartbeat{LocalTime: time.Now(), RunningFlows: runs, Last: last})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		first := beat(nil, 0)
+		if first.Active || first.Lease != store.LeaseFor(0) {
+			t.Fatalf("first reply = %+v", first)
+		}
+		same := beat(&first, 3)
+		if same != first {
+			t.Fatalf("unchanged reply = %+v, want %+v", same, first)
+		}
+		got, err := s.GetExecutor(ctx, e.ID)
+		if err != nil || got.RunningFlows != 3 {
+			t.Fatalf("the one-statement heartbeat did not write: %+v, %v", got, err)
+		}
+
+		if _, err := s.SetExecutorActive(ctx, e.ID, true, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		on := beat(&same, 0)
+		if !on.Active {
+			t.Fatalf("after activation: %+v", on)
+		}
+		if err := s.SetOfflineAfter(ctx, 90*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		slow := beat(&on, 0)
+		if slow.OfflineAfter != 90*time.Second || slow.Lease != store.LeaseFor(90*time.Second) || !slow.Active {
+			t.Fatalf("after a new threshold: %+v", slow)
+		}
+		if _, err := s.SetExecutorActive(ctx, e.ID, false, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if off := beat(&slow, 0); off.Active {
+			t.Fatalf("after deactivation: %+v", off)
+		}
+		if err := s.DeleteExecutor(ctx, e.ID, 0, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ExecutorHeartbeat(ctx, e.ID, store.Heartbeat{Last: &slow}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("heartbeat of a removed executor = %v, want ErrNotFound", err)
+		}
+	})
+}

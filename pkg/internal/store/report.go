@@ -32,6 +32,12 @@ type ExecutionEnd struct {
 	// such re-queues like dispatch failures (they count as ones).
 	Interrupted bool
 	Requeue     DispatchPolicy
+	// JobsEnded: the caller wrote every job state of the attempt and none
+	// is left READY or RUNNING, so there is nothing to end.
+	JobsEnded bool
+	// NoSuccessMail: nobody is to be mailed when the execution succeeds
+	// (RunSpec.SuccessEmails was false), so a SUCCEEDED end has no alert.
+	NoSuccessMail bool
 }
 
 // Report records, in one transaction, job states and log chunks of the
@@ -65,8 +71,13 @@ func (s *Store) Report(ctx context.Context, execID, executorID int64, attempt in
 		if why == "" {
 			why = "the execution ended " + strings.ToLower(end.Status)
 		}
-		if err := s.endJobs(ctx, tx, execID, attempt, why); err != nil {
-			return err
+		if !end.JobsEnded || end.Interrupted {
+			if err := s.endJobs(ctx, tx, execID, attempt, why); err != nil {
+				return err
+			}
+		}
+		if end.NoSuccessMail && !end.Interrupted && end.Status == ExecSucceeded {
+			return nil // a success nobody is told of
 		}
 		// The alert of an end (none for a re-queue) commits with it.
 		return s.enqueueEnded(ctx, tx, execID)

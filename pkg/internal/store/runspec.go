@@ -24,6 +24,8 @@ type RunSpec struct {
 	// jobs it does not run again, with their output properties.
 	RetryOf int64
 	Reused  map[string]map[string]string
+	// SuccessEmails: someone is to be mailed when it succeeds.
+	SuccessEmails bool
 }
 
 // ExecutionRunSpec returns what it takes to run execution id, in one query.
@@ -32,9 +34,9 @@ func (s *Store) ExecutionRunSpec(ctx context.Context, id int64) (*RunSpec, error
 	var params string
 	var disabled, reused sql.NullString
 	var retryOf sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT e.project_id, e.project, e.version, v.sha256, e.flow, e.params, e.failure_action, e.disabled, e.retry_of, e.reused
+	err := s.db.QueryRowContext(ctx, `SELECT e.project_id, e.project, e.version, v.sha256, e.flow, e.params, e.failure_action, e.disabled, e.retry_of, e.reused, e.success_emails <> ''
 FROM executions e JOIN project_versions v ON v.project_id = e.project_id AND v.version = e.version WHERE e.id = ?`, id).
-		Scan(&r.ProjectID, &r.Project, &r.Version, &r.SHA256, &r.Flow, &params, &r.FailureAction, &disabled, &retryOf, &reused)
+		Scan(&r.ProjectID, &r.Project, &r.Version, &r.SHA256, &r.Flow, &params, &r.FailureAction, &disabled, &retryOf, &reused, &r.SuccessEmails)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("execution %d or its project version: %w", id, ErrNotFound)
 	}

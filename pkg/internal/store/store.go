@@ -47,6 +47,7 @@ type Store struct {
 	d  dialect
 	// redacted is the DSN with its password hidden, for messages.
 	redacted string
+	tokens   tokenCache
 }
 
 // dialect lists the SQL that differs between MySQL and SQLite.

@@ -109,6 +109,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, name, hash string) error {
 
 // DeleteUser removes a user and revokes its tokens.
 func (s *Store) DeleteUser(ctx context.Context, name string) error {
+	defer s.tokens.forget()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var id int64
 		err := tx.QueryRowContext(ctx, "SELECT id FROM users WHERE name = ?", name).Scan(&id)
@@ -189,6 +190,7 @@ func (s *Store) listTokens(ctx context.Context, where string, args ...any) ([]To
 
 // RevokeToken revokes a token by id; only its owner's when user != "".
 func (s *Store) RevokeToken(ctx context.Context, id int64, user string) error {
+	defer s.tokens.forget()
 	q := "UPDATE api_tokens SET revoked_at = " + s.d.now + " WHERE id = ? AND revoked_at IS NULL"
 	args := []any{id}
 	if user != "" {
@@ -209,6 +211,7 @@ func (s *Store) RevokeToken(ctx context.Context, id int64, user string) error {
 // holds the token itself, not its id). Revoking a revoked or unknown token
 // is no error.
 func (s *Store) RevokeTokenHash(ctx context.Context, hash string) error {
+	defer s.tokens.forget()
 	if _, err := s.db.ExecContext(ctx, "UPDATE api_tokens SET revoked_at = "+s.d.now+" WHERE token_hash = ? AND revoked_at IS NULL", hash); err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
@@ -216,12 +219,17 @@ func (s *Store) RevokeTokenHash(ctx context.Context, hash string) error {
 }
 
 // TokenUser returns the user owning the token with this hash if the token is
-// neither revoked nor expired (by the database clock).
+// neither revoked nor expired (by the database clock). An answer is kept for
+// up to TokenCacheTTL (never past the token's expiry); revoking a token or
+// deleting a user through this Store drops what it kept.
 func (s *Store) TokenUser(ctx context.Context, hash string) (*User, error) {
+	if u, ok := s.tokens.get(hash); ok {
+		return u, nil
+	}
 	var u User
-	var c nullTime
-	err := s.db.QueryRowContext(ctx, "SELECT u.id, u.name, u.role, u.created_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > "+s.d.now+")", hash).
-		Scan(&u.ID, &u.Name, &u.Role, &c)
+	var c, exp nullTime
+	err := s.db.QueryRowContext(ctx, "SELECT u.id, u.name, u.role, u.created_at, t.expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > "+s.d.now+")", hash).
+		Scan(&u.ID, &u.Name, &u.Role, &c, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -229,5 +237,10 @@ func (s *Store) TokenUser(ctx context.Context, hash string) (*User, error) {
 		return nil, fmt.Errorf("check token: %w", err)
 	}
 	u.CreatedAt = c.t
+	var expires *time.Time
+	if !exp.t.IsZero() {
+		expires = &exp.t
+	}
+	s.tokens.put(hash, &u, expires)
 	return &u, nil
 }

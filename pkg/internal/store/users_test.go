@@ -234,3 +234,59 @@ func TestConcurrentAddUser(t *testing.T) {
 		}
 	})
 }
+
+// TestTokenRevokedElsewhereStopsWithinTheCacheTime: a store keeps a checked
+// token for store.TokenCacheTTL. Revoked through another store on the same
+// database (another web server) it is refused once that time has passed;
+// revoked through the same store, at once.
+func TestTokenRevokedElsewhereStopsWithinTheCacheTime(t *testing.T) {
+	ctx := context.Background()
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			dsn := storetest.NewMigratedDSN(t, d)
+			var stores [2]*store.Store
+			for i := range stores {
+				s, err := store.Open(ctx, dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				stores[i] = s
+			}
+			here, there := stores[0], stores[1]
+			addUser(t, here, "ann", "operator", "h")
+			tok := addToken(t, here, "ann", "aaaa1111", time.Time{})
+			if u, err := here.TokenUser(ctx, "aaaa1111"); err != nil || u.Name != "ann" {
+				t.Fatalf("fresh token: %v, %v", u, err)
+			}
+			if err := there.RevokeToken(ctx, tok.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+			revoked := time.Now()
+			for {
+				_, err := here.TokenUser(ctx, "aaaa1111")
+				if errors.Is(err, store.ErrNotFound) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if time.Since(revoked) > 3*store.TokenCacheTTL {
+					t.Fatalf("token still accepted %s after another store revoked it", time.Since(revoked))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+
+			tok2 := addToken(t, here, "ann", "bbbb2222", time.Time{})
+			if _, err := here.TokenUser(ctx, "bbbb2222"); err != nil {
+				t.Fatal(err)
+			}
+			if err := here.RevokeToken(ctx, tok2.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+			if u, err := here.TokenUser(ctx, "bbbb2222"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("token revoked through this store: %v, %v; want ErrNotFound at once", u, err)
+			}
+		})
+	}
+}
