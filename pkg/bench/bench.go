@@ -62,6 +62,11 @@ type Config struct {
 	Backlog     int
 	Chain40Runs int // chain40 executions (3)
 	CLIRuns     int // `crawlctl flow run --wait` and `exec wait` runs of flow one (20; quick 10)
+	// SoakExecutions ended executions are inserted and then pruned while
+	// SoakRuns flows run before and after, and as many as fit during it
+	// (100,000 and 100; quick 20,000 and 30).
+	SoakExecutions int
+	SoakRuns       int
 	// LatencyPoll is how often a latency run's execution is fetched while
 	// it runs (1ms). The figures come from the recorded times; the interval
 	// only sets how soon the next run starts, and how much load the
@@ -113,6 +118,8 @@ func (c *Config) defaults() {
 	pick(&c.Backlog, 32*c.Executors, 32*c.Executors)
 	pick(&c.Chain40Runs, 3, 3)
 	pick(&c.CLIRuns, 20, 10)
+	pick(&c.SoakExecutions, 100_000, 20_000)
+	pick(&c.SoakRuns, 100, 30)
 	if c.LatencyPoll <= 0 {
 		c.LatencyPoll = time.Millisecond
 	}
@@ -141,6 +148,7 @@ type Report struct {
 	Chain40    Chain40    `json:"chain40"`
 	Throughput Throughput `json:"throughput"`
 	CLIWait    CLIWait    `json:"cli_wait"`
+	Soak       Soak       `json:"soak"`
 	Scale      Scale      `json:"scale"`
 	// TotalS is how long the whole run took, seconds.
 	TotalS float64 `json:"total_s"`
@@ -161,6 +169,9 @@ type RunConfig struct {
 	ScaleExecutors  int     `json:"scale_executors"`
 	BulkQueued      int     `json:"bulk_queued"`
 	ClaimSamples    int     `json:"claim_samples"`
+	CLIRuns         int     `json:"cli_runs"`
+	SoakExecutions  int     `json:"soak_executions"`
+	SoakRuns        int     `json:"soak_runs"`
 	// Auth is how clients authenticated to the web server: "token" (a
 	// bearer token checked on every request, as in production) or "none".
 	Auth string `json:"auth"`
@@ -177,6 +188,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		Quick: cfg.Quick, Executors: cfg.Executors, Runs: cfg.Runs, DurationS: cfg.Duration.Seconds(), Clients: cfg.Clients,
 		Backlog: cfg.Backlog, Chain40Runs: cfg.Chain40Runs, LimitSamples: cfg.LimitSamples, HTTPSamples: cfg.HTTPSamples,
 		ScaleExecutions: cfg.ScaleExecutions, ScaleExecutors: cfg.ScaleExecutors, BulkQueued: cfg.BulkQueued, ClaimSamples: cfg.ClaimSamples,
+		CLIRuns: cfg.CLIRuns, SoakExecutions: cfg.SoakExecutions, SoakRuns: cfg.SoakRuns,
 	}}
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(cfg.Log, "crawlbench: "+format+"\n", a...)
@@ -308,6 +320,9 @@ func measureCluster(ctx context.Context, cl *cluster, st db, cfg Config, rep *Re
 	logf("throughput: %d clients for %s", cfg.Clients, cfg.Duration)
 	if rep.Throughput, err = measureThroughput(ctx, cl, st, cfg, rep.Limits, logf); err != nil {
 		return fmt.Errorf("throughput: %w", err)
+	}
+	if rep.Soak, err = measureSoak(ctx, cl, st, cfg, pruneWith(st), logf); err != nil {
+		return fmt.Errorf("soak: %w", err)
 	}
 	return nil
 }

@@ -15,8 +15,11 @@ import (
 
 // linger is how long the writer lets job states and output pile up before
 // writing them; the end of an execution, fencing and a full output buffer
-// are written at once.
-const linger = 20 * time.Millisecond
+// are written at once. Short jobs' start and end then share one
+// transaction, with the end of the execution too, and a chain of them a
+// transaction per linger; a watcher sees a job's state this much later
+// at most.
+const linger = 100 * time.Millisecond
 
 // maxPendingLog is how many bytes of output may wait for the database before
 // Log blocks the job's output reader (and so, through its pipe, the job).

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -347,4 +348,93 @@ func pinned(id int64) any {
 		return nil
 	}
 	return id
+}
+
+// BulkEndedExecutions inserts n SUCCEEDED executions of flow shaped like ne
+// that ended age ago, each with one job row and one log chunk of logBytes,
+// batch executions per transaction: the history a long-running cluster
+// keeps. It returns how many it inserted.
+func (s *DB) BulkEndedExecutions(ctx context.Context, ne store.NewExecution, n, batch, logBytes int, age time.Duration) (int, error) {
+	if batch <= 0 {
+		batch = 1000
+	}
+	ago := "DATE_SUB(" + now + ", INTERVAL " + strconv.FormatInt(age.Microseconds(), 10) + " MICROSECOND)"
+	const head = `INSERT INTO executions (project_id, project, version, flow, status, executor_id, attempt, excluded, flow_retries, params,
+  priority, concurrent, failure_action, submit_user, submit_time, dispatched_time, start_time, end_time, wait_reason, error, kill_reason, updated_at) VALUES `
+	row := "(?, ?, ?, ?, 'SUCCEEDED', NULL, 1, '[]', 0, '{}', 0, 'ignore', 'finishCurrent', 'crawlbench', " + ago + ", " + ago + ", " + ago + ", " + ago + ", '', '', '', " + ago + ")"
+	done := 0
+	for done < n {
+		k := min(batch, n-done)
+		err := func() error {
+			tx, err := s.db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			var q strings.Builder
+			q.WriteString(head)
+			args := make([]any, 0, k*4)
+			for i := 0; i < k; i++ {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString(row)
+				args = append(args, ne.ProjectID, ne.Project, ne.Version, ne.Flow)
+			}
+			res, err := tx.ExecContext(ctx, q.String(), args...)
+			if err != nil {
+				return err
+			}
+			// One multi-row insert takes consecutive ids.
+			first, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			last := first + int64(k) - 1
+			if _, err := tx.ExecContext(ctx, `INSERT INTO execution_jobs (execution_id, exec_attempt, job, type, status, attempt, start_time, end_time, exit_code, error)
+SELECT id, 1, 'job', 'command', 'SUCCEEDED', 0, start_time, end_time, 0, '' FROM executions WHERE id BETWEEN ? AND ?`, first, last); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO execution_logs (execution_id, exec_attempt, job, attempt, start_offset, data, created_at)
+SELECT id, 1, 'job', 0, 0, REPEAT('x', ?), end_time FROM executions WHERE id BETWEEN ? AND ?`, logBytes, first, last); err != nil {
+				return err
+			}
+			return tx.Commit()
+		}()
+		if err != nil {
+			return done, fmt.Errorf("bulk insert ended executions (%d of %d done): %w", done, n, err)
+		}
+		done += k
+	}
+	return done, nil
+}
+
+// TableSize is one table's size as the server estimates it.
+type TableSize struct {
+	Rows  int64   `json:"rows"`
+	MiB   float64 `json:"mib"` // data and indexes
+	Freed float64 `json:"free_mib"`
+}
+
+// TableSizes analyzes tables and returns their sizes (information_schema).
+func (s *DB) TableSizes(ctx context.Context, tables ...string) (map[string]TableSize, error) {
+	out := map[string]TableSize{}
+	for _, t := range tables {
+		// ANALYZE refreshes the estimates; it returns a result set.
+		rows, err := s.db.QueryContext(ctx, "ANALYZE TABLE "+t)
+		if err != nil {
+			return nil, fmt.Errorf("analyze %s: %w", t, err)
+		}
+		rows.Close()
+		var ts TableSize
+		var data, index, free int64
+		err = s.db.QueryRowContext(ctx, "SELECT table_rows, data_length, index_length, data_free FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", t).
+			Scan(&ts.Rows, &data, &index, &free)
+		if err != nil {
+			return nil, fmt.Errorf("size of %s: %w", t, err)
+		}
+		ts.MiB, ts.Freed = float64(data+index)/(1<<20), float64(free)/(1<<20)
+		out[t] = ts
+	}
+	return out, nil
 }
