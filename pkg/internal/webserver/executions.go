@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/api"
-	"github.com/crawlctl/crawlctl/pkg/internal/backoff"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
 	"github.com/crawlctl/crawlctl/pkg/internal/submission"
@@ -137,14 +136,11 @@ func execID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return id, true
 }
 
-// waitPace is how often a waiting GET of an execution reads it again: from
-// every 10ms, slowing to every 100ms.
-var waitPace = backoff.Policy{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond}
-
 // getExecution answers one execution. With ?wait=DURATION&status=S (a
 // long poll) it answers as soon as the execution's status is no longer S,
 // or when DURATION (at most api.MaxWait) has passed, so a waiting client
-// hears of the change at once instead of at its next poll.
+// hears of the change within a few milliseconds (statusWatch) instead of
+// at its next poll.
 func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) {
 	id, ok := execID(w, r)
 	if !ok {
@@ -160,22 +156,21 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = d
 	}
-	deadline := time.Now().Add(wait)
-	for polls := 1; ; polls++ {
-		ex, err := s.store.GetExecution(r.Context(), id)
-		if err != nil {
+	ex, err := s.store.GetExecution(r.Context(), id)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	if seen != "" && ex.Status == seen && wait > 0 {
+		if !s.watch.wait(r.Context(), id, seen, wait) && r.Context().Err() != nil {
+			return // the client went away
+		}
+		if ex, err = s.store.GetExecution(r.Context(), id); err != nil {
 			s.storeError(w, err)
 			return
 		}
-		left := time.Until(deadline)
-		if seen == "" || ex.Status != seen || left <= 0 {
-			writeJSON(w, http.StatusOK, wireExecution(ex))
-			return
-		}
-		if backoff.Wait(r.Context(), min(waitPace.Delay(polls), left)) != nil {
-			return // the client went away
-		}
 	}
+	writeJSON(w, http.StatusOK, wireExecution(ex))
 }
 
 func (s *Server) cancelExecution(w http.ResponseWriter, r *http.Request) {

@@ -160,3 +160,73 @@ func TestExecutionLongPoll(t *testing.T) {
 		}
 	}
 }
+
+// TestLongPollsOfSeveralExecutions: clients waiting on different
+// executions share the web server's watch; each hears only of its own
+// execution's change, and one whose execution does not change gets its
+// unchanged status when its wait is over.
+func TestLongPollsOfSeveralExecutions(t *testing.T) {
+	srv, st, tokens := newServer(t)
+	ctx := context.Background()
+	pv, err := st.AddProjectVersion(ctx, store.NewProjectVersion{Project: "p", SHA256: "x", Format: "flow20", Flows: `{"flows":[{"name":"f"}]}`, Archive: []byte("zip")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for range 3 {
+		ex, _, err := dispatch.SubmitAndAssign(ctx, st, store.NewExecution{ProjectID: pv.ProjectID, Project: "p", Version: pv.Version, Flow: "f",
+			Concurrent: "ignore", FailureAction: "finishCurrent", SubmitUser: "u"}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, ex.ID)
+	}
+	type answer struct {
+		id     int64
+		status string
+		after  time.Duration
+	}
+	answers := make(chan answer, len(ids))
+	start := time.Now()
+	for i, id := range ids {
+		wait := "30s"
+		if i == 2 {
+			wait = "300ms"
+		}
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/v1/executions/%d?status=QUEUED&wait=%s", srv.URL, id, wait), nil)
+			req.Header.Set("Authorization", "Bearer "+tokens["viewer"])
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				answers <- answer{id, err.Error(), time.Since(start)}
+				return
+			}
+			defer resp.Body.Close()
+			var e api.Execution
+			_ = json.NewDecoder(resp.Body).Decode(&e)
+			answers <- answer{id, e.Status, time.Since(start)}
+		}()
+	}
+	// The third one's wait ends first, unchanged.
+	select {
+	case a := <-answers:
+		if a.id != ids[2] || a.status != "QUEUED" {
+			t.Fatalf("first answer = %+v; want execution %d still QUEUED at the end of its wait", a, ids[2])
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no long poll answered")
+	}
+	for _, id := range ids[:2] {
+		if _, err := st.CancelExecution(ctx, id, "alice", ""); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case a := <-answers:
+			if a.id != id || a.status != "KILLED" {
+				t.Fatalf("answer after cancelling %d = %+v", id, a)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("the wait on execution %d did not answer after its cancel", id)
+		}
+	}
+}

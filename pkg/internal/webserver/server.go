@@ -43,6 +43,7 @@ type Server struct {
 	metrics http.Handler
 	logins  *auth.Limiter
 	jobs    jobNames
+	watch   *statusWatch
 }
 
 // New builds a server. Submissions go through disp; nil stands for one
@@ -58,7 +59,7 @@ func New(cfg Config, st *store.Store, disp *dispatch.Dispatcher, metrics http.Ha
 	if cfg.Limits == (flow.Limits{}) {
 		cfg.Limits = flow.DefaultLimits()
 	}
-	return &Server{cfg: cfg, store: st, disp: disp, metrics: metrics, log: log, logins: auth.NewLimiter(st, 5, time.Minute)}
+	return &Server{cfg: cfg, store: st, disp: disp, metrics: metrics, log: log, logins: auth.NewLimiter(st, 5, time.Minute), watch: &statusWatch{st: st}}
 }
 
 // Handler returns the HTTP handler with every route.
