@@ -103,6 +103,8 @@ type Executor struct {
 	leaseWarned atomic.Bool
 	// jobEnv is the environment jobs start from (runner.JobEnv).
 	jobEnv []string
+	// commits writes the runs' reports, several in one transaction.
+	commits *committer
 }
 
 // New prepares an executor; Start listens and registers.
@@ -127,6 +129,7 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Executor {
 	e := &Executor{cfg: cfg, store: st, log: log, wake: make(chan struct{}, 1), runs: newRunSet(), projects: projectCache{max: 64},
 		jobEnv: runner.JobEnv(os.Environ(), cfg.JobEnvPass)}
 	e.halt, e.haltNow = context.WithCancel(context.Background())
+	e.commits = newCommitter(e)
 	e.metrics = metrics.NewExecutor(e.runs.len, func() time.Time {
 		if n := e.lastBeat.Load(); n > 0 {
 			return time.Unix(0, n)

@@ -225,7 +225,7 @@ func (r *reporter) save(jobs []store.ExecutionJob, logs []store.LogChunk, end *s
 	return backoff.Retry(r.e.halt, saveRetry, func(failures int) error {
 		ctx, cancel := context.WithTimeout(r.e.halt, 30*time.Second)
 		defer cancel()
-		err := r.e.store.Report(ctx, r.id, r.e.ID(), r.attempt, jobs, logs, end)
+		err := r.e.commits.report(ctx, store.ReportBatch{ExecID: r.id, Attempt: r.attempt, Jobs: jobs, Logs: logs, End: end})
 		if errors.Is(err, store.ErrFenced) {
 			return backoff.Stop(err)
 		}

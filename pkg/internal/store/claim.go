@@ -4,7 +4,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,14 +73,4 @@ func (s *Store) ClaimExecution(ctx context.Context, id, executorID int64, attemp
 		return false, fmt.Errorf("claim execution %d: %w", id, ErrInactive)
 	}
 	return false, nil
-}
-
-// owned checks, inside tx, that executorID still runs attempt of id.
-func (s *Store) owned(ctx context.Context, tx *sql.Tx, id, executorID int64, attempt int) error {
-	var status string
-	err := tx.QueryRowContext(ctx, "SELECT status FROM executions WHERE id = ? AND executor_id = ? AND attempt = ?", id, executorID, attempt).Scan(&status)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && status != ExecRunning && status != ExecKilling) {
-		return fmt.Errorf("execution %d attempt %d: %w", id, attempt, ErrFenced)
-	}
-	return err
 }

@@ -47,45 +47,146 @@ type ExecutionEnd struct {
 // job in order. It returns ErrFenced, writing nothing, when the attempt is
 // no longer current.
 func (s *Store) Report(ctx context.Context, execID, executorID int64, attempt int, jobs []ExecutionJob, logs []LogChunk, end *ExecutionEnd) error {
-	jobs = lastStates(jobs)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if end != nil {
-			// The conditional update is the ownership check, and it locks the
-			// row for the rest of the transaction.
-			if err := s.endAttempt(ctx, tx, execID, executorID, attempt, *end); err != nil {
-				return err
-			}
-		} else if err := s.owned(ctx, tx, execID, executorID, attempt); err != nil {
-			return err
-		}
-		if err := s.insertJobs(ctx, tx, execID, attempt, jobs); err != nil {
-			return err
-		}
-		if err := s.insertLogs(ctx, tx, execID, attempt, logs); err != nil {
-			return err
-		}
-		if end == nil {
-			return nil
-		}
-		why := end.Error
-		if why == "" {
-			why = "the execution ended " + strings.ToLower(end.Status)
-		}
-		if !end.JobsEnded || end.Interrupted {
-			if err := s.endJobs(ctx, tx, execID, attempt, why); err != nil {
-				return err
-			}
-		}
-		if end.NoSuccessMail && !end.Interrupted && end.Status == ExecSucceeded {
-			return nil // a success nobody is told of
-		}
-		// The alert of an end (none for a re-queue) commits with it.
-		return s.enqueueEnded(ctx, tx, execID)
-	})
-	if err != nil && !errors.Is(err, ErrFenced) {
-		return fmt.Errorf("report on execution %d: %w", execID, err)
+	fenced, err := s.ReportMany(ctx, executorID, []ReportBatch{{ExecID: execID, Attempt: attempt, Jobs: jobs, Logs: logs, End: end}})
+	if err == nil && fenced[0] {
+		err = fmt.Errorf("execution %d attempt %d: %w", execID, attempt, ErrFenced)
 	}
 	return err
+}
+
+// ReportBatch is what one execution attempt reports: job states, log
+// chunks and, when End is set, its end.
+type ReportBatch struct {
+	ExecID  int64
+	Attempt int
+	Jobs    []ExecutionJob
+	Logs    []LogChunk
+	End     *ExecutionEnd
+}
+
+// ReportMany records the batches of several of the executor's execution
+// attempts in one transaction (group commit), each as Report would. An
+// attempt that is no longer current writes nothing and is marked in
+// fenced; the others are written all the same. An error means nothing was
+// written.
+func (s *Store) ReportMany(ctx context.Context, executorID int64, batches []ReportBatch) (fenced []bool, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		fenced = make([]bool, len(batches))
+		// The ends first: each conditional update is the ownership check of
+		// its attempt, and locks the row for the rest of the transaction.
+		var running []int
+		for i, b := range batches {
+			if b.End == nil {
+				running = append(running, i)
+				continue
+			}
+			err := s.endAttempt(ctx, tx, b.ExecID, executorID, b.Attempt, *b.End)
+			if errors.Is(err, ErrFenced) {
+				fenced[i] = true
+			} else if err != nil {
+				return err
+			}
+		}
+		if err := s.ownedAll(ctx, tx, executorID, batches, running, fenced); err != nil {
+			return err
+		}
+		var jobs []jobRow
+		var logs []logRow
+		for i, b := range batches {
+			if fenced[i] {
+				continue
+			}
+			for _, j := range lastStates(b.Jobs) {
+				jobs = append(jobs, jobRow{b.ExecID, b.Attempt, j})
+			}
+			for _, l := range b.Logs {
+				logs = append(logs, logRow{b.ExecID, b.Attempt, l})
+			}
+		}
+		if err := s.insertJobs(ctx, tx, jobs); err != nil {
+			return err
+		}
+		if err := s.insertLogs(ctx, tx, logs); err != nil {
+			return err
+		}
+		for i, b := range batches {
+			if fenced[i] || b.End == nil {
+				continue
+			}
+			end := b.End
+			if !end.JobsEnded || end.Interrupted {
+				why := end.Error
+				if why == "" {
+					why = "the execution ended " + strings.ToLower(end.Status)
+				}
+				if err := s.endJobs(ctx, tx, b.ExecID, b.Attempt, why); err != nil {
+					return err
+				}
+			}
+			if end.NoSuccessMail && !end.Interrupted && end.Status == ExecSucceeded {
+				continue // a success nobody is told of
+			}
+			// The alert of an end (none for a re-queue) commits with it.
+			if err := s.enqueueEnded(ctx, tx, b.ExecID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("report on %d executions: %w", len(batches), err)
+	}
+	return fenced, nil
+}
+
+// ownedAll marks in fenced those of batches[which] whose attempt executorID
+// no longer runs, in one query inside tx.
+func (s *Store) ownedAll(ctx context.Context, tx *sql.Tx, executorID int64, batches []ReportBatch, which []int, fenced []bool) error {
+	if len(which) == 0 {
+		return nil
+	}
+	args := []any{executorID}
+	for _, i := range which {
+		args = append(args, batches[i].ExecID)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT id, attempt, status FROM executions WHERE executor_id = ? AND id IN (?"+strings.Repeat(", ?", len(which)-1)+")", args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	current := map[int64]int{}
+	for rows.Next() {
+		var id int64
+		var attempt int
+		var status string
+		if err := rows.Scan(&id, &attempt, &status); err != nil {
+			return err
+		}
+		if status == ExecRunning || status == ExecKilling {
+			current[id] = attempt
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, i := range which {
+		if a, ok := current[batches[i].ExecID]; !ok || a != batches[i].Attempt {
+			fenced[i] = true
+		}
+	}
+	return nil
+}
+
+type jobRow struct {
+	execID  int64
+	attempt int
+	ExecutionJob
+}
+
+type logRow struct {
+	execID  int64
+	attempt int
+	LogChunk
 }
 
 // lastStates keeps the last state of each job, in the order of first
@@ -118,7 +219,7 @@ const (
 	logBatchBytes    = 1 << 20
 )
 
-func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, execID int64, attempt int, jobs []ExecutionJob) error {
+func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, jobs []jobRow) error {
 	for len(jobs) > 0 {
 		var args []any
 		n, size := 0, 0
@@ -144,7 +245,7 @@ func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, execID int64, attemp
 					size += len(b)
 				}
 			}
-			args = append(args, execID, attempt, j.Name, j.Type, j.Status, j.Attempt, st, en, code, j.Error, outputs)
+			args = append(args, j.execID, j.attempt, j.Name, j.Type, j.Status, j.Attempt, st, en, code, j.Error, outputs)
 			n++
 		}
 		if _, err := tx.ExecContext(ctx, s.d.upsertJobs(n), args...); err != nil {
@@ -155,7 +256,7 @@ func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, execID int64, attemp
 	return nil
 }
 
-func (s *Store) insertLogs(ctx context.Context, tx *sql.Tx, execID int64, attempt int, logs []LogChunk) error {
+func (s *Store) insertLogs(ctx context.Context, tx *sql.Tx, logs []logRow) error {
 	const row = "(?, ?, ?, ?, ?, ?, "
 	for len(logs) > 0 {
 		var q strings.Builder
@@ -168,7 +269,7 @@ func (s *Store) insertLogs(ctx context.Context, tx *sql.Tx, execID int64, attemp
 				q.WriteString(", ")
 			}
 			q.WriteString(row + s.d.now + ")")
-			args = append(args, execID, attempt, l.Job, l.Attempt, l.Offset, l.Data)
+			args = append(args, l.execID, l.attempt, l.Job, l.Attempt, l.Offset, l.Data)
 			size += len(l.Data)
 			n++
 		}

@@ -156,3 +156,56 @@ func TestSubmitAndAssign(t *testing.T) {
 		}
 	})
 }
+
+// TestReportManyFencesEachAttemptAlone: batches of several executions share
+// one transaction; one whose attempt is no longer the executor's writes
+// nothing and is marked fenced, while the others' states, logs and ends
+// are all written.
+func TestReportManyFencesEachAttemptAlone(t *testing.T) {
+	storetest.EachParallel(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		e, pv := fixture(t, s)
+		a, b, lost := running(t, s, e, pv), running(t, s, e, pv), running(t, s, e, pv)
+		// The cluster takes lost away: given up as if its executor died.
+		o := store.ExecutionOwner{ID: lost.ID, ExecutorID: e.ID, Attempt: 1, Status: store.ExecRunning}
+		if ok, err := s.AbandonExecution(ctx, o, "executor lost"); err != nil || !ok {
+			t.Fatalf("abandon = %v, %v", ok, err)
+		}
+		now := time.Now().UTC()
+		job := func(status string) []store.ExecutionJob {
+			return []store.ExecutionJob{{Name: "j", Type: "command", Status: status, StartTime: &now}}
+		}
+		log := []store.LogChunk{{Job: "j", Data: []byte("out\n")}}
+		fenced, err := s.ReportMany(ctx, e.ID, []store.ReportBatch{
+			{ExecID: a.ID, Attempt: 1, Jobs: job("RUNNING"), Logs: log},
+			{ExecID: lost.ID, Attempt: 1, Jobs: job("SUCCEEDED"), Logs: log, End: &store.ExecutionEnd{Status: store.ExecSucceeded, JobsEnded: true}},
+			{ExecID: b.ID, Attempt: 1, Jobs: job("SUCCEEDED"), Logs: log, End: &store.ExecutionEnd{Status: store.ExecSucceeded, JobsEnded: true, NoSuccessMail: true}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fenced[0] || !fenced[1] || fenced[2] {
+			t.Fatalf("fenced = %v, want only the lost one", fenced)
+		}
+		for _, c := range []struct {
+			id     int64
+			status string
+			job    string
+		}{{a.ID, store.ExecRunning, "RUNNING"}, {b.ID, store.ExecSucceeded, "SUCCEEDED"}} {
+			got, err := s.GetExecution(ctx, c.id)
+			if err != nil || got.Status != c.status || len(got.Jobs) != 1 || got.Jobs[0].Status != c.job {
+				t.Fatalf("execution %d = %+v, %v; want %s with job %s", c.id, got, err, c.status, c.job)
+			}
+			if data, _, err := s.ReadLog(ctx, c.id, "j", 0, 100); err != nil || string(data) != "out\n" {
+				t.Fatalf("log of %d = %q, %v", c.id, data, err)
+			}
+		}
+		got, err := s.GetExecution(ctx, lost.ID)
+		if err != nil || got.Status == store.ExecSucceeded || len(got.Jobs) != 0 {
+			t.Fatalf("the fenced execution = %+v, %v; want nothing of its batch written", got, err)
+		}
+		if data, _, _ := s.ReadLog(ctx, lost.ID, "j", 0, 100); len(data) != 0 {
+			t.Fatalf("the fenced execution's log = %q", data)
+		}
+	})
+}
