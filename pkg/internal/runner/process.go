@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"sync/atomic"
 	"time"
 
@@ -46,27 +47,31 @@ func (r *runner) runProcess(ctx context.Context, job, command, dir string, env [
 	if ctx.Err() != nil {
 		return procResult{interrupted: true}
 	}
-	cmd, err := supervise.Command(r.ex.Supervisor, supervise.Options{
-		LeaseFile: r.ex.LeaseFile,
-		StateDir:  r.ex.StateDir,
-		Env:       env,
-	}, "/bin/sh", "-c", command)
-	if err != nil {
-		return procResult{err: fmt.Errorf("cannot start command: %w", err)}
-	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return procResult{err: fmt.Errorf("cannot create output pipe: %w", err)}
 	}
-	cmd.Dir = dir
-	cmd.Stdout = pw
-	cmd.Stderr = pw
 	if ctx.Err() != nil {
 		pr.Close()
 		pw.Close()
 		return procResult{interrupted: true}
 	}
-	sup, err := supervise.Start(cmd)
+	var sup *supervise.Job
+	argv := []string{"/bin/sh", "-c", command}
+	if r.ex.Jobs != nil {
+		sup, err = r.ex.Jobs.Start(dir, env, pw, pw, argv...)
+	} else {
+		var cmd *exec.Cmd
+		cmd, err = supervise.Command(r.ex.Supervisor, supervise.Options{
+			LeaseFile: r.ex.LeaseFile,
+			StateDir:  r.ex.StateDir,
+			Env:       env,
+		}, argv...)
+		if err == nil {
+			cmd.Dir, cmd.Stdout, cmd.Stderr = dir, pw, pw
+			sup, err = supervise.Start(cmd)
+		}
+	}
 	pw.Close()
 	if err != nil {
 		pr.Close()
