@@ -253,7 +253,7 @@ func TestPoolStateRecords(t *testing.T) {
 	shell := pidFile(t, dir, "sh.pid")
 	waitUntil(t, 10*time.Second, "the record", func() (bool, string) {
 		entries, err := os.ReadDir(state)
-		return err == nil && len(entries) == 1, fmt.Sprint(entries, err)
+		return err == nil && len(entries) == 1 && !strings.HasPrefix(entries[0].Name(), "."), fmt.Sprint(entries, err)
 	})
 	f := strings.Fields(readFile(t, filepath.Join(state, mustOne(t, state))))
 	if len(f) != 4 || f[0] != strconv.Itoa(p.Pid()) || f[2] != strconv.Itoa(shell.pid) || f[3] != strconv.FormatUint(shell.start, 10) {

@@ -45,6 +45,28 @@ const (
 	RecStartError    = "start-error"          // start-error TEXT
 )
 
+// ServeFD is the unix socket (SOCK_SEQPACKET) a serving supervisor reads
+// requests from and writes replies to.
+const ServeFD = 3
+
+// MarkerVar is the variable whose value, unique to a job, marks every
+// process the job started: it is how a process left behind by a job is
+// told from those of other jobs once it has been adopted by the
+// supervisor.
+const MarkerVar = "JOB_RUN_ID"
+
+// Request and reply kinds; a message is its fields, each ended by a NUL.
+const (
+	ReqStart   = "start"   // start ID DIR ARGC ARGV... ENV...; fds: stdout, stderr
+	ReqTerm    = "term"    // term ID
+	ReqKill    = "kill"    // kill ID
+	RepStarted = "started" // started ID PID
+	RepDone    = "done"    // done ID KIND [STATUS SURVIVORS | TEXT]; KIND is a Rec* kind
+)
+
+// MaxMessage bounds a request (its command and environment).
+const MaxMessage = 4 << 20
+
 const (
 	// PollInterval is how often the parent and the lease are checked.
 	PollInterval = 250 * time.Millisecond

@@ -13,28 +13,8 @@ import (
 // job's command in a process group of its own, with the output descriptors
 // that came with the request.
 
-// ServeFD is the unix socket (SOCK_SEQPACKET) a serving supervisor reads
-// requests from and writes replies to.
-const ServeFD = 3
-
-// MarkerVar is the variable whose value, unique to a job, marks every
-// process the job started: it is how a process left behind by a job is
-// told from those of other jobs once it has been adopted by the
-// supervisor.
-const MarkerVar = "JOB_RUN_ID"
-
-// Request and reply kinds; a message is its fields, each ended by a NUL.
-const (
-	ReqStart   = "start"   // start ID DIR ARGC ARGV... ENV...; fds: stdout, stderr
-	ReqTerm    = "term"    // term ID
-	ReqKill    = "kill"    // kill ID
-	RepStarted = "started" // started ID PID
-	RepDone    = "done"    // done ID KIND [STATUS SURVIVORS | TEXT]; KIND is a Rec* kind
-)
-
-// MaxMessage bounds a request (its command and environment).
-const MaxMessage = 4 << 20
-
+// sjob is a job of a serving supervisor, from its start until it is
+// reported done.
 type sjob struct {
 	id        string
 	marker    string // MarkerVar=VALUE
@@ -52,6 +32,7 @@ type sjob struct {
 	stateFile string
 }
 
+// server is the serving supervisor's state, owned by its loop.
 type server struct {
 	self      int
 	selfStart uint64
