@@ -51,8 +51,9 @@ func NewPool(path string, o Options) *Pool {
 var errTooLarge = errors.New("request too large")
 
 // Start starts argv in dir with env as its whole environment (nil = this
-// process's) plus MarkerVar (in either form of supervisor), stdin /dev/null and stdout and stderr as
-// given; the caller may close its copies of those once Start returns.
+// process's) plus MarkerVar (under either form of supervisor), stdin
+// /dev/null, and stdout and stderr as given; the caller may close its
+// copies of those once Start returns.
 func (p *Pool) Start(dir string, env []string, stdout, stderr *os.File, argv ...string) (*Job, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("no command to supervise")
@@ -83,7 +84,8 @@ func (p *Pool) Start(dir string, env []string, stdout, stderr *os.File, argv ...
 			if errors.Is(err, errTooLarge) {
 				break
 			}
-			// The supervisor is gone: the next try starts another.
+			// The supervisor is gone: the next try starts another (and
+			// should that fail too, the job gets a supervisor of its own).
 		}
 	}
 	o := p.o
