@@ -106,22 +106,7 @@ func TestPoolOneJobsDaemonsDieAndTheOtherJobRunsOn(t *testing.T) {
 		echo $$ > sh.tmp && mv sh.tmp sh.pid
 		sleep 300`)
 	bShell, bDaemon := pidFile(t, dirB, "sh.pid"), pidFile(t, dirB, "d.pid")
-	ja := startIn(t, p, dirA, `
-		setsid sh -c 'sleep 300 & echo $! > d1.tmp && mv d1.tmp d1.pid'
-		(sleep 300 & echo $! > d2.tmp && mv d2.tmp d2.pid)
-		setsid sh -c 'trap "" TERM; sleep 300 & echo $! > d3.tmp && mv d3.tmp d3.pid; sleep 300' &
-		while [ ! -e d3.pid ]; do sleep 0.01; done
-		exit 3`)
-	r := wait(t, ja)
-	if r.Outcome != Exited || !r.Status.Exited() || r.Status.ExitStatus() != 3 {
-		t.Fatalf("result %+v", r)
-	}
-	for _, name := range []string{"d1.pid", "d2.pid", "d3.pid"} {
-		pid, _ := strconv.Atoi(strings.TrimSpace(readFile(t, filepath.Join(dirA, name))))
-		if state, _, ok := stat(pid); ok {
-			t.Errorf("A's %s: pid %d still exists, state %c", name, pid, state)
-		}
-	}
+	expectDaemonsGone(t, wait(t, startIn(t, p, dirA, leaveDaemons)), dirA)
 	for _, q := range []proc{bShell, bDaemon} {
 		if gone, what := q.status(); gone {
 			t.Fatalf("B's process died with A: %s", what)

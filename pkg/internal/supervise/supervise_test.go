@@ -348,36 +348,40 @@ func TestStartErrorIsReported(t *testing.T) {
 	}
 }
 
+// leaveDaemons is a job that leaves a setsid daemon whose parent has
+// exited (it is re-parented to the supervisor), a double-forked child left
+// in the job's group, and one in a session of its own that ignores
+// SIGTERM, with their pids in d1.pid, d2.pid and d3.pid; then the shell
+// exits 3.
+const leaveDaemons = `
+	setsid sh -c 'sleep 300 & echo $! > d1.tmp && mv d1.tmp d1.pid'
+	(sleep 300 & echo $! > d2.tmp && mv d2.tmp d2.pid)
+	setsid sh -c 'trap "" TERM; sleep 300 & echo $! > d3.tmp && mv d3.tmp d3.pid; sleep 300' &
+	while [ ! -e d3.pid ]; do sleep 0.01; done
+	exit 3`
+
+// expectDaemonsGone checks, once a leaveDaemons job is over, that it
+// exited 3 and that its daemons were reaped: nothing is left, not even a
+// zombie.
+func expectDaemonsGone(t *testing.T, r Result, dir string) {
+	t.Helper()
+	if r.Outcome != Exited || !r.Status.Exited() || r.Status.ExitStatus() != 3 {
+		t.Fatalf("result %+v", r)
+	}
+	for _, name := range []string{"d1.pid", "d2.pid", "d3.pid"} {
+		pid, _ := strconv.Atoi(strings.TrimSpace(readFile(t, filepath.Join(dir, name))))
+		if state, _, ok := stat(pid); ok {
+			// The pid may have been reused already; that would be a
+			// process not descended from the supervisor.
+			t.Errorf("%s: pid %d still exists, state %c", name, pid, state)
+		}
+	}
+}
+
 func TestDaemonsDieWhenTheShellExits(t *testing.T) {
 	inBothForms(t, func(t *testing.T, start starter) {
 		dir := t.TempDir()
-		// A setsid daemon whose parent has exited (it is re-parented to the
-		// supervisor), a double-forked child left in the job's group, and one
-		// in a session of its own that ignores SIGTERM; then the shell exits.
-		j := start(t, Options{}, dir, `
-		setsid sh -c 'sleep 300 & echo $! > d1.tmp && mv d1.tmp d1.pid'
-		(sleep 300 & echo $! > d2.tmp && mv d2.tmp d2.pid)
-		setsid sh -c 'trap "" TERM; sleep 300 & echo $! > d3.tmp && mv d3.tmp d3.pid; sleep 300' &
-		while [ ! -e d3.pid ]; do sleep 0.01; done
-		exit 3`)
-		r := wait(t, j)
-		if r.Outcome != Exited || !r.Status.Exited() || r.Status.ExitStatus() != 3 {
-			t.Fatalf("result %+v", r)
-		}
-		// The supervisor reaped everything before it exited: nothing is left,
-		// not even a zombie.
-		for _, name := range []string{"d1.pid", "d2.pid", "d3.pid"} {
-			b, err := os.ReadFile(filepath.Join(dir, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-			if state, _, ok := stat(pid); ok {
-				// The pid may have been reused already; that would be a
-				// process not descended from the supervisor.
-				t.Errorf("%s: pid %d still exists, state %c", name, pid, state)
-			}
-		}
+		expectDaemonsGone(t, wait(t, start(t, Options{}, dir, leaveDaemons)), dir)
 	})
 }
 
