@@ -36,6 +36,28 @@ func procCPU(pid int) (self, children time.Duration, ok bool) {
 	return t(f[11]) + t(f[12]), t(f[13]) + t(f[14]), true
 }
 
+// childrenOf lists the live children of process pid, from /proc.
+func childrenOf(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	want := strconv.Itoa(pid)
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if f := strings.Fields(string(b[i+1:])); i >= 0 && len(f) > 1 && f[1] == want {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
 // machineBusy is the CPU time all cores spent not idle, from /proc/stat.
 func machineBusy() (time.Duration, bool) {
 	b, err := os.ReadFile("/proc/stat")
@@ -65,7 +87,9 @@ func machineBusy() (time.Duration, bool) {
 type CPUPerFlow struct {
 	Web       float64 `json:"web"`
 	Executors float64 `json:"executors"`
-	// Jobs is the job processes (children the executors reaped).
+	// Jobs is the job processes and their supervisors (children the
+	// executors reaped, and their live job supervisors with the jobs
+	// those reaped).
 	Jobs      float64 `json:"jobs"`
 	Benchmark float64 `json:"benchmark"`
 	// Database is every mariadbd/mysqld process on this machine.
@@ -92,6 +116,12 @@ func takeCPU(c *cluster) cpuSnapshot {
 		own, kids, _ := procCPU(d.Pid())
 		s.executors += own
 		s.jobs += kids
+		// The executor's job supervisor lives as long as the executor:
+		// its own time and that of the jobs it reaped.
+		for _, pid := range childrenOf(d.Pid()) {
+			own, kids, _ := procCPU(pid)
+			s.jobs += own + kids
+		}
 	}
 	s.self, _, _ = procCPU(os.Getpid())
 	s.db = databaseCPU()

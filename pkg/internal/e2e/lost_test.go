@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -80,6 +81,76 @@ func TestJobDiesWithItsExecutor(t *testing.T) {
 		t.Fatalf("want a killed run on b, then a complete one on c; got %v", runs)
 	}
 	checkNoOverlap(t, readRuns(t, dir))
+	w.check(t)
+}
+
+// jobSupervisor returns the pid of the executor's serving job supervisor.
+func jobSupervisor(t *testing.T, c *testcluster.Cluster, executor int) int {
+	t.Helper()
+	var pid int
+	c.WaitFor(5*time.Second, "the executor's job supervisor", func() (bool, string) {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			p, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if !strings.Contains(string(cmd), "\x00-serve\x00") {
+				continue
+			}
+			st, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+			i := strings.LastIndexByte(string(st), ')')
+			if f := strings.Fields(string(st[i+1:])); i > 0 && len(f) > 1 && f[1] == strconv.Itoa(executor) {
+				pid = p
+				return true, ""
+			}
+		}
+		return false, "none found"
+	})
+	return pid
+}
+
+// TestJobDiesWithItsSupervisor: an executor whose job supervisor is killed
+// (as by the OOM killer) kills the jobs that ran under it and fails them,
+// saying so; the next job runs under a new supervisor.
+func TestJobDiesWithItsSupervisor(t *testing.T) {
+	c := testcluster.New(t)
+	c.StartWeb()
+	a := c.StartExecutor("a")
+	c.MustCLI("executor", "activate", "a")
+	dir := t.TempDir()
+	w := watchRuns(t, c, dir)
+	c.MustCLI("project", "upload", writeProject(t, map[string]string{
+		"one": markedJob(dir, "", forever),
+		"ok":  oneJob("true"),
+	}), "--name", "p")
+
+	id := submit(t, c, "p", "one")
+	run := waitRuns(t, c, dir, id, 1, 30*time.Second)[0]
+	c.WaitFor(5*time.Second, "the job's process group", func() (bool, string) { return w.group(run.PID) > 0, run.String() })
+	waitJobRunning(t, c, id, 30*time.Second)
+	sup := jobSupervisor(t, c, a.Pid())
+	if err := syscall.Kill(sup, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	jobGone(t, c, w, run, 5*time.Second, "the job of the killed supervisor to die")
+	e := waitStatus(t, c, id, 30*time.Second, "FAILED", "SUCCEEDED", "KILLED")
+	if e.Status != "FAILED" {
+		t.Fatalf("execution whose supervisor was killed: %s", toJSON(e))
+	}
+	if !strings.Contains(e.Error, "job supervisor died") || len(e.Jobs) != 1 || e.Jobs[0].Status != "FAILED" {
+		t.Errorf("execution whose supervisor was killed: %s", toJSON(e))
+	}
+	checkJobsEnded(t, e)
+
+	next := submit(t, c, "p", "ok")
+	if e := waitStatus(t, c, next, 30*time.Second, "FAILED", "SUCCEEDED", "KILLED"); e.Status != "SUCCEEDED" || e.ExecutorName != "a" {
+		t.Fatalf("the next execution: %s", toJSON(e))
+	}
+	if now := jobSupervisor(t, c, a.Pid()); now == sup {
+		t.Errorf("the killed supervisor %d is still there", sup)
+	}
 	w.check(t)
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -105,6 +106,9 @@ type Executor struct {
 	jobEnv []string
 	// commits writes the runs' reports, several in one transaction.
 	commits *committer
+	// jobs starts every job through one long-lived supervisor (set by
+	// Start; nil = a supervisor per job).
+	jobs *supervise.Pool
 }
 
 // New prepares an executor; Start listens and registers.
@@ -179,6 +183,9 @@ func (e *Executor) Start(ctx context.Context) error {
 		e.log.Warn().Err(err).Msg("could not check for jobs left by an earlier run")
 	} else if n > 0 {
 		e.log.Warn().Int("killed", n).Msg("killed jobs left running by an earlier run of this executor")
+	}
+	if runtime.GOOS == "linux" {
+		e.jobs = supervise.NewPool("", supervise.Options{LeaseFile: e.leaseFile(), StateDir: e.jobsDir()})
 	}
 	if err := e.register(ctx); err != nil {
 		ln.Close()
@@ -297,6 +304,10 @@ func (e *Executor) shutdown(stopLoops context.CancelFunc) {
 	e.haltNow()
 	stopLoops()
 	e.wg.Wait()
+	if e.jobs != nil {
+		// Every run has ended: this only stops the supervisor.
+		e.jobs.Close()
+	}
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = e.srv.Shutdown(sctx)
 	scancel()

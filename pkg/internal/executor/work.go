@@ -310,6 +310,7 @@ func (e *Executor) runExecution(ctx context.Context, r *run, rep runner.Reporter
 		Env:            e.jobEnv,
 		LeaseFile:      e.leaseFile(),
 		StateDir:       e.jobsDir(),
+		Jobs:           e.jobs,
 	}, rep)
 }
 

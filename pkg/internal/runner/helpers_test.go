@@ -163,6 +163,7 @@ func newExecution(t *testing.T, nodes ...*flow.Node) Execution {
 		Flow:           &flow.Flow{Name: "flow1", Nodes: nodes},
 		WorkDir:        t.TempDir(),
 		KillGrace:      time.Second,
+		Jobs:           sharedPool,
 	}
 }
 

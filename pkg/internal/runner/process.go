@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"sync/atomic"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 )
 
 // drainTimeout bounds how long output is still read once a job's
-// supervisor has exited: it has killed every process descended from the
-// job, so only a process started outside that tree (by another daemon) can
+// supervisor has reported it over: it has killed every process of the job,
+// so only a process started outside that tree (by another daemon) can
 // still hold the pipe open, and the job does not wait for it.
 const drainTimeout = 2 * time.Second
 
@@ -35,7 +36,8 @@ type procResult struct {
 }
 
 // runProcess runs command with /bin/sh -c under a job supervisor (package
-// supervise): the shell leads a process group of its own, stdin is
+// supervise; the executor's long-lived one when Execution.Jobs is set, else
+// one of its own): the shell leads a process group of its own, stdin is
 // /dev/null, and stdout and stderr both go to out. When ctx ends first, the
 // job gets SIGTERM and, after the kill grace, SIGKILL. Once the shell has
 // exited, whatever it left behind (background children, setsid daemons) is
@@ -46,27 +48,31 @@ func (r *runner) runProcess(ctx context.Context, job, command, dir string, env [
 	if ctx.Err() != nil {
 		return procResult{interrupted: true}
 	}
-	cmd, err := supervise.Command(r.ex.Supervisor, supervise.Options{
-		LeaseFile: r.ex.LeaseFile,
-		StateDir:  r.ex.StateDir,
-		Env:       env,
-	}, "/bin/sh", "-c", command)
-	if err != nil {
-		return procResult{err: fmt.Errorf("cannot start command: %w", err)}
-	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return procResult{err: fmt.Errorf("cannot create output pipe: %w", err)}
 	}
-	cmd.Dir = dir
-	cmd.Stdout = pw
-	cmd.Stderr = pw
 	if ctx.Err() != nil {
 		pr.Close()
 		pw.Close()
 		return procResult{interrupted: true}
 	}
-	sup, err := supervise.Start(cmd)
+	var sup *supervise.Job
+	argv := []string{"/bin/sh", "-c", command}
+	if r.ex.Jobs != nil {
+		sup, err = r.ex.Jobs.Start(dir, env, pw, pw, argv...)
+	} else {
+		var cmd *exec.Cmd
+		cmd, err = supervise.Command(r.ex.Supervisor, supervise.Options{
+			LeaseFile: r.ex.LeaseFile,
+			StateDir:  r.ex.StateDir,
+			Env:       env,
+		}, argv...)
+		if err == nil {
+			cmd.Dir, cmd.Stdout, cmd.Stderr = dir, pw, pw
+			sup, err = supervise.Start(cmd)
+		}
+	}
 	pw.Close()
 	if err != nil {
 		pr.Close()
@@ -139,8 +145,9 @@ func (r *runner) runProcess(ctx context.Context, job, command, dir string, env [
 
 // terminate asks the supervisor to stop the job: SIGTERM to the job's
 // processes, then SIGKILL once the kill grace has passed unless they are
-// all gone by then. It returns once the supervisor has exited. The
-// supervisor itself is never killed: that would leave the job without it.
+// all gone by then. It returns once the supervisor has reported the job
+// over. The supervisor itself is never killed: that would leave the job
+// without it.
 func (r *runner) terminate(sup *supervise.Job, exited <-chan struct{}) {
 	sup.Terminate()
 	grace := time.NewTimer(r.killGrace)

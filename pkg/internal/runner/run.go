@@ -67,7 +67,9 @@
 // variables of the executor's environment, never its CRAWLCTL_ settings and
 // secrets) plus its env.NAME entries,
 // JOB_NAME, JOB_PATH (the qualified name), JOB_ATTEMPT,
-// JOB_OUTPUT_PROP_FILE, AZKABAN_EXEC_ID and AZKABAN_FLOW_ID. When it
+// JOB_OUTPUT_PROP_FILE, AZKABAN_EXEC_ID and AZKABAN_FLOW_ID; started
+// through Execution.Jobs, also supervise.MarkerVar (JOB_RUN_ID), random and
+// unique to the run, which replaces any value set otherwise. When it
 // succeeds, a JSON object written to $JOB_OUTPUT_PROP_FILE becomes its output
 // properties.
 //
@@ -115,6 +117,7 @@ import (
 	"time"
 
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
+	"github.com/crawlctl/crawlctl/pkg/internal/supervise"
 )
 
 // JobStatus is the state of a job or embedded-flow container.
@@ -174,6 +177,11 @@ type Execution struct {
 	Supervisor string // the crawlctl binary to run supervisors from; "" = the running binary
 	LeaseFile  string // the executor's lease file (supervise.WriteLease): jobs are killed, or not started, once its deadline has passed; "" = no lease
 	StateDir   string // supervisors record their jobs here while they run, for supervise.KillLeftovers; "" = no records
+	// Jobs, when set, starts every job command through the executor's
+	// long-lived supervisor (its own binary, lease file and state
+	// directory apply, not the three fields above); nil = a supervisor
+	// per job.
+	Jobs *supervise.Pool
 }
 
 // JobUpdate is one status change of a job or embedded-flow container.

@@ -79,8 +79,9 @@ setsid sh -c 'trap "" TERM; sleep 300 & echo $! > d1.tmp && mv d1.tmp d1.pid'
 echo $$ > sh.tmp && mv sh.tmp sh.pid
 `
 
-func TestDaemonsDoNotOutliveTheirJob(t *testing.T) {
-	t.Parallel()
+func TestDaemonsDoNotOutliveTheirJob(t *testing.T) { bothModes(t, testDaemonsDoNotOutliveTheirJob) }
+
+func testDaemonsDoNotOutliveTheirJob(t *testing.T, perJob bool) {
 	for _, end := range []string{"exit", "cancel", "timeout"} {
 		t.Run(end, func(t *testing.T) {
 			t.Parallel()
@@ -90,6 +91,7 @@ func TestDaemonsDoNotOutliveTheirJob(t *testing.T) {
 			}
 			ex := newExecution(t, job)
 			ex.KillGrace = 300 * time.Millisecond
+			ownPool(t, &ex, perJob)
 			rec := newRecorder()
 			ctx, cancel := context.WithCancelCause(context.Background())
 			defer cancel(nil)
@@ -122,8 +124,9 @@ func TestDaemonsDoNotOutliveTheirJob(t *testing.T) {
 	}
 }
 
-func TestLeaseExpiryKillsRunningJob(t *testing.T) {
-	t.Parallel()
+func TestLeaseExpiryKillsRunningJob(t *testing.T) { bothModes(t, testLeaseExpiryKillsRunningJob) }
+
+func testLeaseExpiryKillsRunningJob(t *testing.T, perJob bool) {
 	ex := newExecution(t,
 		command("a", `trap "" TERM; echo $$ > sh.tmp && mv sh.tmp sh.pid; sleep 300`),
 		command("b", "true", "a"),
@@ -132,6 +135,7 @@ func TestLeaseExpiryKillsRunningJob(t *testing.T) {
 	if err := supervise.WriteLease(ex.LeaseFile, supervise.Now()+int64(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	ownPool(t, &ex, perJob)
 	rec := newRecorder()
 	done := make(chan Result, 1)
 	go func() { done <- run(t, ex, rec) }()
@@ -154,13 +158,15 @@ func TestLeaseExpiryKillsRunningJob(t *testing.T) {
 	expectDead(t, sh)
 }
 
-func TestExpiredLeaseStartsNothing(t *testing.T) {
-	t.Parallel()
+func TestExpiredLeaseStartsNothing(t *testing.T) { bothModes(t, testExpiredLeaseStartsNothing) }
+
+func testExpiredLeaseStartsNothing(t *testing.T, perJob bool) {
 	ex := newExecution(t, withConfig(command("a", "touch ran"), "retries", "2"))
 	ex.LeaseFile = filepath.Join(t.TempDir(), "lease")
 	if err := supervise.WriteLease(ex.LeaseFile, supervise.Now()-1); err != nil {
 		t.Fatal(err)
 	}
+	ownPool(t, &ex, perJob)
 	rec := newRecorder()
 	run(t, ex, rec)
 	rec.expectStatuses(t, map[string]JobStatus{"a": Killed})
@@ -172,10 +178,12 @@ func TestExpiredLeaseStartsNothing(t *testing.T) {
 	}
 }
 
-func TestStateDirRecordsRunningJobs(t *testing.T) {
-	t.Parallel()
+func TestStateDirRecordsRunningJobs(t *testing.T) { bothModes(t, testStateDirRecordsRunningJobs) }
+
+func testStateDirRecordsRunningJobs(t *testing.T, perJob bool) {
 	ex := newExecution(t, command("a", `echo $$ > sh.tmp && mv sh.tmp sh.pid; `+waitFor("release")))
 	ex.StateDir = filepath.Join(t.TempDir(), "supervisors")
+	ownPool(t, &ex, perJob)
 	rec := newRecorder()
 	done := make(chan Result, 1)
 	go func() { done <- run(t, ex, rec) }()
@@ -198,10 +206,13 @@ func TestMissingSupervisorFailsJob(t *testing.T) {
 	t.Parallel()
 	ex := newExecution(t, command("a", "true"))
 	ex.Supervisor = filepath.Join(t.TempDir(), "no-such-binary")
-	rec := newRecorder()
-	res := run(t, ex, rec)
-	if res.Status != "FAILED" || !strings.Contains(res.Error, "cannot start command") {
-		t.Errorf("result %+v", res)
+	for _, perJob := range []bool{false, true} {
+		ownPool(t, &ex, perJob)
+		rec := newRecorder()
+		res := run(t, ex, rec)
+		if res.Status != "FAILED" || !strings.Contains(res.Error, "cannot start command") {
+			t.Errorf("per job %v: result %+v", perJob, res)
+		}
 	}
 }
 

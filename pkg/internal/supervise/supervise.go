@@ -1,8 +1,67 @@
 // Package supervise keeps a job from outliving its executor, and anything
 // the job started from outliving the job.
 //
-// The runner starts every job command through a supervisor: the crawlctl
-// binary itself, re-executed as
+// Every job command runs under a supervisor: the crawlctl binary itself,
+// re-executed. It comes in two forms with the same guarantees.
+//
+// # One supervisor per executor (Pool)
+//
+// An executor on Linux starts one long-lived supervisor, on first use:
+//
+//	crawlctl __job-supervisor -serve [-parent=PID] [-lease=FILE] [-state=DIR]
+//
+// with a unix socket (SOCK_SEQPACKET, one of a socketpair) as file
+// descriptor 3. It makes itself a child subreaper and takes requests on
+// the socket: start (the argv, working directory and whole environment of
+// a job, with the job's stdout and stderr passed as descriptors,
+// SCM_RIGHTS), terminate and kill. For a start it forks and execs the
+// command itself, in a process group of its own, with stdin /dev/null, and
+// replies with its pid, then, once the job is over, with its raw wait
+// status (or why it did not run: lease expired, start failed). Starting a
+// job thus costs one fork/exec and a message each way instead of a second
+// process with the Go runtime.
+//
+// Pool.Start adds MarkerVar (JOB_RUN_ID) to each job's environment, a
+// random value of its own. Because the supervisor is a subreaper, whatever
+// a job leaves behind (background children, setsid or double-forked
+// daemons) ends up below it, next to the other jobs' processes. When a
+// job's command exits, its leftovers are killed and reaped before the job
+// is reported over, and only its own: the job's processes are those in its
+// process group (while that group id is still the job's), those whose
+// environment (/proc/PID/environ) carries its marker, and the descendants
+// of either; a process below another job's running command is that job's.
+// Checking costs nothing when the supervisor has no children but the jobs'
+// running commands (read from /proc/self/task/*/children); otherwise it
+// scans /proc. A process adopted by the supervisor that carries no marker
+// (it exec'd with an empty environment, or overwrote it) belongs to no
+// job: it is killed as soon as no job runs, and at the latest when the
+// supervisor stops.
+//
+// Job.Terminate sends SIGTERM to the job's process group and every process
+// of the job; once the command has exited the rest may still exit by
+// themselves until Job.Kill, which kills them all at once.
+//
+// The lease file (see below) is read before every start and every 250 ms;
+// past the deadline every job is killed at once and reported as
+// LeaseExpired (LeaseExpiredBeforeStart for a start refused).
+//
+// If the executor dies (kill -9, OOM), the supervisor sees end-of-file on
+// the socket at once (or its parent-death signal, or at the latest 250 ms
+// later its parent pid changing) and kills every process below it at once,
+// then exits. Closing the pool does the same.
+//
+// If the supervisor itself dies (SIGKILL, OOM), the executor sees
+// end-of-file: it kills the process group of every job it had started
+// there and every process carrying one of their markers, ends those jobs
+// as Lost with the reason in Result.WaitErr, and starts a new supervisor
+// for later jobs.
+//
+// A request too large for one message (core.MaxMessage, or what the
+// system's socket buffers allow) goes to a supervisor of its own.
+//
+// # One supervisor per job (Command, Start)
+//
+// The other form, used where a Pool is not (systems other than Linux), is
 //
 //	crawlctl __job-supervisor [-parent=PID] [-lease=FILE] [-state=DIR] [-own-env=NAMES] -- /bin/sh -c CMD
 //
@@ -39,10 +98,13 @@
 // in the supervisor's exit code: the command's raw wait status, or why it
 // did not run. Start and Job.Wait speak this protocol.
 //
-// A supervisor that is itself SIGKILLed cannot clean up. With a state
-// directory, each supervisor records its pid, its start time and the job's
-// process group there while the job runs; KillLeftovers, called when an
-// executor starts, kills whatever such records still describe.
+// # Records of running jobs
+//
+// A supervisor that is SIGKILLed together with its executor cannot clean
+// up, and the executor cannot either. With a state directory, a
+// supervisor of either form records, for each job while it runs, its own
+// pid and start time and the job's process group; KillLeftovers, called
+// when an executor starts, kills whatever such records still describe.
 //
 // The whole of this is Linux-specific (subreaper, parent-death signal,
 // /proc). Elsewhere the supervisor only signals the job's process group.
@@ -171,10 +233,19 @@ func hasVar(env []string, name string) bool {
 	return false
 }
 
-// Job is a started supervisor.
+// Job is a job started under a supervisor of its own (Start; Cmd is the
+// supervisor) or through a Pool (Cmd is nil).
 type Job struct {
 	Cmd    *exec.Cmd
 	status *os.File
+
+	// Through a Pool:
+	srv    *server
+	id     uint64
+	marker string
+	pid    int           // the command's pid, once the supervisor said it; guarded by srv.mu
+	done   chan struct{} // closed once res is set
+	res    Result
 }
 
 // Start starts a supervisor prepared by Command.
@@ -197,18 +268,31 @@ func Start(cmd *exec.Cmd) (*Job, error) {
 	return &Job{Cmd: cmd, status: sr}, nil
 }
 
-// Terminate asks the supervisor for a graceful stop (TermSignal).
-func (j *Job) Terminate() error { return j.Cmd.Process.Signal(TermSignal) }
+// Terminate asks the supervisor for a graceful stop: SIGTERM to the job's
+// process group and every process of the job; once the command has
+// exited, the rest may still exit by themselves until Kill.
+func (j *Job) Terminate() error {
+	if j.srv != nil {
+		return j.srv.send(core.ReqTerm, j.id)
+	}
+	return j.Cmd.Process.Signal(TermSignal)
+}
 
-// Kill asks the supervisor to kill everything now (KillSignal).
-func (j *Job) Kill() error { return j.Cmd.Process.Signal(KillSignal) }
+// Kill asks the supervisor to kill every process of the job now.
+func (j *Job) Kill() error {
+	if j.srv != nil {
+		return j.srv.send(core.ReqKill, j.id)
+	}
+	return j.Cmd.Process.Signal(KillSignal)
+}
 
 // Outcome says how a supervised job ended.
 type Outcome int
 
 const (
 	// Lost: the supervisor ended without reporting (it was killed, or
-	// failed). Wait then kills the job's process group, if it was told it.
+	// failed). Wait then kills the job's process group, if it was told it
+	// (a Pool's job: every process of the job).
 	Lost Outcome = iota
 	// Exited: the command ran; Result.Status is its wait status.
 	Exited
@@ -235,12 +319,16 @@ type Result struct {
 	// waiting for them to die after SIGKILL.
 	Survivors int
 	// WaitErr is the supervisor's own exit status as an error, from
-	// exec.Cmd.Wait.
+	// exec.Cmd.Wait; for a Pool's job that was Lost, why.
 	WaitErr error
 }
 
 // Wait waits for the supervisor to exit and returns what it reported.
 func (j *Job) Wait() Result {
+	if j.srv != nil {
+		<-j.done
+		return j.res
+	}
 	waitErr := j.Cmd.Wait()
 	// The supervisor is the only writer (the descriptor is close-on-exec
 	// for the job), so the pipe is at EOF now; the deadline is a guard.

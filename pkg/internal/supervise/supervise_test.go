@@ -54,7 +54,20 @@ const (
 func helperParent(mode string) int {
 	dir := os.Getenv("DIR")
 	var pids []string
+	if mode == "pool" {
+		p := NewPool("", Options{})
+		for _, job := range []string{jobA, jobB} {
+			if _, err := p.Start(dir, nil, os.Stderr, os.Stderr, "/bin/sh", "-c", job); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		}
+		pids = append(pids, strconv.Itoa(p.Pid()))
+	}
 	for _, job := range []string{jobA, jobB} {
+		if mode == "pool" {
+			break
+		}
 		cmd, err := Command("", Options{}, "/bin/sh", "-c", job)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -213,6 +226,28 @@ func start(t *testing.T, o Options, dir, script string) *Job {
 	return j
 }
 
+// starter starts a job: start, or startPooled.
+type starter func(t *testing.T, o Options, dir, script string) *Job
+
+// inBothForms runs test with a supervisor per job and with a Pool.
+func inBothForms(t *testing.T, test func(t *testing.T, start starter)) {
+	t.Parallel()
+	t.Run("per-job", func(t *testing.T) {
+		t.Parallel()
+		test(t, start)
+	})
+	t.Run("pool", func(t *testing.T) {
+		t.Parallel()
+		test(t, startPooled)
+	})
+}
+
+// startPooled is start through a Pool of the job's own.
+func startPooled(t *testing.T, o Options, dir, script string) *Job {
+	t.Helper()
+	return startIn(t, newPool(t, o), dir, script)
+}
+
 // wait waits for the supervisor to end and returns its result.
 func wait(t *testing.T, j *Job) Result {
 	t.Helper()
@@ -228,22 +263,23 @@ func wait(t *testing.T, j *Job) Result {
 }
 
 func TestExitStatusIsPassedOn(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		script string
-		check  func(syscall.WaitStatus) bool
-	}{
-		{"exit 0", func(ws syscall.WaitStatus) bool { return ws.Exited() && ws.ExitStatus() == 0 }},
-		{"exit 7", func(ws syscall.WaitStatus) bool { return ws.Exited() && ws.ExitStatus() == 7 }},
-		{"kill -KILL $$", func(ws syscall.WaitStatus) bool { return ws.Signaled() && ws.Signal() == syscall.SIGKILL }},
-		// The supervisor's own exit code must not be confused with it.
-		{"exit 2", func(ws syscall.WaitStatus) bool { return ws.Exited() && ws.ExitStatus() == 2 }},
-	} {
-		r := wait(t, start(t, Options{}, t.TempDir(), tc.script))
-		if r.Outcome != Exited || !tc.check(r.Status) || r.WaitErr != nil || r.Pgid == 0 {
-			t.Errorf("%s: result %+v (status %#x)", tc.script, r, uint32(r.Status))
+	inBothForms(t, func(t *testing.T, start starter) {
+		for _, tc := range []struct {
+			script string
+			check  func(syscall.WaitStatus) bool
+		}{
+			{"exit 0", func(ws syscall.WaitStatus) bool { return ws.Exited() && ws.ExitStatus() == 0 }},
+			{"exit 7", func(ws syscall.WaitStatus) bool { return ws.Exited() && ws.ExitStatus() == 7 }},
+			{"kill -KILL $$", func(ws syscall.WaitStatus) bool { return ws.Signaled() && ws.Signal() == syscall.SIGKILL }},
+			// The supervisor's own exit code must not be confused with it.
+			{"exit 2", func(ws syscall.WaitStatus) bool { return ws.Exited() && ws.ExitStatus() == 2 }},
+		} {
+			r := wait(t, start(t, Options{}, t.TempDir(), tc.script))
+			if r.Outcome != Exited || !tc.check(r.Status) || r.WaitErr != nil || r.Pgid == 0 {
+				t.Errorf("%s: result %+v (status %#x)", tc.script, r, uint32(r.Status))
+			}
 		}
-	}
+	})
 }
 
 func TestOutputAndEnvironmentReachTheJob(t *testing.T) {
@@ -312,30 +348,28 @@ func TestStartErrorIsReported(t *testing.T) {
 	}
 }
 
-func TestDaemonsDieWhenTheShellExits(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	// A setsid daemon whose parent has exited (it is re-parented to the
-	// supervisor), a double-forked child left in the job's group, and one
-	// in a session of its own that ignores SIGTERM; then the shell exits.
-	j := start(t, Options{}, dir, `
-		setsid sh -c 'sleep 300 & echo $! > d1.tmp && mv d1.tmp d1.pid'
-		(sleep 300 & echo $! > d2.tmp && mv d2.tmp d2.pid)
-		setsid sh -c 'trap "" TERM; sleep 300 & echo $! > d3.tmp && mv d3.tmp d3.pid; sleep 300' &
-		while [ ! -e d3.pid ]; do sleep 0.01; done
-		exit 3`)
-	r := wait(t, j)
+// leaveDaemons is a job that leaves a setsid daemon whose parent has
+// exited (it is re-parented to the supervisor), a double-forked child left
+// in the job's group, and one in a session of its own that ignores
+// SIGTERM, with their pids in d1.pid, d2.pid and d3.pid; then the shell
+// exits 3.
+const leaveDaemons = `
+	setsid sh -c 'sleep 300 & echo $! > d1.tmp && mv d1.tmp d1.pid'
+	(sleep 300 & echo $! > d2.tmp && mv d2.tmp d2.pid)
+	setsid sh -c 'trap "" TERM; sleep 300 & echo $! > d3.tmp && mv d3.tmp d3.pid; sleep 300' &
+	while [ ! -e d3.pid ]; do sleep 0.01; done
+	exit 3`
+
+// expectDaemonsGone checks, once a leaveDaemons job is over, that it
+// exited 3 and that its daemons were reaped: nothing is left, not even a
+// zombie.
+func expectDaemonsGone(t *testing.T, r Result, dir string) {
+	t.Helper()
 	if r.Outcome != Exited || !r.Status.Exited() || r.Status.ExitStatus() != 3 {
 		t.Fatalf("result %+v", r)
 	}
-	// The supervisor reaped everything before it exited: nothing is left,
-	// not even a zombie.
 	for _, name := range []string{"d1.pid", "d2.pid", "d3.pid"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		pid, _ := strconv.Atoi(strings.TrimSpace(readFile(t, filepath.Join(dir, name))))
 		if state, _, ok := stat(pid); ok {
 			// The pid may have been reused already; that would be a
 			// process not descended from the supervisor.
@@ -344,64 +378,73 @@ func TestDaemonsDieWhenTheShellExits(t *testing.T) {
 	}
 }
 
+func TestDaemonsDieWhenTheShellExits(t *testing.T) {
+	inBothForms(t, func(t *testing.T, start starter) {
+		dir := t.TempDir()
+		expectDaemonsGone(t, wait(t, start(t, Options{}, dir, leaveDaemons)), dir)
+	})
+}
+
 func TestTerminateThenKill(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	// The shell exits on SIGTERM; the daemon ignores it (from the moment
-	// it has written its pid).
-	j := start(t, Options{}, dir, `
+	inBothForms(t, func(t *testing.T, start starter) {
+		dir := t.TempDir()
+		// The shell exits on SIGTERM; the daemon ignores it (from the moment
+		// it has written its pid).
+		j := start(t, Options{}, dir, `
 		setsid sh -c 'trap "" TERM; echo $$ > d.tmp && mv d.tmp d.pid; exec sleep 300' &
 		echo $$ > sh.tmp && mv sh.tmp sh.pid
 		sleep 300`)
-	shell, daemon := pidFile(t, dir, "sh.pid"), pidFile(t, dir, "d.pid")
-	done := make(chan Result, 1)
-	go func() { done <- j.Wait() }()
-	if err := j.Terminate(); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, 10*time.Second, "the shell to die of SIGTERM", shell.exited)
-	// The daemon ignores SIGTERM: the supervisor waits for the kill.
-	select {
-	case r := <-done:
-		t.Fatalf("supervisor exited before the kill, leaving the daemon: %+v", r)
-	default:
-	}
-	if ok, what := daemon.status(); ok {
-		t.Fatalf("daemon died of SIGTERM: %s", what)
-	}
-	if err := j.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	var r Result
-	select {
-	case r = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("supervisor did not exit after the kill")
-	}
-	if r.Outcome != Exited || !r.Status.Signaled() || r.Status.Signal() != syscall.SIGTERM {
-		t.Errorf("result %+v", r)
-	}
-	if ok, what := allGone(shell, daemon)(); !ok {
-		t.Error(what)
-	}
+		shell, daemon := pidFile(t, dir, "sh.pid"), pidFile(t, dir, "d.pid")
+		done := make(chan Result, 1)
+		go func() { done <- j.Wait() }()
+		if err := j.Terminate(); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 10*time.Second, "the shell to die of SIGTERM", shell.exited)
+		// The daemon ignores SIGTERM: the supervisor waits for the kill.
+		select {
+		case r := <-done:
+			t.Fatalf("supervisor exited before the kill, leaving the daemon: %+v", r)
+		default:
+		}
+		if ok, what := daemon.status(); ok {
+			t.Fatalf("daemon died of SIGTERM: %s", what)
+		}
+		if err := j.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		var r Result
+		select {
+		case r = <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("supervisor did not exit after the kill")
+		}
+		if r.Outcome != Exited || !r.Status.Signaled() || r.Status.Signal() != syscall.SIGTERM {
+			t.Errorf("result %+v", r)
+		}
+		if ok, what := allGone(shell, daemon)(); !ok {
+			t.Error(what)
+		}
+	})
 }
 
 func TestTerminateLetsTheJobExitByItself(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	j := start(t, Options{}, dir, `trap 'exit 5' TERM; echo $$ > sh.tmp && mv sh.tmp sh.pid; sleep 300 & wait`)
-	pidFile(t, dir, "sh.pid")
-	if err := j.Terminate(); err != nil {
-		t.Fatal(err)
-	}
-	if r := wait(t, j); r.Outcome != Exited || !r.Status.Exited() || r.Status.ExitStatus() != 5 {
-		t.Errorf("result %+v", r)
-	}
+	inBothForms(t, func(t *testing.T, start starter) {
+		dir := t.TempDir()
+		j := start(t, Options{}, dir, `trap 'exit 5' TERM; echo $$ > sh.tmp && mv sh.tmp sh.pid; sleep 300 & wait`)
+		pidFile(t, dir, "sh.pid")
+		if err := j.Terminate(); err != nil {
+			t.Fatal(err)
+		}
+		if r := wait(t, j); r.Outcome != Exited || !r.Status.Exited() || r.Status.ExitStatus() != 5 {
+			t.Errorf("result %+v", r)
+		}
+	})
 }
 
 func TestParentDeathKillsJobs(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{"pdeath", "nopdeath"} {
+	for _, mode := range []string{"pdeath", "nopdeath", "pool"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
@@ -450,65 +493,68 @@ func TestParentDeathKillsJobs(t *testing.T) {
 }
 
 func TestLeaseExpiredBeforeStart(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	lease := filepath.Join(dir, "lease")
-	if err := WriteLease(lease, Now()-1); err != nil {
-		t.Fatal(err)
-	}
-	r := wait(t, start(t, Options{LeaseFile: lease}, dir, "touch ran"))
-	if r.Outcome != LeaseExpiredBeforeStart || r.Pgid != 0 {
-		t.Errorf("result %+v", r)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "ran")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the job ran: %v", err)
-	}
+	inBothForms(t, func(t *testing.T, start starter) {
+		dir := t.TempDir()
+		lease := filepath.Join(dir, "lease")
+		if err := WriteLease(lease, Now()-1); err != nil {
+			t.Fatal(err)
+		}
+		r := wait(t, start(t, Options{LeaseFile: lease}, dir, "touch ran"))
+		if r.Outcome != LeaseExpiredBeforeStart || r.Pgid != 0 {
+			t.Errorf("result %+v", r)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "ran")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the job ran: %v", err)
+		}
+	})
 }
 
 func TestLeaseExpiryKillsAtOnce(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	lease := filepath.Join(dir, "lease")
-	if err := WriteLease(lease, Now()+int64(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	// Everything ignores SIGTERM: only SIGKILL, without grace, ends it.
-	j := start(t, Options{LeaseFile: lease}, dir, `
+	inBothForms(t, func(t *testing.T, start starter) {
+		dir := t.TempDir()
+		lease := filepath.Join(dir, "lease")
+		if err := WriteLease(lease, Now()+int64(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		// Everything ignores SIGTERM: only SIGKILL, without grace, ends it.
+		j := start(t, Options{LeaseFile: lease}, dir, `
 		trap "" TERM
 		setsid sh -c 'sleep 300 & echo $! > d.tmp && mv d.tmp d.pid; sleep 300' &
 		echo $$ > sh.tmp && mv sh.tmp sh.pid
 		sleep 300`)
-	shell, daemon := pidFile(t, dir, "sh.pid"), pidFile(t, dir, "d.pid")
-	expired := time.Now()
-	if err := WriteLease(lease, Now()-1); err != nil {
-		t.Fatal(err)
-	}
-	r := wait(t, j)
-	took := time.Since(expired)
-	if r.Outcome != LeaseExpired || !r.Status.Signaled() || r.Status.Signal() != syscall.SIGKILL {
-		t.Errorf("result %+v", r)
-	}
-	if took > 2*time.Second {
-		t.Errorf("the job was killed %s after its lease expired", took)
-	}
-	t.Logf("killed %s after the lease expired", took.Round(time.Millisecond))
-	if ok, what := allGone(shell, daemon)(); !ok {
-		t.Error(what)
-	}
+		shell, daemon := pidFile(t, dir, "sh.pid"), pidFile(t, dir, "d.pid")
+		expired := time.Now()
+		if err := WriteLease(lease, Now()-1); err != nil {
+			t.Fatal(err)
+		}
+		r := wait(t, j)
+		took := time.Since(expired)
+		if r.Outcome != LeaseExpired || !r.Status.Signaled() || r.Status.Signal() != syscall.SIGKILL {
+			t.Errorf("result %+v", r)
+		}
+		if took > 2*time.Second {
+			t.Errorf("the job was killed %s after its lease expired", took)
+		}
+		t.Logf("killed %s after the lease expired", took.Round(time.Millisecond))
+		if ok, what := allGone(shell, daemon)(); !ok {
+			t.Error(what)
+		}
+	})
 }
 
 func TestNoLeaseFileMeansNoDeadline(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	garbage := filepath.Join(dir, "garbage")
-	if err := os.WriteFile(garbage, []byte("soon\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, lease := range []string{filepath.Join(dir, "missing"), garbage, dir} {
-		if r := wait(t, start(t, Options{LeaseFile: lease}, dir, "exit 4")); r.Outcome != Exited || r.Status.ExitStatus() != 4 {
-			t.Errorf("lease file %s: result %+v", lease, r)
+	inBothForms(t, func(t *testing.T, start starter) {
+		dir := t.TempDir()
+		garbage := filepath.Join(dir, "garbage")
+		if err := os.WriteFile(garbage, []byte("soon\n"), 0o644); err != nil {
+			t.Fatal(err)
 		}
-	}
+		for _, lease := range []string{filepath.Join(dir, "missing"), garbage, dir} {
+			if r := wait(t, start(t, Options{LeaseFile: lease}, dir, "exit 4")); r.Outcome != Exited || r.Status.ExitStatus() != 4 {
+				t.Errorf("lease file %s: result %+v", lease, r)
+			}
+		}
+	})
 }
 
 func TestWriteLease(t *testing.T) {
@@ -626,19 +672,20 @@ func TestKillLeftovers(t *testing.T) {
 }
 
 func TestStateRecordRemovedOnExit(t *testing.T) {
-	t.Parallel()
-	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "new")
-	j := start(t, Options{StateDir: state}, dir, `echo $$ > sh.tmp && mv sh.tmp sh.pid; sleep 300`)
-	pidFile(t, dir, "sh.pid")
-	waitUntil(t, 10*time.Second, "the record", func() (bool, string) {
-		entries, err := os.ReadDir(state)
-		return err == nil && len(entries) == 1, fmt.Sprint(entries, err)
+	inBothForms(t, func(t *testing.T, start starter) {
+		dir, state := t.TempDir(), filepath.Join(t.TempDir(), "new")
+		j := start(t, Options{StateDir: state}, dir, `echo $$ > sh.tmp && mv sh.tmp sh.pid; sleep 300`)
+		pidFile(t, dir, "sh.pid")
+		waitUntil(t, 10*time.Second, "the record", func() (bool, string) {
+			entries, err := os.ReadDir(state)
+			return err == nil && len(entries) == 1, fmt.Sprint(entries, err)
+		})
+		j.Kill()
+		wait(t, j)
+		if entries, _ := os.ReadDir(state); len(entries) != 0 {
+			t.Errorf("records left: %v", entries)
+		}
 	})
-	j.Kill()
-	wait(t, j)
-	if entries, _ := os.ReadDir(state); len(entries) != 0 {
-		t.Errorf("records left: %v", entries)
-	}
 }
 
 func TestParseStatus(t *testing.T) {

@@ -1,8 +1,9 @@
 // Package core is the job supervisor process itself; package supervise
 // describes it and is what the rest of crawlctl uses.
 //
-// A supervisor runs once per job, so its start-up time is paid by every
-// job. Go initializes packages in the lexical order of their import paths,
+// A supervisor per job (where no serving supervisor is used, see
+// serve_linux.go) is started for every job, so its start-up time is paid by
+// every job. Go initializes packages in the lexical order of their import paths,
 // each once its imports are; this package imports only errors, os,
 // os/signal, syscall and time (no strconv, strings or fmt, which sort late
 // and hold back whatever imports them), so in a full crawlctl binary it is
@@ -44,6 +45,28 @@ const (
 	RecStartError    = "start-error"          // start-error TEXT
 )
 
+// ServeFD is the unix socket (SOCK_SEQPACKET) a serving supervisor reads
+// requests from and writes replies to.
+const ServeFD = 3
+
+// MarkerVar is the variable whose value, unique to a job, marks every
+// process the job started: it is how a process left behind by a job is
+// told from those of other jobs once it has been adopted by the
+// supervisor.
+const MarkerVar = "JOB_RUN_ID"
+
+// Request and reply kinds; a message is its fields, each ended by a NUL.
+const (
+	ReqStart   = "start"   // start ID DIR ARGC ARGV... ENV...; fds: stdout, stderr
+	ReqTerm    = "term"    // term ID
+	ReqKill    = "kill"    // kill ID
+	RepStarted = "started" // started ID PID
+	RepDone    = "done"    // done ID KIND [STATUS SURVIVORS | TEXT]; KIND is a Rec* kind
+)
+
+// MaxMessage bounds a request (its command and environment).
+const MaxMessage = 4 << 20
+
 const (
 	// PollInterval is how often the parent and the lease are checked.
 	PollInterval = 250 * time.Millisecond
@@ -62,6 +85,9 @@ func init() {
 // It returns the process exit status: 0 once it has done its work (the
 // job's own outcome goes to StatusFD), 2 on a usage error.
 func Main(args []string) int {
+	if len(args) > 0 && args[0] == "-serve" {
+		return Serve(args)
+	}
 	s := &supervisor{self: os.Getpid()}
 	argv, err := s.parseArgs(args)
 	if err != nil {
@@ -356,22 +382,28 @@ func (s *supervisor) record() {
 	name := itoa(s.self) + "-" + utoa(start)
 	data := []byte(itoa(s.self) + " " + utoa(start) + " " +
 		itoa(s.pgid) + " " + utoa(pgStart) + "\n")
-	tmp := s.stateDir + "/." + name + ".tmp"
+	s.stateFile = writeRecord(s.stateDir, name, data)
+}
+
+// writeRecord writes a state file atomically and returns its path, or ""
+// if it could not.
+func writeRecord(dir, name string, data []byte) string {
+	tmp := dir + "/." + name + ".tmp"
 	err := os.WriteFile(tmp, data, 0o644)
 	if errors.Is(err, os.ErrNotExist) {
-		if os.MkdirAll(s.stateDir, 0o755) == nil {
+		if os.MkdirAll(dir, 0o755) == nil {
 			err = os.WriteFile(tmp, data, 0o644)
 		}
 	}
 	if err != nil {
-		return
+		return ""
 	}
-	file := s.stateDir + "/" + name
+	file := dir + "/" + name
 	if os.Rename(tmp, file) != nil {
 		os.Remove(tmp)
-		return
+		return ""
 	}
-	s.stateFile = file
+	return file
 }
 
 func (s *supervisor) unrecord() {
@@ -381,8 +413,11 @@ func (s *supervisor) unrecord() {
 }
 
 // lookPath finds an executable in $PATH (os/exec is not used here).
-func lookPath(name string) (string, error) {
-	for rest, more := os.Getenv("PATH"), true; more; {
+func lookPath(name string) (string, error) { return lookPathIn(os.Getenv("PATH"), name) }
+
+// lookPathIn finds an executable in the search path given.
+func lookPathIn(path, name string) (string, error) {
+	for rest, more := path, true; more; {
 		var dir string
 		dir, rest, more = cut(rest, ':')
 		if dir == "" {
