@@ -47,6 +47,8 @@ type Store struct {
 	d  dialect
 	// redacted is the DSN with its password hidden, for messages.
 	redacted string
+	// onPruneBatch, when set (by tests), hears of every DELETE of Prune.
+	onPruneBatch func(table string, rows int64)
 }
 
 // dialect lists the SQL that differs between MySQL and SQLite.
@@ -75,6 +77,13 @@ type dialect struct {
 	upsertJobSuffix string
 	// upsertSetting sets cluster_settings (name, value).
 	upsertSetting string
+	// deleteBatch is the statement that deletes the rows of table that pick
+	// selects: pick is a SELECT without its column list ("FROM table t
+	// WHERE ... LIMIT ?", the table aliased t); keys are the table's key
+	// columns. The database reads only the picked rows, by their key.
+	deleteBatch func(table string, keys []string, pick string) string
+	// joinInOrder joins two tables with the left one read first.
+	joinInOrder string
 }
 
 // upsertJobs is the statement that inserts or updates n execution_jobs rows.
@@ -103,6 +112,16 @@ ON DUPLICATE KEY UPDATE name = VALUES(name), active = FALSE, labels = VALUES(lab
 ON DUPLICATE KEY UPDATE type = VALUES(type), status = VALUES(status), attempt = VALUES(attempt), start_time = VALUES(start_time),
   end_time = VALUES(end_time), exit_code = VALUES(exit_code), error = VALUES(error), outputs = VALUES(outputs)`,
 	upsertSetting: "INSERT INTO cluster_settings (name, value, updated_at) VALUES (?, ?, NOW(6)) ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = NOW(6)",
+	// A join with the picked keys: MySQL runs "DELETE ... WHERE id IN
+	// (SELECT ...)" as a scan of the whole table.
+	deleteBatch: func(table string, keys []string, pick string) string {
+		cols, on := make([]string, len(keys)), make([]string, len(keys))
+		for i, k := range keys {
+			cols[i], on[i] = "t."+k, "d."+k+" = x."+k
+		}
+		return "DELETE d FROM " + table + " d JOIN (SELECT " + strings.Join(cols, ", ") + " " + pick + ") x ON " + strings.Join(on, " AND ")
+	},
+	joinInOrder: " STRAIGHT_JOIN ",
 }
 
 const sqliteNow = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
@@ -132,6 +151,11 @@ ON CONFLICT (host, port) DO UPDATE SET name = excluded.name, active = 0, labels 
 ON CONFLICT (execution_id, exec_attempt, job) DO UPDATE SET type = excluded.type, status = excluded.status, attempt = excluded.attempt,
   start_time = excluded.start_time, end_time = excluded.end_time, exit_code = excluded.exit_code, error = excluded.error, outputs = excluded.outputs`,
 	upsertSetting: "INSERT INTO cluster_settings (name, value, updated_at) VALUES (?, ?, " + sqliteNow + ") ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+	// Every table has a rowid; the subquery runs once.
+	deleteBatch: func(table string, _ []string, pick string) string {
+		return "DELETE FROM " + table + " WHERE rowid IN (SELECT t.rowid " + pick + ")"
+	},
+	joinInOrder: " CROSS JOIN ",
 }
 
 // Open connects to the database named by dsn:
