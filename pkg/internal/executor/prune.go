@@ -56,12 +56,10 @@ func (e *Executor) pruneLoop(ctx context.Context) {
 	}
 	for {
 		e.pruneDisk(time.Now())
-		t := time.NewTimer(time.Duration(float64(every) * (0.9 + 0.2*rand.Float64())))
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
-		case <-t.C:
+		case <-time.After(time.Duration(float64(every) * (0.9 + 0.2*rand.Float64()))):
 		}
 	}
 }

@@ -22,16 +22,13 @@ func Run(ctx context.Context, st *store.Store, r store.Retention, every time.Dur
 	if every <= 0 {
 		return
 	}
-	t := time.NewTimer(jitter(every))
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(jitter(every)):
+			Once(ctx, st, r, log)
 		}
-		Once(ctx, st, r, log)
-		t.Reset(jitter(every))
 	}
 }
 

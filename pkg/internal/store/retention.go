@@ -68,10 +68,6 @@ const (
 	// fileBatch bounds the deletes of project_files, whose rows hold up
 	// to a MiB each.
 	fileBatch = 16
-	// endedStatuses are the final statuses of an execution.
-	endedStatuses = "('SUCCEEDED', 'FAILED', 'KILLED')"
-	// liveStatuses are all the others: an execution waiting or running.
-	liveStatuses = "('QUEUED', 'DISPATCHING', 'RUNNING', 'KILLING')"
 	// finishedAlerts are the statuses of an alert that is done with.
 	finishedAlerts = "('SENT', 'FAILED')"
 )
@@ -229,22 +225,17 @@ func (p *pruner) tree(ctx context.Context, parent, where string, args []any, chi
 	}
 }
 
-// ids runs a query of ids.
+// ids runs a query of ids, for use as parameters.
 func (p *pruner) ids(ctx context.Context, q string, args ...any) ([]any, error) {
-	rows, err := p.s.db.QueryContext(ctx, q, args...)
+	ids, err := p.s.queryIDs(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
-	defer rows.Close()
-	var out []any
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // logs deletes the logs of the executions that ended more than r.Logs ago.

@@ -456,6 +456,24 @@ func (n nullTime) ptr() *time.Time {
 	return &t
 }
 
+// queryIDs runs a query of one integer column, such as ids.
+func (s *Store) queryIDs(ctx context.Context, q string, args ...any) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // Now reads the database clock.
 func (s *Store) Now(ctx context.Context) (time.Time, error) {
 	var n nullTime
