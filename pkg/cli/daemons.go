@@ -25,6 +25,7 @@ import (
 	"github.com/crawlctl/crawlctl/pkg/internal/executor"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
 	"github.com/crawlctl/crawlctl/pkg/internal/metrics"
+	"github.com/crawlctl/crawlctl/pkg/internal/retention"
 	"github.com/crawlctl/crawlctl/pkg/internal/runner"
 	"github.com/crawlctl/crawlctl/pkg/internal/schedule"
 	"github.com/crawlctl/crawlctl/pkg/internal/store"
@@ -88,11 +89,7 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
 		Short: "Apply every pending migration",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dsn, err := db.resolve()
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), dsn, false)
+			st, err := db.open(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
@@ -124,11 +121,7 @@ binary; run "crawlctl migrate up" after every upgrade, before the daemons.
 		Short: "Show the schema version and pending migrations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dsn, err := db.resolve()
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), dsn, false)
+			st, err := db.open(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
@@ -177,6 +170,7 @@ func newWebCmd(g *globals) *cobra.Command {
 		executorCA   string
 		sessionIdle  time.Duration
 		alerts       alertSettings
+		retain       retentionSettings
 	)
 	serve := &cobra.Command{
 		Use:   "serve",
@@ -223,8 +217,13 @@ web servers may run against one database.
 					return usageErr("bad %s %s: must be positive", name, d)
 				}
 			}
+			keep, err := retain.retention(sessionIdle)
+			if err != nil {
+				ln.Close()
+				return err
+			}
 			return runWeb(ctx, log, st, ln, webOptions{offlineAfter: offlineAfter, claimTimeout: claimTimeout, poll: poll, misfireThreshold: misfire,
-				security: sec, executorTLS: execTLS, sessionIdle: sessionIdle, alerts: &alerts,
+				security: sec, executorTLS: execTLS, sessionIdle: sessionIdle, alerts: &alerts, retention: keep, pruneEvery: retain.every,
 				limits: flow.Limits{MaxArchiveBytes: maxArchive << 20, MaxUnpackedBytes: maxUnpacked << 20, MaxFiles: flow.DefaultLimits().MaxFiles}})
 		},
 	}
@@ -241,6 +240,7 @@ web servers may run against one database.
 	f.Int64Var(&maxArchive, "max-archive-size", flow.DefaultLimits().MaxArchiveBytes>>20, "largest project archive accepted, MiB")
 	f.Int64Var(&maxUnpacked, "max-unpacked-size", flow.DefaultLimits().MaxUnpackedBytes>>20, "largest total unpacked size of a project, MiB")
 	alerts.flags(f)
+	retain.flags(f, true)
 	web.AddCommand(serve)
 	return web
 }
@@ -253,6 +253,8 @@ type webOptions struct {
 	executorTLS                      *tls.Config
 	sessionIdle                      time.Duration  // 0 = azkaban.DefaultSessionIdle
 	alerts                           *alertSettings // nil: no alert channel
+	retention                        store.Retention
+	pruneEvery                       time.Duration // 0: no prune loop
 }
 
 // runWeb serves the REST API and runs the dispatcher until ctx ends.
@@ -289,10 +291,14 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 		sched.MisfireThreshold = o.misfireThreshold
 	}
 	dctx, stopDisp := context.WithCancel(context.Background())
-	done := make(chan struct{}, 3)
+	done := make(chan struct{}, 4)
 	go func() { disp.Run(dctx); done <- struct{}{} }()
 	go func() { sched.Run(dctx); done <- struct{}{} }()
 	go runAlerts(dctx, alerter, done)
+	go func() {
+		retention.Run(dctx, st, o.retention, o.pruneEvery, log.With().Str("component", "retention").Logger())
+		done <- struct{}{}
+	}()
 	serveErr := make(chan error, 1)
 	go func() {
 		if o.security.tlsCert != "" {
@@ -319,9 +325,9 @@ func runWeb(ctx context.Context, log zerolog.Logger, st *store.Store, ln net.Lis
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	stopDisp()
-	<-done
-	<-done
-	<-done
+	for range cap(done) {
+		<-done
+	}
 	log.Info().Msg("web server stopped")
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return withCode(ExitServer, err)
@@ -370,6 +376,7 @@ func newExecutorServeCmd(g *globals) *cobra.Command {
 		cfg    executor.Config
 		labels []string
 		sec    security
+		disk   diskSettings
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -410,6 +417,7 @@ removed.
 				return usageErr("--job-env-pass: %v", err)
 			}
 			cfg.ClusterSecret, cfg.Insecure, cfg.TLSCert, cfg.TLSKey = sec.secret, sec.insecure, sec.tlsCert, sec.tlsKey
+			cfg.Disk = disk.limits()
 			cfg.Labels = map[string]string{}
 			for _, l := range labels {
 				k, v, ok := strings.Cut(l, "=")
@@ -454,6 +462,7 @@ removed.
 	f.DurationVar(&cfg.Poll, "poll", time.Second, "how often to look in the database for work and cancels (covers lost HTTP nudges)")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 10*time.Minute, "on SIGTERM, how long running flows may finish before they are killed")
 	jobEnvPassFlag(f, &cfg.JobEnvPass)
+	disk.flags(f)
 	sec.flags(f)
 	f.DurationVar(&cfg.ClockOffset, "clock-offset", 0, "shift the clock this executor reports (to rehearse clock skew)")
 	_ = f.MarkHidden("clock-offset")

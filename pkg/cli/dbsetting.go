@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"os"
 
 	"github.com/spf13/pflag"
 
 	"github.com/crawlctl/crawlctl/pkg/internal/auth"
 	"github.com/crawlctl/crawlctl/pkg/internal/config"
+	"github.com/crawlctl/crawlctl/pkg/internal/store"
 )
 
 // dbSetting is the database a command talks to: --db (CRAWLCTL_DB), or
@@ -61,4 +63,14 @@ func (d *dbSetting) resolve() (string, error) {
 		return "", usageErr("--db-file %s holds no DSN on its first line", d.file)
 	}
 	return dsn, nil
+}
+
+// open resolves the setting and opens the database, checking its schema
+// when needSchema: for the commands that talk to the database directly.
+func (d *dbSetting) open(ctx context.Context, needSchema bool) (*store.Store, error) {
+	dsn, err := d.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return openStore(ctx, dsn, needSchema)
 }

@@ -162,6 +162,7 @@ killed, 2 bad usage or input, 3 server unreachable or server error, 4 timed out.
 	defer groupsRefuseUnknown(root)
 	root.AddCommand(
 		newMigrateCmd(g),
+		newPruneCmd(g),
 		newWebCmd(g),
 		newExecutorCmd(g),
 		newProjectCmd(g),

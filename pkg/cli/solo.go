@@ -15,6 +15,7 @@ import (
 
 	"github.com/crawlctl/crawlctl/pkg/client"
 	"github.com/crawlctl/crawlctl/pkg/internal/auth"
+	"github.com/crawlctl/crawlctl/pkg/internal/azkaban"
 	"github.com/crawlctl/crawlctl/pkg/internal/executor"
 	"github.com/crawlctl/crawlctl/pkg/internal/flow"
 	"github.com/crawlctl/crawlctl/pkg/internal/runner"
@@ -32,6 +33,8 @@ func newSoloCmd(g *globals) *cobra.Command {
 		drainTimeout time.Duration
 		jobEnvPass   []string
 		alerts       alertSettings
+		retain       retentionSettings
+		disk         diskSettings
 	)
 	cmd := &cobra.Command{
 		Use:   "solo",
@@ -53,6 +56,10 @@ for --drain-timeout).
 			forgetSecretEnv()
 			if err := runner.CheckEnvPatterns(jobEnvPass); err != nil {
 				return usageErr("--job-env-pass: %v", err)
+			}
+			keep, err := retain.retention(azkaban.DefaultSessionIdle)
+			if err != nil {
+				return err
 			}
 			if err := os.MkdirAll(dataDir, 0o755); err != nil {
 				return usageErr("--data-dir: %v", err)
@@ -88,6 +95,7 @@ for --drain-timeout).
 					Host:          "127.0.0.1", Bind: "127.0.0.1", Port: port, Name: "solo",
 					PortFile: filepath.Join(dataDir, "executor.port"), WorkDir: filepath.Join(dataDir, "executor"),
 					Heartbeat: 2 * time.Second, Poll: time.Second, DrainTimeout: drainTimeout, AutoActivate: true, JobEnvPass: jobEnvPass,
+					Disk: disk.limits(),
 				}, st, exLog)
 			}
 			// The executor keeps its identity, (127.0.0.1, port), across
@@ -133,7 +141,7 @@ Stop with Ctrl-C.
 			// The web server's default threshold: the executor's lease (2/3
 			// of it) must ride out a slow SQLite write without killing jobs.
 			webErr := runWeb(ctx, log, st, ln, webOptions{offlineAfter: soloOfflineAfter, claimTimeout: 10 * time.Second, poll: time.Second,
-				limits: flow.DefaultLimits(), security: sec, alerts: &alerts})
+				limits: flow.DefaultLimits(), security: sec, alerts: &alerts, retention: keep, pruneEvery: retain.every})
 			if err := <-execDone; err != nil && webErr == nil {
 				webErr = withCode(ExitServer, err)
 			}
@@ -147,6 +155,8 @@ Stop with Ctrl-C.
 	f.IntVar(&execPort, "executor-port", 0, "port of the embedded executor (0 picks a free one)")
 	f.DurationVar(&drainTimeout, "drain-timeout", time.Minute, "on Ctrl-C, how long running flows may finish before they are killed")
 	jobEnvPassFlag(f, &jobEnvPass)
+	retain.flags(f, true)
+	disk.flags(f)
 	return cmd
 }
 

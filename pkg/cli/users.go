@@ -197,11 +197,7 @@ admin:
 
 // addUserDirect creates a user in the database and prints a token for it.
 func addUserDirect(cmd *cobra.Command, g *globals, db dbSetting, name, role string, fromStdin bool) error {
-	dsn, err := db.resolve()
-	if err != nil {
-		return err
-	}
-	st, err := openStore(cmd.Context(), dsn, true)
+	st, err := db.open(cmd.Context(), true)
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,9 @@ type Config struct {
 	// jobs get besides runner.BaseEnv (patterns: HTTP_PROXY, AWS_*); no
 	// CRAWLCTL_ variable ever reaches a job.
 	JobEnvPass []string
+	// Disk is what the executor removes from its work directory: old
+	// project versions it extracted, old local log files.
+	Disk DiskLimits
 }
 
 // Executor is a running executor daemon.
@@ -91,6 +94,8 @@ type Executor struct {
 
 	// projects caches parsed project versions (they never change).
 	projects projectCache
+	// cache holds the extracted project versions executions start from.
+	cache *runner.WorkDirCache
 	// halt ends what would otherwise wait for the database forever (a
 	// run's last writes); cancelled once the drain is over.
 	halt    context.Context
@@ -131,7 +136,7 @@ func New(cfg Config, st *store.Store, log zerolog.Logger) *Executor {
 		cfg.WorkDir = abs
 	}
 	e := &Executor{cfg: cfg, store: st, log: log, wake: make(chan struct{}, 1), runs: newRunSet(), projects: projectCache{max: 64},
-		jobEnv: runner.JobEnv(os.Environ(), cfg.JobEnvPass)}
+		cache: &runner.WorkDirCache{Root: filepath.Join(cfg.WorkDir, "projects")}, jobEnv: runner.JobEnv(os.Environ(), cfg.JobEnvPass)}
 	e.halt, e.haltNow = context.WithCancel(context.Background())
 	e.commits = newCommitter(e)
 	e.metrics = metrics.NewExecutor(e.runs.len, func() time.Time {
@@ -277,10 +282,11 @@ func (e *Executor) Run(ctx context.Context) error {
 			auth.WarnInsecure(loops, e.log, "anyone who reaches this port can run, cancel and activate work here")
 		}()
 	}
-	e.wg.Add(3)
+	e.wg.Add(4)
 	go e.heartbeatLoop(loops)
 	go e.claimLoop(loops)
 	go e.leaseLoop(loops)
+	go e.pruneLoop(loops)
 
 	var err error
 	select {

@@ -278,9 +278,12 @@ func (e *Executor) runExecution(ctx context.Context, r *run, rep runner.Reporter
 	}
 	execDir := filepath.Join(e.cfg.WorkDir, "executions", fmt.Sprintf("%d.%d", r.id, r.attempt))
 	_ = os.RemoveAll(execDir)
-	cache := runner.WorkDirCache{Root: filepath.Join(e.cfg.WorkDir, "projects")}
 	key := fmt.Sprintf("%s/%d-%s", spec.Project, spec.Version, spec.SHA256[:12])
-	err = cache.Prepare(key, func(dir string) error {
+	// The extracted version stays while the execution runs, whatever the
+	// cache limits say.
+	release := e.cache.Use(key)
+	defer release()
+	err = e.cache.Prepare(key, func(dir string) error {
 		archive, err := e.store.ProjectArchive(ctx, spec.ProjectID, spec.Version)
 		if err != nil {
 			return err
@@ -306,7 +309,7 @@ func (e *Executor) runExecution(ctx context.Context, r *run, rep runner.Reporter
 		Reused:         spec.Reused,
 		Pause:          &r.pause,
 		WorkDir:        filepath.Join(execDir, fl.Dir), // the folder of the .flow file
-		LogDir:         filepath.Join(e.cfg.WorkDir, "logs", fmt.Sprintf("%d.%d", r.id, r.attempt)),
+		LogDir:         filepath.Join(e.logsDir(), logDirName(r.id, r.attempt)),
 		Env:            e.jobEnv,
 		LeaseFile:      e.leaseFile(),
 		StateDir:       e.jobsDir(),

@@ -45,7 +45,8 @@ var cacheLocks keyedMutex
 // (e.g. "myproject/3"), calling extract(dir) to populate the cache the first
 // time. Concurrent calls for the same key are safe and extract only once;
 // a failed extract leaves no cache entry. Directories are recreated and
-// file modes preserved; symbolic links are recreated as they are.
+// file modes preserved; symbolic links are recreated as they are. The entry
+// is in use (see Use) while Prepare runs.
 func (c *WorkDirCache) Prepare(key string, extract func(dir string) error, dest string) error {
 	if c.Root == "" {
 		return errors.New("workdir cache: no root directory")
@@ -53,6 +54,8 @@ func (c *WorkDirCache) Prepare(key string, extract func(dir string) error, dest 
 	if key == "" {
 		return errors.New("workdir cache: empty key")
 	}
+	release := c.Use(key)
+	defer release()
 	entry, err := c.entry(key, extract)
 	if err != nil {
 		return err

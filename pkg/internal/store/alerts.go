@@ -197,23 +197,10 @@ func (s *Store) AlertAttempts(ctx context.Context, id int64) ([]AlertAttempt, er
 // exactly one gets each alert. A claim whose lease ran out (its web server
 // died mid-delivery) may be taken again. Every claim counts an attempt.
 func (s *Store) ClaimAlerts(ctx context.Context, server string, lease time.Duration, limit int) ([]*Alert, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id FROM alerts WHERE status = 'PENDING' AND next_try <= "+s.d.now+
+	ids, err := s.queryIDs(ctx, "SELECT id FROM alerts WHERE status = 'PENDING' AND next_try <= "+s.d.now+
 		" AND (lease_until IS NULL OR lease_until < "+s.d.now+") ORDER BY next_try, id LIMIT ?", limit)
 	if err != nil {
 		return nil, fmt.Errorf("due alerts: %w", err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	var out []*Alert
 	for _, id := range ids {

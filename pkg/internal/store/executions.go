@@ -27,6 +27,13 @@ const (
 // activeStatuses are the statuses of an execution that holds an executor slot.
 const activeStatuses = "('DISPATCHING', 'RUNNING', 'KILLING')"
 
+// endedStatuses are the final statuses of an execution; liveStatuses all
+// the others (waiting or running). Each status is in exactly one.
+const (
+	endedStatuses = "('SUCCEEDED', 'FAILED', 'KILLED')"
+	liveStatuses  = "('QUEUED', 'DISPATCHING', 'RUNNING', 'KILLING')"
+)
+
 // ErrFenced is returned to an executor writing about an execution it no
 // longer owns (its attempt is stale).
 var ErrFenced = errors.New("execution no longer owned by this executor attempt")

@@ -46,20 +46,11 @@ func (s *Store) FlowExecutions(ctx context.Context, project, flow string, offset
 // UnfinishedExecutionIDs lists the executions of a flow that have not ended
 // (queued, dispatching, running or being killed), oldest first.
 func (s *Store) UnfinishedExecutionIDs(ctx context.Context, project, flow string) ([]int64, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id FROM executions WHERE project = ? AND flow = ? AND status IN ('QUEUED', 'DISPATCHING', 'RUNNING', 'KILLING') ORDER BY id", project, flow)
+	ids, err := s.queryIDs(ctx, "SELECT id FROM executions WHERE project = ? AND flow = ? AND status IN "+liveStatuses+" ORDER BY id", project, flow)
 	if err != nil {
 		return nil, fmt.Errorf("list running executions of %s/%s: %w", project, flow, err)
 	}
-	defer rows.Close()
-	out := []int64{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return ids, nil
 }
 
 // FlowSchedule returns the first (lowest id) schedule of a flow, or

@@ -68,10 +68,6 @@ const (
 	// fileBatch bounds the deletes of project_files, whose rows hold up
 	// to a MiB each.
 	fileBatch = 16
-	// endedStatuses are the final statuses of an execution.
-	endedStatuses = "('SUCCEEDED', 'FAILED', 'KILLED')"
-	// liveStatuses are all the others: an execution waiting or running.
-	liveStatuses = "('QUEUED', 'DISPATCHING', 'RUNNING', 'KILLING')"
 	// finishedAlerts are the statuses of an alert that is done with.
 	finishedAlerts = "('SENT', 'FAILED')"
 )
@@ -91,14 +87,14 @@ func (s *Store) Prune(ctx context.Context, r Retention, dryRun bool) (PruneRepor
 	}
 	var steps []func(context.Context) error
 	if r.Executions > 0 {
-		ended := "t.status IN " + endedStatuses + " AND t.end_time < " + s.d.nowPlus
+		ended := "t.end_time < " + s.d.nowPlus + " AND t.status IN " + endedStatuses
 		steps = append(steps, func(ctx context.Context) error {
-			return p.tree(ctx, "executions", ended, []any{s.d.nowPlusArg(-r.Executions)},
+			return p.tree(ctx, "executions", "ix_executions_end", ended, "t.end_time", []any{s.d.nowPlusArg(-r.Executions)},
 				child{"execution_logs", "execution_id", []string{"id"}},
 				child{"execution_jobs", "execution_id", []string{"execution_id", "exec_attempt", "job"}})
 		}, func(ctx context.Context) error {
-			done := "t.status IN " + finishedAlerts + " AND t.finished_at < " + s.d.nowPlus
-			return p.tree(ctx, "alerts", done, []any{s.d.nowPlusArg(-r.Executions)},
+			done := "t.finished_at < " + s.d.nowPlus + " AND t.status IN " + finishedAlerts
+			return p.tree(ctx, "alerts", "ix_alerts_finished", done, "t.finished_at", []any{s.d.nowPlusArg(-r.Executions)},
 				child{"alert_attempts", "alert_id", []string{"id"}})
 		})
 	}
@@ -197,21 +193,23 @@ func (p *pruner) count(ctx context.Context, table, pick string, args ...any) err
 }
 
 // tree deletes the rows of parent that where (on parent aliased t, with
-// args) selects, and before them their children: a batch of parents at a
-// time, each table in statements of at most pruneBatch rows. The parents
-// are taken in the order of the index where uses (status, then time), not
-// sorted: a sort would read every old row for every batch.
-func (p *pruner) tree(ctx context.Context, parent, where string, args []any, children ...child) error {
+// args) selects, oldest (by order, which index ix gives) first, and before
+// them their children: a batch of parents at a time, each table in
+// statements of at most pruneBatch rows. The index is named because a
+// database left to choose may take one that starts with the status and
+// sort every old row for every batch.
+func (p *pruner) tree(ctx context.Context, parent, ix, where, order string, args []any, children ...child) error {
+	from := "FROM " + parent + " t" + p.s.d.useIndex(ix) + " WHERE " + where
 	if p.dry {
 		for _, c := range children {
 			if err := p.count(ctx, c.table, "FROM "+c.table+" c JOIN "+parent+" t ON t.id = c."+c.fk+" WHERE "+where, args...); err != nil {
 				return err
 			}
 		}
-		return p.count(ctx, parent, "FROM "+parent+" t WHERE "+where, args...)
+		return p.count(ctx, parent, from, args...)
 	}
 	for {
-		ids, err := p.ids(ctx, "SELECT t.id FROM "+parent+" t WHERE "+where+" LIMIT ?", append(args[:len(args):len(args)], pruneBatch)...)
+		ids, err := p.ids(ctx, "SELECT t.id "+from+" ORDER BY "+order+" LIMIT ?", append(args[:len(args):len(args)], pruneBatch)...)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
@@ -229,22 +227,17 @@ func (p *pruner) tree(ctx context.Context, parent, where string, args []any, chi
 	}
 }
 
-// ids runs a query of ids.
+// ids runs a query of ids, for use as parameters.
 func (p *pruner) ids(ctx context.Context, q string, args ...any) ([]any, error) {
-	rows, err := p.s.db.QueryContext(ctx, q, args...)
+	ids, err := p.s.queryIDs(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
-	defer rows.Close()
-	var out []any
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // logs deletes the logs of the executions that ended more than r.Logs ago.

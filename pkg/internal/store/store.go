@@ -85,6 +85,9 @@ type dialect struct {
 	deleteBatch func(table string, keys []string, pick string) string
 	// joinInOrder joins two tables with the left one read first.
 	joinInOrder string
+	// useIndex follows a table in FROM to make the database read it by
+	// the index named ix.
+	useIndex func(ix string) string
 }
 
 // upsertJobs is the statement that inserts or updates n execution_jobs rows.
@@ -123,6 +126,7 @@ ON DUPLICATE KEY UPDATE type = VALUES(type), status = VALUES(status), attempt = 
 		return "DELETE d FROM " + table + " d JOIN (SELECT " + strings.Join(cols, ", ") + " " + pick + ") x ON " + strings.Join(on, " AND ")
 	},
 	joinInOrder: " STRAIGHT_JOIN ",
+	useIndex:    func(ix string) string { return " FORCE INDEX (" + ix + ")" },
 }
 
 const sqliteNow = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
@@ -157,6 +161,7 @@ ON CONFLICT (execution_id, exec_attempt, job) DO UPDATE SET type = excluded.type
 		return "DELETE FROM " + table + " WHERE rowid IN (SELECT t.rowid " + pick + ")"
 	},
 	joinInOrder: " CROSS JOIN ",
+	useIndex:    func(ix string) string { return " INDEXED BY " + ix },
 }
 
 // Open connects to the database named by dsn:
@@ -455,6 +460,24 @@ func (n nullTime) ptr() *time.Time {
 	}
 	t := n.t
 	return &t
+}
+
+// queryIDs runs a query of one integer column, such as ids.
+func (s *Store) queryIDs(ctx context.Context, q string, args ...any) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }
 
 // Now reads the database clock.
