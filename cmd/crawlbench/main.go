@@ -23,6 +23,7 @@ func main() {
 	flag.StringVar(&cfg.Bin, "bin", "", "crawlctl binary (default: build one into a temp dir)")
 	flag.IntVar(&cfg.Runs, "runs", 0, "latency samples (default 500; 100 with --quick)")
 	flag.DurationVar(&cfg.Duration, "duration", 0, "throughput submission window (default 20s; 5s with --quick)")
+	flag.IntVar(&cfg.SoakExecutions, "soak-executions", 0, "ended executions the soak inserts and prunes (default 100,000; 20,000 with --quick; -1 skips the soak, e.g. for a crawlctl without retention)")
 	flag.DurationVar(&cfg.LatencyPoll, "latency-poll", time.Millisecond, "how often a latency run is fetched while it runs (the figures come from recorded times)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: crawlbench [flags]\n\n"+

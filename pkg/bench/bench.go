@@ -64,7 +64,8 @@ type Config struct {
 	CLIRuns     int // `crawlctl flow run --wait` and `exec wait` runs of flow one (20; quick 10)
 	// SoakExecutions ended executions are inserted and then pruned while
 	// SoakRuns flows run before and after, and as many as fit during it
-	// (100,000 and 100; quick 20,000 and 30).
+	// (100,000 and 100; quick 20,000 and 30). SoakExecutions < 0 skips the
+	// soak.
 	SoakExecutions int
 	SoakRuns       int
 	// LatencyPoll is how often a latency run's execution is fetched while
@@ -118,7 +119,9 @@ func (c *Config) defaults() {
 	pick(&c.Backlog, 32*c.Executors, 32*c.Executors)
 	pick(&c.Chain40Runs, 3, 3)
 	pick(&c.CLIRuns, 20, 10)
-	pick(&c.SoakExecutions, 100_000, 20_000)
+	if c.SoakExecutions >= 0 {
+		pick(&c.SoakExecutions, 100_000, 20_000)
+	}
 	pick(&c.SoakRuns, 100, 30)
 	if c.LatencyPoll <= 0 {
 		c.LatencyPoll = time.Millisecond
@@ -320,6 +323,10 @@ func measureCluster(ctx context.Context, cl *cluster, st db, cfg Config, rep *Re
 	logf("throughput: %d clients for %s", cfg.Clients, cfg.Duration)
 	if rep.Throughput, err = measureThroughput(ctx, cl, st, cfg, rep.Limits, logf); err != nil {
 		return fmt.Errorf("throughput: %w", err)
+	}
+	if cfg.SoakExecutions < 0 {
+		logf("soak: skipped")
+		return nil
 	}
 	if rep.Soak, err = measureSoak(ctx, cl, st, cfg, pruneWith(st), logf); err != nil {
 		return fmt.Errorf("soak: %w", err)

@@ -113,20 +113,21 @@ func writeTable(w io.Writer, r *Report) {
 		row("    row lock waits", num(db["innodb_row_lock_waits"]), "", "")
 	}
 
-	sk := r.Soak
-	section(fmt.Sprintf("soak (%d executions that ended %d days ago, with jobs and %d-byte logs, pruned while flows run)", sk.Executions, sk.AgeDays, sk.LogBytes))
-	row("  inserting them", fmt.Sprintf("%s s", num(sk.InsertS)), "", "")
-	for _, t := range soakTables {
-		b, a := sk.SizesBefore[t], sk.SizesAfter[t]
-		row("  "+t+" before -> after pruning", fmt.Sprintf("%d rows %s MiB -> %d rows %s MiB (%s MiB free for reuse)", b.Rows, num(b.MiB), a.Rows, num(a.MiB), num(a.Freed)), "", "")
+	if sk := r.Soak; sk.Executions > 0 {
+		section(fmt.Sprintf("soak (%d executions that ended %d days ago, with jobs and %d-byte logs, pruned while flows run)", sk.Executions, sk.AgeDays, sk.LogBytes))
+		row("  inserting them", fmt.Sprintf("%s s", num(sk.InsertS)), "", "")
+		for _, t := range soakTables {
+			b, a := sk.SizesBefore[t], sk.SizesAfter[t]
+			row("  "+t+" before -> after pruning", fmt.Sprintf("%d rows %s MiB -> %d rows %s MiB (%s MiB free for reuse)", b.Rows, num(b.MiB), a.Rows, num(a.MiB), num(a.Freed)), "", "")
+		}
+		row("  pruning", fmt.Sprintf("%s s, %d rows (%s)", num(sk.PruneS), sk.Deleted, perSText(sk.DeletedPerS)), "", "")
+		soakRow := func(name string, l SoakLatency, ref float64) {
+			row(fmt.Sprintf("  submit -> first job started p50 / p99, %s (%d runs)", name, l.Runs), msText(l.StartP50Ms)+" / "+msText(l.StartP99Ms), "before "+msText(ref), ratioText(ratio(l.StartP50Ms, ref)))
+		}
+		soakRow("before", sk.Before, sk.Before.StartP50Ms)
+		soakRow("during", sk.During, sk.Before.StartP50Ms)
+		soakRow("after", sk.After, sk.Before.StartP50Ms)
 	}
-	row("  pruning", fmt.Sprintf("%s s, %d rows (%s)", num(sk.PruneS), sk.Deleted, perSText(sk.DeletedPerS)), "", "")
-	soakRow := func(name string, l SoakLatency, ref float64) {
-		row(fmt.Sprintf("  submit -> first job started p50 / p99, %s (%d runs)", name, l.Runs), msText(l.StartP50Ms)+" / "+msText(l.StartP99Ms), "before "+msText(ref), ratioText(ratio(l.StartP50Ms, ref)))
-	}
-	soakRow("before", sk.Before, sk.Before.StartP50Ms)
-	soakRow("during", sk.During, sk.Before.StartP50Ms)
-	soakRow("after", sk.After, sk.Before.StartP50Ms)
 
 	s := r.Scale
 	section(fmt.Sprintf("scale (in-process, %d executions per dispatch rate)", s.Executions))
