@@ -178,8 +178,9 @@ func newWebCmd(g *globals) *cobra.Command {
 		Long: `Run the web server: the REST API under /api/v1 (used by the CLI), Azkaban's
 web AJAX API (/, /manager, /executor, /schedule, /status), /healthz,
 /readyz, the web UI under /ui/, the dispatcher that assigns queued flows to a random active online
-executor, and the reaper that recovers the work of lost executors. Several
-web servers may run against one database.
+executor, the reaper that recovers the work of lost executors, and the prune
+loop that deletes, every --prune-every, what the --retain-* flags say is old
+(see crawlctl prune --help). Several web servers may run against one database.
 
   crawlctl web serve --db mysql://crawlctl:secret@db:3306/crawlctl --listen 0.0.0.0:8081`,
 		Args: cobra.NoArgs,
