@@ -443,8 +443,10 @@ func waitExecutions(cmd *cobra.Command, g *globals, list []*api.Execution, timeo
 				fmt.Fprintf(g.stderr, "crawlctl: the web server answers again after %s; still waiting\n", time.Since(lostSince).Round(100*time.Millisecond))
 				lostSince, lost, polls = time.Time{}, 0, 0
 			}
-			if longPoll && seen[want.ID] != "" {
-				polls = -1 // the server waited: ask again at once
+			if longPoll {
+				// The server waited (or, on the first read, the next request
+				// is the long poll that will): ask again at once.
+				polls = -1
 			}
 			seen[want.ID] = ex.Status
 			state := progressLine(ex, time.Since(start))
