@@ -87,7 +87,7 @@ func writeTable(w io.Writer, r *Report) {
 	row("    exit after the recorded end", msText(cw.OneLateMs), "", "")
 	row("  flow run chain40 --wait, wall", msText(cw.ChainWallMs), "API submit -> end "+msText(cw.ChainAPIMs), ratioText(ratio(cw.ChainWallMs, cw.ChainAPIMs)))
 	row("    exit after the recorded end", msText(cw.ChainLateMs), "", "")
-	row("  exec wait: exit after the recorded end", msText(cw.ExecWaitLateMs), "", "")
+	row("  exec wait on chain40: exit after the recorded end", msText(cw.ExecWaitLateMs), "", "")
 
 	t := r.Throughput
 	section(fmt.Sprintf("throughput (%d clients, %d submitted, %d failed, %d unfinished)", t.Clients, t.Submitted, t.Failed, t.Unfinished))

@@ -145,11 +145,13 @@ func (s *Store) ownedAll(ctx context.Context, tx *sql.Tx, executorID int64, batc
 	if len(which) == 0 {
 		return nil
 	}
-	args := []any{executorID}
+	var args []any
 	for _, i := range which {
 		args = append(args, batches[i].ExecID)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, attempt, status FROM executions WHERE executor_id = ? AND id IN (?"+strings.Repeat(", ?", len(which)-1)+")", args...)
+	// By primary key alone: with executor_id in the WHERE clause the
+	// database may read every execution the executor ever ran instead.
+	rows, err := tx.QueryContext(ctx, "SELECT id, executor_id, attempt, status FROM executions WHERE id IN (?"+strings.Repeat(", ?", len(which)-1)+")", args...)
 	if err != nil {
 		return err
 	}
@@ -157,12 +159,13 @@ func (s *Store) ownedAll(ctx context.Context, tx *sql.Tx, executorID int64, batc
 	current := map[int64]int{}
 	for rows.Next() {
 		var id int64
+		var owner sql.NullInt64
 		var attempt int
 		var status string
-		if err := rows.Scan(&id, &attempt, &status); err != nil {
+		if err := rows.Scan(&id, &owner, &attempt, &status); err != nil {
 			return err
 		}
-		if status == ExecRunning || status == ExecKilling {
+		if owner.Int64 == executorID && (status == ExecRunning || status == ExecKilling) {
 			current[id] = attempt
 		}
 	}
