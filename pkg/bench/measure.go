@@ -224,7 +224,9 @@ func measureThroughput(ctx context.Context, cl *cluster, st db, cfg Config, lim 
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			sp, err := st.BenchExecutionSpan(mctx, minID)
+			// Not mctx: a query cancelled in flight closes the connection,
+			// and with it the session whose counters are the benchmark's own.
+			sp, err := st.BenchExecutionSpan(ctx, minID)
 			if err != nil {
 				if mctx.Err() == nil {
 					monitorErr = err
