@@ -35,16 +35,12 @@ func jobGone(t *testing.T, c *testcluster.Cluster, w *liveWatch, r runMarker, ti
 // its job rows. With flow.retries the retry runs on another executor and
 // never overlaps the first run.
 func TestJobDiesWithItsExecutor(t *testing.T) {
-	c := testcluster.New(t)
-	c.StartWeb()
-	a := c.StartExecutor("a")
-	c.MustCLI("executor", "activate", "a")
-	dir := t.TempDir()
-	w := watchRuns(t, c, dir)
-	c.MustCLI("project", "upload", writeProject(t, map[string]string{
-		"pair":  markedPair(dir, "", forever),
-		"retry": "config:\n  flow.retries: 1\n" + markedJob(dir, forever, forTicks(5)),
-	}), "--name", "p")
+	c, a, dir, w := markedCluster(t, func(dir string) map[string]string {
+		return map[string]string{
+			"pair":  markedPair(dir, "", forever),
+			"retry": "config:\n  flow.retries: 1\n" + markedJob(dir, forever, forTicks(5)),
+		}
+	})
 
 	// No retries: FAILED, "executor lost", nothing left running, job rows final.
 	id := submit(t, c, "p", "pair")
@@ -115,16 +111,12 @@ func jobSupervisor(t *testing.T, c *testcluster.Cluster, executor int) int {
 // (as by the OOM killer) kills the jobs that ran under it and fails them,
 // saying so; the next job runs under a new supervisor.
 func TestJobDiesWithItsSupervisor(t *testing.T) {
-	c := testcluster.New(t)
-	c.StartWeb()
-	a := c.StartExecutor("a")
-	c.MustCLI("executor", "activate", "a")
-	dir := t.TempDir()
-	w := watchRuns(t, c, dir)
-	c.MustCLI("project", "upload", writeProject(t, map[string]string{
-		"one": markedJob(dir, "", forever),
-		"ok":  oneJob("true"),
-	}), "--name", "p")
+	c, a, dir, w := markedCluster(t, func(dir string) map[string]string {
+		return map[string]string{
+			"one": markedJob(dir, "", forever),
+			"ok":  oneJob("true"),
+		}
+	})
 
 	id := submit(t, c, "p", "one")
 	run := waitRuns(t, c, dir, id, 1, 30*time.Second)[0]
@@ -275,4 +267,19 @@ func TestJobRowsEndWithTheirExecution(t *testing.T) {
 	}
 	checkJobsEnded(t, e)
 	w.check(t)
+}
+
+// markedCluster starts a web server and one active executor "a", watches
+// the run markers under a fresh directory, and uploads project p with the
+// flows that flows returns for that directory.
+func markedCluster(t *testing.T, flows func(dir string) map[string]string) (*testcluster.Cluster, *testcluster.Proc, string, *liveWatch) {
+	t.Helper()
+	c := testcluster.New(t)
+	c.StartWeb()
+	a := c.StartExecutor("a")
+	c.MustCLI("executor", "activate", "a")
+	dir := t.TempDir()
+	w := watchRuns(t, c, dir)
+	c.MustCLI("project", "upload", writeProject(t, flows(dir)), "--name", "p")
+	return c, a, dir, w
 }

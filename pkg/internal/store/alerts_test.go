@@ -143,7 +143,22 @@ func TestAlertWrittenWithTheEnd(t *testing.T) {
 		if ok, err := s.ClaimExecution(ctx, ok2.ID, e.ID, 1); !ok || err != nil {
 			t.Fatal(ok, err)
 		}
-		if err := s.FinishExecution(ctx, ok2.ID, e.ID, 1, store.ExecSucceeded, ""); err != nil {
+		// The executor skips the alert of a success when its run spec says
+		// nobody is mailed on success: the spec must say so right.
+		for _, c := range []struct {
+			id   int64
+			want bool
+		}{{ok1.ID, false}, {ok2.ID, true}} {
+			if spec, err := s.ExecutionRunSpec(ctx, c.id); err != nil || spec.SuccessEmails != c.want {
+				t.Fatalf("run spec of %d: SuccessEmails %v, %v; want %v", c.id, spec != nil && spec.SuccessEmails, err, c.want)
+			}
+		}
+		spec, err := s.ExecutionRunSpec(ctx, ok2.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := store.ExecutionEnd{Status: store.ExecSucceeded, JobsEnded: true, NoSuccessMail: !spec.SuccessEmails}
+		if err := s.Report(ctx, ok2.ID, e.ID, 1, nil, nil, &end); err != nil {
 			t.Fatal(err)
 		}
 		if as := alertsOf(t, s, ok2.ID); len(as) != 1 || as[0].Kind != store.AlertSucceeded {
